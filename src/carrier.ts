@@ -1,0 +1,141 @@
+import { Context, ROOT_CONTEXT, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CARRIER_KEY, ORIGINS, Origin } from './semconv';
+
+/**
+ * What rides with an event-stream payload through Redis pub/sub.
+ *
+ * Where it rides depends on the payload shape Twenty publishes:
+ * - object payloads (V7 and later: `{ objectRecordEventsWithQueryIds, ... }`):
+ *   a reserved top-level key. EventStreamResolver's `resolve` keeps only the
+ *   keys its GraphQL type declares, so a server without this package drops it.
+ * - bare-array payloads (up to V6: `[{ queryIds, event }]`): a top-level key
+ *   on an array is lost by JSON, so the carrier rides as a reserved key on the
+ *   FIRST item. GraphQL serializes only the selected fields of each item
+ *   (`queryIds`, `event`), so again a server without this package drops it.
+ *
+ * The carrier is telemetry only. Nothing in it is trusted for any decision:
+ * a forged origin can only mislabel a metric, never change what is delivered.
+ */
+export interface Carrier {
+  v: 1;
+  traceparent?: string;
+  tracestate?: string;
+  /** Origin of each event item, in payload order. */
+  origins: Origin[];
+  /** Epoch milliseconds at publish. */
+  publishedAt: number;
+}
+
+const propagator = new W3CTraceContextPropagator();
+
+const setter: TextMapSetter<Record<string, unknown>> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+const getter: TextMapGetter<Record<string, unknown>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get(carrier, key) {
+    const value = carrier[key];
+    return typeof value === 'string' ? value : undefined;
+  },
+};
+
+export type PayloadShape = 'array' | 'object';
+
+/** The record-event items of an event-stream payload, and its shape. */
+export function payloadItems(payload: unknown): { shape: PayloadShape; items: unknown[] } | undefined {
+  if (Array.isArray(payload)) return { shape: 'array', items: payload };
+  if (payload && typeof payload === 'object') {
+    const items = (payload as Record<string, unknown>).objectRecordEventsWithQueryIds;
+    if (Array.isArray(items)) return { shape: 'object', items };
+  }
+  return undefined;
+}
+
+/** The event object of one payload item: `event` (up to V6) or `objectRecordEvent` (V7+). */
+export function itemEvent(item: unknown): unknown {
+  if (!item || typeof item !== 'object') return undefined;
+  const record = item as Record<string, unknown>;
+  return record.objectRecordEvent ?? record.event;
+}
+
+export function buildCarrier(context: Context, origins: Origin[], publishedAt: number): Carrier {
+  const fields: Record<string, unknown> = {};
+  propagator.inject(context, fields, setter);
+  const carrier: Carrier = { v: 1, origins, publishedAt };
+  if (typeof fields.traceparent === 'string') carrier.traceparent = fields.traceparent;
+  if (typeof fields.tracestate === 'string') carrier.tracestate = fields.tracestate;
+  return carrier;
+}
+
+/** A copy of the payload with the carrier attached; the caller's payload is never mutated. */
+export function attachCarrier(payload: unknown, carrier: Carrier): unknown {
+  const found = payloadItems(payload);
+  if (!found || found.items.length === 0) return payload;
+  if (found.shape === 'object') return { ...(payload as object), [CARRIER_KEY]: carrier };
+  const [first, ...rest] = found.items;
+  if (!first || typeof first !== 'object' || Array.isArray(first)) return payload;
+  return [{ ...(first as object), [CARRIER_KEY]: carrier }, ...rest];
+}
+
+/**
+ * Splits a received payload into the payload as it would be without this
+ * package (carrier removed, copy made only when there was one) and the raw
+ * carrier value, if any.
+ */
+export function detachCarrier(payload: unknown): { payload: unknown; raw: unknown; present: boolean } {
+  if (Array.isArray(payload)) {
+    const first = payload[0];
+    if (first && typeof first === 'object' && Object.prototype.hasOwnProperty.call(first, CARRIER_KEY)) {
+      const { [CARRIER_KEY]: raw, ...cleanFirst } = first as Record<string, unknown>;
+      return { payload: [cleanFirst, ...payload.slice(1)], raw, present: true };
+    }
+    return { payload, raw: undefined, present: false };
+  }
+  if (payload && typeof payload === 'object' && Object.prototype.hasOwnProperty.call(payload, CARRIER_KEY)) {
+    const { [CARRIER_KEY]: raw, ...clean } = payload as Record<string, unknown>;
+    return { payload: clean, raw, present: true };
+  }
+  return { payload, raw: undefined, present: false };
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const MAX_CLOCK_SKEW_MS = 60_000;
+const MAX_AGE_MS = 24 * 3600_000;
+
+export interface ParsedCarrier {
+  context: Context | undefined;
+  origins: Origin[] | undefined;
+  publishedAt: number | undefined;
+}
+
+/** Validates a raw carrier field by field; anything malformed is ignored, never thrown. */
+export function parseCarrier(raw: unknown, itemCount: number, now: number): ParsedCarrier {
+  const result: ParsedCarrier = { context: undefined, origins: undefined, publishedAt: undefined };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return result;
+  const carrier = raw as Record<string, unknown>;
+  if (typeof carrier.traceparent === 'string' && TRACEPARENT.test(carrier.traceparent)) {
+    const fields: Record<string, unknown> = { traceparent: carrier.traceparent };
+    if (typeof carrier.tracestate === 'string' && carrier.tracestate.length <= 512) fields.tracestate = carrier.tracestate;
+    result.context = propagator.extract(ROOT_CONTEXT, fields, getter);
+  }
+  if (
+    Array.isArray(carrier.origins) &&
+    carrier.origins.length === itemCount &&
+    carrier.origins.every((origin) => typeof origin === 'string' && (ORIGINS as readonly string[]).includes(origin))
+  ) {
+    result.origins = carrier.origins as Origin[];
+  }
+  if (
+    typeof carrier.publishedAt === 'number' &&
+    Number.isFinite(carrier.publishedAt) &&
+    carrier.publishedAt <= now + MAX_CLOCK_SKEW_MS &&
+    carrier.publishedAt >= now - MAX_AGE_MS
+  ) {
+    result.publishedAt = carrier.publishedAt;
+  }
+  return result;
+}

@@ -1,0 +1,13 @@
+export * from './semconv';
+export { TraceStage, recordDrop, markWorkflowContext } from './decorators';
+export type { TraceStageOptions } from './decorators';
+export { TwentySseOtelModule, TWENTY_SSE_OTEL_RUNTIME } from './nest-module';
+export { startInstrumentation, activeRuntime } from './runtime';
+export type { Runtime, StartOptions } from './runtime';
+export { Telemetry, getActiveTelemetry } from './telemetry';
+export type { TallyRow } from './telemetry';
+export { readConfigFromEnv } from './config';
+export type { TwentySseConfig } from './config';
+export { TARGETS, Instrumenter, detectGeneration } from './targets';
+export { wrapFunction, wrapMethod, isWrapped, originalOf } from './wrap';
+export { classifyStreamPairs, classifySubscriberGate } from './classify';

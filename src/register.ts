@@ -1,0 +1,37 @@
+/**
+ * Zero-code entry for Twenty's two processes:
+ *
+ *   NODE_OPTIONS="--require opentelemetry-instrumentation-twenty-sse/register"
+ *   TWENTY_SSE_OTEL_ENABLED=true
+ *
+ * With TWENTY_SSE_OTEL_ENABLED unset or false this file does nothing at all:
+ * no hook, no patch, no provider. Loading it twice is harmless.
+ */
+import { startInstrumentation } from './runtime';
+
+const FLUSH_TIMEOUT_MS = 2_000;
+
+const runtime = startInstrumentation({ loadHook: true });
+
+if (runtime) {
+  const flush = () =>
+    Promise.race([runtime.forceFlush(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref())]);
+
+  // Flush what is buffered when the event loop drains.
+  process.once('beforeExit', () => {
+    void flush();
+  });
+
+  // On SIGTERM/SIGINT, flush, then let the signal do what it would have done
+  // without us: the app's own handlers still run; if there are none, the
+  // process still ends by that signal.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const onSignal = () => {
+      const othersListen = process.listenerCount(signal) > 0;
+      void flush().finally(() => {
+        if (!othersListen) process.kill(process.pid, signal);
+      });
+    };
+    process.once(signal, onSignal);
+  }
+}

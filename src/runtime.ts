@@ -1,0 +1,111 @@
+import { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
+import { readConfigFromEnv, TwentySseConfig } from './config';
+import { installLoadHook, LoadHookHandle } from './load-hook';
+import { readOtelEnv } from './otel-env';
+import { defaultServiceName, SdkHandle, startSdk } from './sdk';
+import { Instrumenter } from './targets';
+import { setActiveTelemetry, Telemetry } from './telemetry';
+
+/** Everything one process runs: telemetry, the instrumenter, optionally our SDK and the load hook. */
+export interface Runtime {
+  telemetry: Telemetry;
+  instrumenter: Instrumenter;
+  sdk?: SdkHandle;
+  /** Logs the startup report line (found/missing targets) and refreshes the targets metric. */
+  report(): string;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides of the env-derived config (the Nest module and tests use this). */
+  config?: Partial<TwentySseConfig>;
+  /** Use these providers instead of building our own SDK from OTEL_* env. */
+  tracerProvider?: TracerProvider;
+  meterProvider?: MeterProvider;
+  /** Keep our SDK but replace its exporters (demo, tests). */
+  spanExporter?: tracing.SpanExporter;
+  metricReader?: sdkMetrics.MetricReader;
+  /** Install the require-time hook (zero-code path). */
+  loadHook?: boolean;
+  log?: (line: string) => void;
+}
+
+const RUNTIME_KEY = Symbol.for('opentelemetry-instrumentation-twenty-sse.runtime');
+type GlobalWithRuntime = typeof globalThis & { [RUNTIME_KEY]?: Runtime };
+
+export function activeRuntime(): Runtime | undefined {
+  return (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
+}
+
+/**
+ * Starts the instrumentation once per process. Returns undefined when it is
+ * disabled (TWENTY_SSE_OTEL_ENABLED unset/false, or OTEL_SDK_DISABLED=true):
+ * then nothing is patched and nothing is registered. Never throws.
+ */
+export function startInstrumentation(options: StartOptions = {}): Runtime | undefined {
+  const existing = activeRuntime();
+  if (existing) return existing;
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`[twenty-sse-otel] ${line}\n`));
+  try {
+    const { config, problems } = readConfigFromEnv(env);
+    const merged: TwentySseConfig = { ...config, ...options.config };
+    const otel = readOtelEnv(env);
+    for (const problem of [...problems, ...otel.problems]) log(problem.message);
+    if (!merged.enabled) return undefined;
+    if (otel.settings.sdkDisabled && !options.tracerProvider) {
+      log('OTEL_SDK_DISABLED=true: instrumentation stays off.');
+      return undefined;
+    }
+
+    const sdk =
+      options.tracerProvider && options.meterProvider
+        ? undefined
+        : startSdk({
+            settings: otel.settings,
+            defaultServiceName: defaultServiceName(),
+            spanExporter: options.spanExporter,
+            metricReader: options.metricReader,
+          });
+    const telemetry = new Telemetry({
+      config: merged,
+      tracerProvider: options.tracerProvider ?? sdk?.tracerProvider,
+      meterProvider: options.meterProvider ?? sdk?.meterProvider,
+      log,
+    });
+    setActiveTelemetry(telemetry);
+    const instrumenter = new Instrumenter(telemetry);
+    let lastReport = '';
+    const report = () => {
+      const { line } = instrumenter.report();
+      if (line !== lastReport) log(line);
+      lastReport = line;
+      return line;
+    };
+    let hook: LoadHookHandle | undefined;
+    if (options.loadHook) hook = installLoadHook(instrumenter, telemetry, report);
+    const runtime: Runtime = {
+      telemetry,
+      instrumenter,
+      sdk,
+      report,
+      forceFlush: async () => {
+        await sdk?.forceFlush();
+      },
+      shutdown: async () => {
+        hook?.uninstall();
+        await sdk?.shutdown();
+        if ((globalThis as GlobalWithRuntime)[RUNTIME_KEY] === runtime) delete (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
+        setActiveTelemetry(undefined);
+      },
+    };
+    (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
+    return runtime;
+  } catch (error) {
+    log(`could not start (Twenty is unaffected, instrumentation stays off): ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}

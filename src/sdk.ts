@@ -1,0 +1,86 @@
+import { MeterProvider as ApiMeterProvider, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
+import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
+import { OtelEnvSettings } from './otel-env';
+import { SCOPE_NAME } from './semconv';
+
+/**
+ * The package's own tracer and meter providers. They are deliberately NOT
+ * registered as the global providers: Twenty registers its own global
+ * MeterProvider (instrument.ts) and, with Sentry, its own tracer provider and
+ * context manager. Registering first would silently break theirs; using our
+ * own instances keeps both working.
+ */
+export interface SdkHandle {
+  tracerProvider: ApiTracerProvider;
+  meterProvider: ApiMeterProvider;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export interface SdkOptions {
+  settings: OtelEnvSettings;
+  /** Default service name when OTEL_SERVICE_NAME is unset. */
+  defaultServiceName: string;
+  /** Test and demo hooks: replace the exporters. */
+  spanExporter?: tracing.SpanExporter;
+  metricReader?: sdkMetrics.MetricReader;
+}
+
+export function defaultServiceName(argv: string[] = process.argv): string {
+  return argv.some((arg) => /queue-worker/.test(arg)) ? 'twenty-worker' : 'twenty-server';
+}
+
+export function startSdk(options: SdkOptions): SdkHandle {
+  const { settings } = options;
+  const detected = resources.detectResources({ detectors: [resources.envDetector, resources.processDetector, resources.hostDetector] });
+  const resource = resources
+    .resourceFromAttributes({ 'service.name': options.defaultServiceName, 'telemetry.distro.name': SCOPE_NAME })
+    .merge(detected);
+
+  const spanProcessors: tracing.SpanProcessor[] = [];
+  const spanExporter =
+    options.spanExporter ??
+    (settings.tracesExporter === 'none'
+      ? undefined
+      : settings.tracesExporter === 'console'
+        ? new tracing.ConsoleSpanExporter()
+        : settings.protocol === 'http/json'
+          ? new OTLPTraceExporterJson()
+          : new OTLPTraceExporterProto());
+  if (spanExporter) spanProcessors.push(new tracing.BatchSpanProcessor(spanExporter));
+  const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
+
+  const readers: sdkMetrics.MetricReader[] = [];
+  if (options.metricReader) readers.push(options.metricReader);
+  else if (settings.metricsExporter !== 'none') {
+    const exporter =
+      settings.metricsExporter === 'console'
+        ? new sdkMetrics.ConsoleMetricExporter()
+        : settings.protocol === 'http/json'
+          ? new OTLPMetricExporterJson()
+          : new OTLPMetricExporterProto();
+    readers.push(
+      new sdkMetrics.PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: settings.metricExportIntervalMs,
+        exportTimeoutMillis: Math.min(30_000, settings.metricExportIntervalMs),
+      }),
+    );
+  }
+  const meterProvider = new sdkMetrics.MeterProvider({ resource, readers });
+
+  return {
+    tracerProvider,
+    meterProvider,
+    async forceFlush() {
+      await Promise.allSettled([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
+    },
+    async shutdown() {
+      await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+    },
+  };
+}

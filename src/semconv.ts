@@ -1,0 +1,138 @@
+/**
+ * Every name this package emits, in one place. The instrumentation, the
+ * dashboard generator, the alert-rule tests, the doctor CLI and the README all
+ * read from here, so a rename happens once.
+ */
+
+/** Stages of Twenty's SSE record-event pipeline, in pipeline order. */
+export const STAGES = [
+  'workflow_step',
+  'emit',
+  'listen',
+  'publish',
+  'fanout',
+  'stream',
+  'pubsub',
+  'legacy_pubsub',
+  'deliver',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const OUTCOMES = ['forwarded', 'dropped', 'failed'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const ORIGINS = ['workflow', 'ui', 'api_key', 'application', 'system', 'unknown'] as const;
+export type Origin = (typeof ORIGINS)[number];
+
+/** Drop reasons, each tied to the drop condition in twenty-pipeline.md and the stage where it happens. */
+export const DROP_REASONS = {
+  no_active_streams: { code: 'D1', stage: 'fanout' },
+  stream_expired: { code: 'D2', stage: 'stream' },
+  stream_without_queries: { code: 'D3', stage: 'stream' },
+  subscriber_without_user_workspace: { code: 'D4', stage: 'stream' },
+  subscriber_without_role: { code: 'D5', stage: 'stream' },
+  subscriber_application_inactive: { code: "D4'", stage: 'stream' },
+  object_not_readable: { code: 'D6', stage: 'stream' },
+  restricted_fields_only: { code: 'D7', stage: 'stream' },
+  record_share_denied: { code: 'D7b', stage: 'stream' },
+  no_matching_query: { code: 'D8', stage: 'stream' },
+  not_emitted: { code: '-', stage: 'workflow_step' },
+  unattributed: { code: '?', stage: 'any' },
+} as const satisfies Record<string, { code: string; stage: Stage | 'any' }>;
+export type DropReason = keyof typeof DROP_REASONS;
+export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
+
+export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
+export type Generation = (typeof GENERATIONS)[number];
+
+/** Span and metric attribute keys. Metric labels use only the low-cardinality ones. */
+export const ATTR = {
+  STAGE: 'twenty.sse.stage',
+  ORIGIN: 'twenty.sse.origin',
+  OUTCOME: 'twenty.sse.outcome',
+  DROP_REASON: 'twenty.sse.drop.reason',
+  EVENTS_IN: 'twenty.sse.events.in',
+  EVENTS_FORWARDED: 'twenty.sse.events.forwarded',
+  EVENTS_DROPPED: 'twenty.sse.events.dropped',
+  EVENTS_FAILED: 'twenty.sse.events.failed',
+  WORKSPACE_ID: 'twenty.workspace.id',
+  OBJECT_NAME: 'twenty.object.name',
+  EVENT_NAME: 'twenty.event.name',
+  EVENT_ACTION: 'twenty.event.action',
+  STREAM_CHANNEL_ID: 'twenty.stream.channel_id',
+  STREAM_COUNT: 'twenty.stream.count',
+  WORKFLOW_RUN_ID: 'twenty.workflow.run_id',
+  WORKFLOW_STEP_ID: 'twenty.workflow.step_id',
+  WORKFLOW_STEP_TYPE: 'twenty.workflow.step_type',
+  GENERATION: 'twenty.generation',
+  USER_ID: 'twenty.user.id',
+  WORKSPACE_MEMBER_ID: 'twenty.workspace_member.id',
+  SUBSCRIBER_USER_WORKSPACE_ID: 'twenty.subscriber.user_workspace.id',
+  CODE_FUNCTION: 'code.function.name',
+  ERROR_TYPE: 'error.type',
+  // messaging semantic conventions (pubsub = PRODUCER, deliver = CONSUMER)
+  MESSAGING_SYSTEM: 'messaging.system',
+  MESSAGING_OPERATION_NAME: 'messaging.operation.name',
+  MESSAGING_OPERATION_TYPE: 'messaging.operation.type',
+  MESSAGING_DESTINATION_NAME: 'messaging.destination.name',
+  MESSAGING_DESTINATION_TEMPLATE: 'messaging.destination.template',
+  MESSAGING_BATCH_MESSAGE_COUNT: 'messaging.batch.message_count',
+  // attributes of twenty.sse.instrumentation.* metrics
+  TARGET_CLASS: 'twenty.sse.target.class',
+  TARGET_METHOD: 'twenty.sse.target.method',
+  TARGET_STATUS: 'twenty.sse.target.status',
+  COMPONENT: 'twenty.sse.component',
+} as const;
+
+export const SPAN_EVENT_DROP = 'twenty.sse.drop';
+
+export const METRIC = {
+  STAGE_EVENTS: 'twenty.sse.stage.events',
+  STAGE_DURATION: 'twenty.sse.stage.duration',
+  DELIVERY_LATENCY: 'twenty.sse.delivery.latency',
+  INSTRUMENTATION_TARGETS: 'twenty.sse.instrumentation.targets',
+  INSTRUMENTATION_ERRORS: 'twenty.sse.instrumentation.errors',
+} as const;
+
+/**
+ * Prometheus names after the collector's prometheus exporter (or
+ * @opentelemetry/exporter-prometheus) translates the OTel names: dots become
+ * underscores, counters get `_total`, unit `s` gets `_seconds`.
+ */
+export const PROM = {
+  STAGE_EVENTS: 'twenty_sse_stage_events_total',
+  STAGE_DURATION_BUCKET: 'twenty_sse_stage_duration_seconds_bucket',
+  STAGE_DURATION_COUNT: 'twenty_sse_stage_duration_seconds_count',
+  DELIVERY_LATENCY_BUCKET: 'twenty_sse_delivery_latency_seconds_bucket',
+  DELIVERY_LATENCY_COUNT: 'twenty_sse_delivery_latency_seconds_count',
+  DELIVERY_LATENCY_SUM: 'twenty_sse_delivery_latency_seconds_sum',
+  INSTRUMENTATION_TARGETS: 'twenty_sse_instrumentation_targets',
+  INSTRUMENTATION_ERRORS: 'twenty_sse_instrumentation_errors_total',
+  LABEL_STAGE: 'twenty_sse_stage',
+  LABEL_ORIGIN: 'twenty_sse_origin',
+  LABEL_OUTCOME: 'twenty_sse_outcome',
+  LABEL_DROP_REASON: 'twenty_sse_drop_reason',
+  LABEL_TARGET_CLASS: 'twenty_sse_target_class',
+  LABEL_TARGET_METHOD: 'twenty_sse_target_method',
+  LABEL_TARGET_STATUS: 'twenty_sse_target_status',
+  LABEL_COMPONENT: 'twenty_sse_component',
+} as const;
+
+/** The reserved key that carries trace context, origin and publish time across Redis pub/sub. */
+export const CARRIER_KEY = '__twentySseOtel';
+
+/** Instrumentation scope name for the tracer and meter. */
+export const SCOPE_NAME = 'opentelemetry-instrumentation-twenty-sse';
+
+/** Value of messaging.system on pubsub and deliver spans (no registered value exists for Redis pub/sub). */
+export const MESSAGING_SYSTEM_REDIS = 'redis';
+
+/** Env vars this package reads on top of the standard OTEL_* ones. */
+export const ENV = {
+  ENABLED: 'TWENTY_SSE_OTEL_ENABLED',
+  GENERATION: 'TWENTY_SSE_OTEL_GENERATION',
+  CAPTURE_IDS: 'TWENTY_SSE_OTEL_CAPTURE_IDS',
+} as const;
+
+export const CAPTURE_IDS_MODES = ['hashed', 'raw', 'none'] as const;
+export type CaptureIdsMode = (typeof CAPTURE_IDS_MODES)[number];

@@ -1,0 +1,803 @@
+import {
+  Attributes,
+  Context,
+  Link,
+  Span,
+  SpanKind,
+  SpanStatusCode,
+  context as otelContext,
+  trace,
+} from '@opentelemetry/api';
+import { classifyStreamPairs, PairOutcome } from './classify';
+import { attachCarrier, buildCarrier, detachCarrier, itemEvent, parseCarrier, payloadItems } from './carrier';
+import {
+  ActionScope,
+  FanoutScope,
+  Frame,
+  StreamScope,
+  WorkflowMark,
+  countByOrigin,
+  currentFrame,
+  originOf,
+  rememberOrigin,
+  runInFrame,
+} from './context';
+import { presentId } from './ids';
+import { ATTR, DropReason, MESSAGING_SYSTEM_REDIS, Origin, Outcome, SPAN_EVENT_DROP, Stage } from './semconv';
+import { Telemetry } from './telemetry';
+import { Invocation, InvocationFactory } from './wrap';
+
+/**
+ * What each patched Twenty method does for the telemetry. A role is chosen
+ * per (class, method) by the target table; the same roles back @TraceStage.
+ */
+export type Role =
+  | 'workflow_run'
+  | 'workflow_step'
+  | 'workflow_action'
+  | 'emit'
+  | 'listen'
+  | 'publish'
+  | 'publish_fanout'
+  | 'fanout'
+  | 'stream'
+  | 'pubsub'
+  | 'legacy_pubsub'
+  | 'deliver'
+  | 'active_streams'
+  | 'streams_data'
+  | 'permissions_context'
+  | 'role_ids'
+  | 'objects_permissions'
+  | 'record_share_gate'
+  | 'filter_fields'
+  | 'match_queries';
+
+export const STAGE_OF_ROLE: Partial<Record<Role, Stage>> = {
+  workflow_run: 'workflow_step',
+  workflow_step: 'workflow_step',
+  workflow_action: 'workflow_step',
+  emit: 'emit',
+  listen: 'listen',
+  publish: 'publish',
+  publish_fanout: 'publish',
+  fanout: 'fanout',
+  stream: 'stream',
+  pubsub: 'pubsub',
+  legacy_pubsub: 'legacy_pubsub',
+  deliver: 'deliver',
+};
+
+const EVENT_STREAM_DESTINATION = 'EVENT_STREAM_CHANNEL';
+const EVENT_STREAM_TEMPLATE = 'EVENT_STREAM_CHANNEL:{workspaceId}:{eventStreamChannelId}';
+
+type Dict = Record<string, unknown>;
+
+function asDict(value: unknown): Dict | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Dict) : undefined;
+}
+
+function errorType(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const name = (error as { constructor?: { name?: string } }).constructor?.name;
+    if (name && name !== 'Object') return name;
+  }
+  return typeof error;
+}
+
+/** A Twenty record event batch ({ name, workspaceId, objectMetadata, events }), or undefined. */
+export interface RecordBatch {
+  name: string;
+  workspaceId?: string;
+  objectMetadata?: Dict;
+  events: unknown[];
+}
+
+export function asRecordBatch(value: unknown): RecordBatch | undefined {
+  const batch = asDict(value);
+  if (!batch || !Array.isArray(batch.events) || typeof batch.name !== 'string') return undefined;
+  if (batch.name.startsWith('metadata.')) return undefined;
+  return batch as unknown as RecordBatch;
+}
+
+function batchAttributes(telemetry: Telemetry, batch: RecordBatch): Attributes {
+  const attributes: Attributes = { [ATTR.EVENT_NAME]: batch.name };
+  const dot = batch.name.lastIndexOf('.');
+  if (dot > 0) {
+    attributes[ATTR.OBJECT_NAME] = batch.name.slice(0, dot);
+    attributes[ATTR.EVENT_ACTION] = batch.name.slice(dot + 1);
+  }
+  const workspaceId = presentId(batch.workspaceId, telemetry.config.captureIds);
+  if (workspaceId) attributes[ATTR.WORKSPACE_ID] = workspaceId;
+  return attributes;
+}
+
+function workflowAttributes(mark: WorkflowMark | undefined): Attributes {
+  const attributes: Attributes = {};
+  if (mark?.workflowRunId) attributes[ATTR.WORKFLOW_RUN_ID] = mark.workflowRunId;
+  if (mark?.stepId) attributes[ATTR.WORKFLOW_STEP_ID] = mark.stepId;
+  if (mark?.stepType) attributes[ATTR.WORKFLOW_STEP_TYPE] = mark.stepType;
+  return attributes;
+}
+
+function dominant(counts: Map<Origin, number>): Origin {
+  let best: Origin = 'unknown';
+  let bestCount = 0;
+  for (const [origin, count] of counts) {
+    if (count > bestCount) {
+      best = origin;
+      bestCount = count;
+    }
+  }
+  return best;
+}
+
+/**
+ * One invocation of one stage: a span (when sampled) plus exact accounting of
+ * the units that entered it. Every unit added here is counted once.
+ */
+export class StageRun {
+  readonly span: Span;
+  readonly context: Context;
+  private readonly startedAt = process.hrtime.bigint();
+  private readonly outcomes = new Map<string, { outcome: Outcome; origin: Origin; reason?: DropReason; count: number }>();
+  private ended = false;
+  private errorTypeName: string | undefined;
+
+  constructor(
+    private readonly telemetry: Telemetry,
+    readonly stage: Stage,
+    spanName: string,
+    private readonly origin: Origin,
+    attributes: Attributes,
+    options: { kind?: SpanKind; parent?: Context; links?: Link[] } = {},
+  ) {
+    const parent = options.parent ?? currentFrame()?.otelContext ?? otelContext.active();
+    this.span = telemetry.tracer.startSpan(
+      spanName,
+      {
+        kind: options.kind ?? SpanKind.INTERNAL,
+        attributes: {
+          [ATTR.STAGE]: stage,
+          [ATTR.ORIGIN]: origin,
+          ...attributes,
+        },
+        links: options.links,
+      },
+      parent,
+    );
+    this.context = trace.setSpan(parent, this.span);
+  }
+
+  add(outcome: Outcome, origin: Origin, count: number, reason?: DropReason): void {
+    if (count <= 0) return;
+    const key = `${outcome}|${origin}|${reason ?? ''}`;
+    const existing = this.outcomes.get(key);
+    if (existing) existing.count += count;
+    else this.outcomes.set(key, { outcome, origin, reason, count });
+  }
+
+  addAll(outcome: Outcome, counts: Map<Origin, number>, reason?: DropReason): void {
+    for (const [origin, count] of counts) this.add(outcome, origin, count, reason);
+  }
+
+  failWith(error: unknown): void {
+    this.errorTypeName = errorType(error);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    let forwarded = 0;
+    let dropped = 0;
+    let failed = 0;
+    const reasons = new Map<DropReason, number>();
+    for (const entry of this.outcomes.values()) {
+      this.telemetry.recordUnits(this.stage, entry.origin, entry.outcome, entry.count, entry.reason);
+      if (entry.outcome === 'forwarded') forwarded += entry.count;
+      else if (entry.outcome === 'failed') failed += entry.count;
+      else {
+        dropped += entry.count;
+        const reason = entry.reason ?? 'unattributed';
+        reasons.set(reason, (reasons.get(reason) ?? 0) + entry.count);
+      }
+    }
+    const outcome: Outcome = failed > 0 || this.errorTypeName ? 'failed' : forwarded === 0 && dropped > 0 ? 'dropped' : 'forwarded';
+    const seconds = Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+    this.telemetry.recordDuration(this.stage, this.origin, outcome, seconds);
+
+    if (!this.span.isRecording()) {
+      this.span.end();
+      return;
+    }
+    const attributes: Attributes = {
+      [ATTR.OUTCOME]: outcome,
+      [ATTR.EVENTS_IN]: forwarded + dropped + failed,
+      [ATTR.EVENTS_FORWARDED]: forwarded,
+      [ATTR.EVENTS_DROPPED]: dropped,
+    };
+    if (failed > 0) attributes[ATTR.EVENTS_FAILED] = failed;
+    let topReason: DropReason | undefined;
+    let topCount = 0;
+    for (const [reason, count] of reasons) {
+      this.span.addEvent(SPAN_EVENT_DROP, { [ATTR.DROP_REASON]: reason, [ATTR.EVENTS_DROPPED]: count });
+      if (count > topCount) {
+        topReason = reason;
+        topCount = count;
+      }
+    }
+    if (topReason) attributes[ATTR.DROP_REASON] = topReason;
+    if (this.errorTypeName) {
+      attributes[ATTR.ERROR_TYPE] = this.errorTypeName;
+      // Only the type: exception messages can quote record values.
+      this.span.setStatus({ code: SpanStatusCode.ERROR, message: this.errorTypeName });
+    }
+    this.span.setAttributes(attributes);
+    this.span.end();
+  }
+}
+
+/** The invocation of a stage method: runs the original inside the stage span's context and a frame patch. */
+class StageInvocation implements Invocation {
+  args?: unknown[];
+  constructor(
+    readonly run_: StageRun,
+    private readonly framePatch: Partial<Frame>,
+    private readonly finish: (run: StageRun, threw: boolean, valueOrError: unknown) => void,
+  ) {}
+
+  run<T>(call: () => T): T {
+    return otelContext.with(this.run_.context, () => runInFrame({ ...this.framePatch, otelContext: this.run_.context }, call));
+  }
+
+  onReturn(value: unknown): void {
+    try {
+      this.finish(this.run_, false, value);
+    } finally {
+      this.run_.end();
+    }
+  }
+
+  onThrow(error: unknown): void {
+    this.run_.failWith(error);
+    try {
+      this.finish(this.run_, true, error);
+    } finally {
+      this.run_.end();
+    }
+  }
+}
+
+/** A helper observation: no span, no counting, just a look at the result within the current frame. */
+class ObserveInvocation implements Invocation {
+  constructor(private readonly observe: (value: unknown) => void) {}
+  run<T>(call: () => T): T {
+    return call();
+  }
+  onReturn(value: unknown): void {
+    this.observe(value);
+  }
+  onThrow(): void {}
+}
+
+export interface RoleContext {
+  telemetry: Telemetry;
+  className: string;
+  methodName: string;
+}
+
+const RECORD_ACTION = /^(Create|Update|Delete|Upsert|Restore|Destroy|CreateOrUpdate)Records?WorkflowAction$/;
+
+/** Builds the per-call factory for a role. */
+export function invocationFactory(role: Role, ctx: RoleContext): InvocationFactory {
+  const { telemetry } = ctx;
+  const spanName = `${ctx.className}.${ctx.methodName}`;
+  const codeAttributes: Attributes = { [ATTR.CODE_FUNCTION]: spanName };
+
+  switch (role) {
+    case 'workflow_run':
+      return (_self, args) => {
+        const input = asDict(args[0]);
+        const parent = currentFrame()?.workflow;
+        const mark: WorkflowMark = { ...parent, workflowRunId: stringOr(input?.workflowRunId, parent?.workflowRunId) };
+        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow', { ...codeAttributes, ...workflowAttributes(mark) });
+        return new StageInvocation(run, { workflow: mark }, () => undefined);
+      };
+
+    case 'workflow_step':
+      return (_self, args) => {
+        const input = asDict(args[0]);
+        const step = asDict(input?.step);
+        const parent = currentFrame()?.workflow;
+        const mark: WorkflowMark = {
+          workflowRunId: stringOr(input?.workflowRunId, parent?.workflowRunId),
+          stepId: stringOr(step?.id, parent?.stepId),
+          stepType: stringOr(step?.type, parent?.stepType),
+        };
+        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow', { ...codeAttributes, ...workflowAttributes(mark) });
+        return new StageInvocation(run, { workflow: mark }, () => undefined);
+      };
+
+    case 'workflow_action':
+      return (self, args) => {
+        const input = asDict(args[0]);
+        const runInfo = asDict(input?.runInfo);
+        const parent = currentFrame()?.workflow;
+        const mark: WorkflowMark = {
+          workflowRunId: stringOr(runInfo?.workflowRunId, parent?.workflowRunId),
+          stepId: stringOr(input?.currentStepId, parent?.stepId),
+          stepType: parent?.stepType,
+        };
+        const runtimeClass = (self as { constructor?: { name?: string } })?.constructor?.name ?? ctx.className;
+        if (!RECORD_ACTION.test(runtimeClass)) {
+          return new PassThroughFrame({ workflow: mark });
+        }
+        const action: ActionScope = { emittedEvents: 0 };
+        const run = new StageRun(telemetry, 'workflow_step', `${runtimeClass}.${ctx.methodName}`, 'workflow', {
+          [ATTR.CODE_FUNCTION]: `${runtimeClass}.${ctx.methodName}`,
+          ...workflowAttributes(mark),
+        });
+        return new StageInvocation(run, { workflow: mark, action }, (stageRun, threw, value) => {
+          if (threw) stageRun.add('failed', 'workflow', 1);
+          else if (asDict(value)?.error !== undefined && asDict(value)?.error !== null) {
+            stageRun.failWith({ constructor: { name: 'WorkflowActionError' } });
+            stageRun.add('failed', 'workflow', 1);
+          } else if (action.emittedEvents > 0) stageRun.add('forwarded', 'workflow', 1);
+          else stageRun.add('dropped', 'workflow', 1, 'not_emitted');
+        });
+      };
+
+    case 'emit':
+      return (_self, args) => {
+        const input = asDict(args[0]);
+        if (!input || !Array.isArray(input.events) || input.events.length === 0) return undefined;
+        const frame = currentFrame();
+        const counts = new Map<Origin, number>();
+        for (const event of input.events) {
+          const origin = originOf(event, frame);
+          rememberOrigin(event, origin);
+          counts.set(origin, (counts.get(origin) ?? 0) + 1);
+        }
+        if (frame?.action) frame.action.emittedEvents += input.events.length;
+        const name =
+          typeof input.objectMetadataNameSingular === 'string' && typeof input.action === 'string'
+            ? `${input.objectMetadataNameSingular}.${input.action}`
+            : 'unknown';
+        const attributes = {
+          ...codeAttributes,
+          ...batchAttributes(telemetry, { name, workspaceId: input.workspaceId as string, events: input.events }),
+          ...workflowAttributes(frame?.workflow),
+        };
+        const run = new StageRun(telemetry, 'emit', spanName, dominant(counts), attributes);
+        return new StageInvocation(run, {}, (stageRun, threw) => stageRun.addAll(threw ? 'failed' : 'forwarded', counts));
+      };
+
+    case 'listen':
+    case 'publish':
+      return (_self, args) => {
+        const batch = asRecordBatch(args[0]);
+        if (!batch) return undefined;
+        const stage = STAGE_OF_ROLE[role] as Stage;
+        const frame = currentFrame();
+        const counts = countByOrigin(batch.events, frame);
+        const origin = dominant(counts);
+        const run = new StageRun(telemetry, stage, spanName, origin, {
+          ...codeAttributes,
+          ...batchAttributes(telemetry, batch),
+          ...workflowAttributes(frame?.workflow),
+        });
+        return new StageInvocation(run, { publishOrigin: origin }, (stageRun, threw) =>
+          stageRun.addAll(threw ? 'failed' : 'forwarded', counts),
+        );
+      };
+
+    case 'fanout':
+    case 'publish_fanout':
+      return (_self, args) => {
+        const batch = asRecordBatch(args[0]);
+        if (!batch) return undefined;
+        const frame = currentFrame();
+        const counts = countByOrigin(batch.events, frame);
+        const origin = dominant(counts);
+        const attributes = { ...codeAttributes, ...batchAttributes(telemetry, batch), ...workflowAttributes(frame?.workflow) };
+        const publishRun =
+          role === 'publish_fanout' ? new StageRun(telemetry, 'publish', spanName, origin, attributes) : undefined;
+        const fanoutRun = new StageRun(
+          telemetry,
+          'fanout',
+          role === 'publish_fanout' ? `${spanName} fanout` : spanName,
+          origin,
+          attributes,
+          publishRun ? { parent: publishRun.context } : {},
+        );
+        const scope: FanoutScope = { accountedChannels: new Set() };
+        const invocation = new StageInvocation(fanoutRun, { fanout: scope, publishOrigin: origin }, (stageRun, threw, valueOrError) => {
+          try {
+            finishFanout(telemetry, stageRun, scope, batch, counts, threw, valueOrError, spanName);
+          } finally {
+            if (publishRun) {
+              if (threw) publishRun.failWith(valueOrError);
+              publishRun.addAll(threw ? 'failed' : 'forwarded', counts);
+              publishRun.end();
+            }
+          }
+        });
+        return invocation;
+      };
+
+    case 'stream':
+      return (_self, args) => {
+        const streamArgs = readStreamArgs(args);
+        if (!streamArgs) return undefined;
+        const { channelId, streamData, batch } = streamArgs;
+        const frame = currentFrame();
+        frame?.fanout?.accountedChannels.add(channelId);
+        const scope: StreamScope = {
+          steps: [],
+          objectsPermissionsSeen: false,
+          permissionsContext: streamArgs.permissionsContext ?? frame?.fanout?.permissionsContext,
+          publishedItems: [],
+          explicitDrops: [],
+        };
+        const counts = countByOrigin(batch.events, frame);
+        const origin = dominant(counts);
+        const run = new StageRun(telemetry, 'stream', spanName, origin, {
+          ...codeAttributes,
+          ...batchAttributes(telemetry, batch),
+          [ATTR.STREAM_CHANNEL_ID]: channelId,
+          ...subscriberAttributes(telemetry, streamData),
+          ...workflowAttributes(frame?.workflow),
+        });
+        return new StageInvocation(run, { stream: scope }, (stageRun, threw) => {
+          const outcomes = classifyStreamPairs({
+            eventCount: batch.events.length,
+            steps: scope.steps,
+            publishedItems: scope.publishedItems.length,
+            publishFailed: scope.publishFailed === true,
+            threw,
+            subscriberAuthContext: asDict(asDict(streamData)?.authContext),
+            permissionsContext: scope.permissionsContext,
+            objectMetadataId: stringOr(batch.objectMetadata?.id, undefined),
+            roleIds: scope.roleIds,
+            objectsPermissions: scope.objectsPermissions,
+            objectsPermissionsSeen: scope.objectsPermissionsSeen,
+            recordShareGate: scope.recordShareGate,
+          });
+          applyPairOutcomes(stageRun, batch.events, outcomes, frame, scope.explicitDrops);
+        });
+      };
+
+    case 'pubsub':
+      return (_self, args) => {
+        const input = asDict(args[0]);
+        const found = payloadItems(input?.payload);
+        if (!input || !found || found.items.length === 0) return undefined;
+        const frame = currentFrame();
+        const origins = found.items.map((item) => originOf(itemEvent(item), frame));
+        const counts = new Map<Origin, number>();
+        for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
+        const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
+        const run = new StageRun(telemetry, 'pubsub', `send ${EVENT_STREAM_DESTINATION}`, dominant(counts), {
+          ...codeAttributes,
+          [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
+          [ATTR.MESSAGING_OPERATION_NAME]: 'publish',
+          [ATTR.MESSAGING_OPERATION_TYPE]: 'send',
+          [ATTR.MESSAGING_DESTINATION_TEMPLATE]: EVENT_STREAM_TEMPLATE,
+          [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length,
+          ...(typeof input.eventStreamChannelId === 'string' ? { [ATTR.STREAM_CHANNEL_ID]: input.eventStreamChannelId } : {}),
+          ...(workspaceId ? { [ATTR.WORKSPACE_ID]: workspaceId } : {}),
+          ...workflowAttributes(frame?.workflow),
+        }, { kind: SpanKind.PRODUCER });
+        const stream = frame?.stream;
+        const invocation = new StageInvocation(run, {}, (stageRun, threw) => {
+          stageRun.addAll(threw ? 'failed' : 'forwarded', counts);
+          if (stream) {
+            if (threw) stream.publishFailed = true;
+            else stream.publishedItems.push(...found.items);
+          }
+        });
+        const carrier = buildCarrier(run.context, origins, Date.now());
+        invocation.args = [{ ...input, payload: attachCarrier(input.payload, carrier) }, ...args.slice(1)];
+        return invocation;
+      };
+
+    case 'legacy_pubsub':
+      return (_self, args) => {
+        const input = asDict(args[0]);
+        if (!input || typeof input.channel !== 'string' || !/^DATABASE_EVENT_CHANNEL/.test(input.channel)) return undefined;
+        const frame = currentFrame();
+        const origin: Origin = frame?.workflow ? 'workflow' : frame?.publishOrigin ?? 'unknown';
+        const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
+        const run = new StageRun(telemetry, 'legacy_pubsub', `send ${input.channel}`, origin, {
+          ...codeAttributes,
+          [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
+          [ATTR.MESSAGING_OPERATION_NAME]: 'publish',
+          [ATTR.MESSAGING_OPERATION_TYPE]: 'send',
+          [ATTR.MESSAGING_DESTINATION_TEMPLATE]: `${input.channel}:{workspaceId}`,
+          ...(workspaceId ? { [ATTR.WORKSPACE_ID]: workspaceId } : {}),
+        }, { kind: SpanKind.PRODUCER });
+        return new StageInvocation(run, {}, (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
+      };
+
+    case 'deliver':
+      return () => ({
+        run: (call) => call(),
+        onReturn: () => undefined,
+        onThrow: () => undefined,
+        mapResult: (value) => wrapDeliveryIterator(value, telemetry, spanName),
+      });
+
+    case 'active_streams':
+      return () => {
+        const fanout = currentFrame()?.fanout;
+        if (!fanout || fanout.activeStreamIds) return undefined;
+        return new ObserveInvocation((value) => {
+          if (Array.isArray(value)) fanout.activeStreamIds = value.map(String);
+        });
+      };
+
+    case 'streams_data':
+      return () => {
+        const fanout = currentFrame()?.fanout;
+        if (!fanout || fanout.streamsData) return undefined;
+        return new ObserveInvocation((value) => {
+          if (value instanceof Map) fanout.streamsData = value as Map<string, unknown>;
+        });
+      };
+
+    case 'permissions_context':
+      return () => {
+        const frame = currentFrame();
+        const target: { permissionsContext?: Dict } | undefined = frame?.stream ?? frame?.fanout;
+        if (!target) return undefined;
+        return new ObserveInvocation((value) => {
+          const dict = asDict(value);
+          const permissions = dict && 'userWorkspaceRoleMap' in dict ? dict : asDict(dict?.permissionsContext);
+          if (permissions) target.permissionsContext = permissions;
+        });
+      };
+
+    case 'role_ids':
+      return () => {
+        const stream = currentFrame()?.stream;
+        if (!stream) return undefined;
+        return new ObserveInvocation((value) => {
+          stream.roleIds = value;
+        });
+      };
+
+    case 'objects_permissions':
+      return () => {
+        const stream = currentFrame()?.stream;
+        if (!stream) return undefined;
+        return new ObserveInvocation((value) => {
+          stream.objectsPermissionsSeen = true;
+          stream.objectsPermissions = value;
+        });
+      };
+
+    case 'record_share_gate':
+      return () => {
+        const stream = currentFrame()?.stream;
+        if (!stream) return undefined;
+        return new ObserveInvocation((value) => {
+          stream.recordShareGate = value;
+        });
+      };
+
+    case 'filter_fields':
+      return () => {
+        const stream = currentFrame()?.stream;
+        if (!stream) return undefined;
+        return new ObserveInvocation((value) => {
+          const updatedFields = asDict(asDict(value)?.properties)?.updatedFields;
+          stream.steps.push({ kind: 'filter', emptiedUpdatedFields: Array.isArray(updatedFields) && updatedFields.length === 0 });
+        });
+      };
+
+    case 'match_queries':
+      return () => {
+        const stream = currentFrame()?.stream;
+        if (!stream) return undefined;
+        return new ObserveInvocation((value) => {
+          stream.steps.push({ kind: 'match', matched: Array.isArray(value) ? value.length : value ? 1 : 0 });
+        });
+      };
+  }
+}
+
+/** Marks the frame without a span (workflow actions that mutate no record). */
+class PassThroughFrame implements Invocation {
+  constructor(private readonly patch: Partial<Frame>) {}
+  run<T>(call: () => T): T {
+    return runInFrame(this.patch, call);
+  }
+  onReturn(): void {}
+  onThrow(): void {}
+}
+
+function stringOr(value: unknown, fallback: string | undefined): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : fallback;
+}
+
+function subscriberAttributes(telemetry: Telemetry, streamData: unknown): Attributes {
+  const auth = asDict(asDict(streamData)?.authContext);
+  const id = presentId(auth?.userWorkspaceId, telemetry.config.captureIds);
+  return id ? { [ATTR.SUBSCRIBER_USER_WORKSPACE_ID]: id } : {};
+}
+
+/** Normalizes processStreamEvents(channelId, streamData, batch, permissionsContext?, ...) and processObjectRecordStreamEvents({ ... }). */
+export function readStreamArgs(
+  args: unknown[],
+): { channelId: string; streamData: unknown; batch: RecordBatch; permissionsContext?: Dict } | undefined {
+  if (typeof args[0] === 'string') {
+    const batch = asRecordBatch(args[2]);
+    if (!batch) return undefined;
+    const maybePermissions = asDict(args[3]);
+    return {
+      channelId: args[0],
+      streamData: args[1],
+      batch,
+      permissionsContext: maybePermissions && 'userWorkspaceRoleMap' in maybePermissions ? maybePermissions : undefined,
+    };
+  }
+  const input = asDict(args[0]);
+  if (!input || typeof input.streamChannelId !== 'string') return undefined;
+  const batch = asRecordBatch(input.workspaceEventBatch ?? input.eventBatch ?? input.batch);
+  if (!batch) return undefined;
+  return {
+    channelId: input.streamChannelId,
+    streamData: input.streamData,
+    batch,
+    permissionsContext: asDict(input.permissionsContext),
+  };
+}
+
+function applyPairOutcomes(
+  run: StageRun,
+  events: unknown[],
+  outcomes: PairOutcome[],
+  frame: Frame | undefined,
+  explicitDrops: { reason: DropReason; count: number }[],
+): void {
+  const pending = explicitDrops.map((drop) => ({ ...drop }));
+  outcomes.forEach((pair, index) => {
+    const origin = originOf(events[index], frame);
+    if (pair.outcome === 'dropped' && pair.reason === 'unattributed') {
+      const declared = pending.find((drop) => drop.count > 0);
+      if (declared) {
+        declared.count--;
+        run.add('dropped', origin, 1, declared.reason);
+        return;
+      }
+    }
+    run.add(pair.outcome, origin, 1, pair.outcome === 'dropped' ? pair.reason : undefined);
+  });
+}
+
+function finishFanout(
+  telemetry: Telemetry,
+  run: StageRun,
+  scope: FanoutScope,
+  batch: RecordBatch,
+  counts: Map<Origin, number>,
+  threw: boolean,
+  error: unknown,
+  spanName: string,
+): void {
+  if (scope.activeStreamIds === undefined) {
+    if (threw) run.addAll('failed', counts);
+    else if (scope.accountedChannels.size > 0) run.addAll('forwarded', counts);
+    else run.addAll('dropped', counts, 'unattributed');
+    return;
+  }
+  if (scope.activeStreamIds.length === 0) {
+    run.addAll('dropped', counts, 'no_active_streams');
+    return;
+  }
+  run.addAll('forwarded', counts);
+  if (batch.events.length === 0) return;
+
+  // (event, stream) pairs that never reached a per-stream invocation: D2, D3, or skipped after an error (D10).
+  const channelIds = scope.streamsData ? [...scope.streamsData.keys()] : scope.activeStreamIds;
+  for (const channelId of channelIds) {
+    if (scope.accountedChannels.has(channelId)) continue;
+    let reason: DropReason | undefined;
+    let outcome: Outcome = 'dropped';
+    if (scope.streamsData) {
+      const data = asDict(scope.streamsData.get(channelId));
+      if (!data) reason = 'stream_expired';
+      else if (!asDict(data.queries) || Object.keys(asDict(data.queries) ?? {}).length === 0) reason = 'stream_without_queries';
+    }
+    if (!reason) {
+      if (threw) outcome = 'failed';
+      else reason = 'unattributed';
+    }
+    const pairRun = new StageRun(telemetry, 'stream', `${spanName} stream`, dominant(counts), {
+      [ATTR.CODE_FUNCTION]: spanName,
+      ...batchAttributes(telemetry, batch),
+      [ATTR.STREAM_CHANNEL_ID]: channelId,
+    }, { parent: run.context });
+    if (outcome === 'failed') pairRun.failWith(error);
+    pairRun.addAll(outcome, counts, reason);
+    pairRun.end();
+  }
+}
+
+/**
+ * Wraps the AsyncIterator that SubscriptionService.subscribeToEventStream
+ * returns (the Redis subscription of one SSE connection, in the API server):
+ * each payload pulled from it is one `deliver` invocation. The carrier is
+ * removed before the payload goes on; everything else (return, throw,
+ * Symbol.asyncIterator, other properties) behaves as the original.
+ */
+export function wrapDeliveryIterator(value: unknown, telemetry: Telemetry, spanName: string): unknown {
+  if (!value || typeof value !== 'object' || typeof (value as { next?: unknown }).next !== 'function') return value;
+  const target = value as AsyncIterator<unknown> & Record<PropertyKey, unknown>;
+  const proxy: AsyncIterator<unknown> = new Proxy(target, {
+    get(obj, property) {
+      if (property === 'next') {
+        return (...nextArgs: [] | [unknown]) => {
+          const pending = obj.next(...nextArgs);
+          if (!pending || typeof (pending as Promise<unknown>).then !== 'function') return pending;
+          return (pending as Promise<IteratorResult<unknown>>).then((result) => deliver(result, telemetry, spanName));
+        };
+      }
+      if (property === Symbol.asyncIterator) return () => proxy;
+      const member = Reflect.get(obj, property, obj);
+      return typeof member === 'function' ? member.bind(obj) : member;
+    },
+  });
+  return proxy;
+}
+
+function deliver(result: IteratorResult<unknown>, telemetry: Telemetry, spanName: string): IteratorResult<unknown> {
+  if (!result || result.done) return result;
+  let detached: ReturnType<typeof detachCarrier>;
+  try {
+    detached = detachCarrier(result.value);
+  } catch (error) {
+    telemetry.fault('deliver.detach', error);
+    return result;
+  }
+  const clean: IteratorResult<unknown> = detached.present ? { ...result, value: detached.payload } : result;
+  try {
+    const found = payloadItems(detached.payload);
+    if (!found || found.items.length === 0) return clean;
+    const now = Date.now();
+    const parsed = parseCarrier(detached.raw, found.items.length, now);
+    const origins: Origin[] = parsed.origins ?? found.items.map(() => 'unknown' as Origin);
+    const counts = new Map<Origin, number>();
+    for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
+    const producer = parsed.context ? trace.getSpanContext(parsed.context) : undefined;
+    const run = new StageRun(
+      telemetry,
+      'deliver',
+      `process ${EVENT_STREAM_DESTINATION}`,
+      dominant(counts),
+      {
+        [ATTR.CODE_FUNCTION]: spanName,
+        [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
+        [ATTR.MESSAGING_OPERATION_NAME]: 'process',
+        [ATTR.MESSAGING_OPERATION_TYPE]: 'process',
+        [ATTR.MESSAGING_DESTINATION_TEMPLATE]: EVENT_STREAM_TEMPLATE,
+        [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length,
+      },
+      {
+        kind: SpanKind.CONSUMER,
+        // Single-payload processing: the producer's context is the parent (one trace from worker to browser) and also a link.
+        parent: parsed.context ?? otelContext.active(),
+        links: producer ? [{ context: producer }] : undefined,
+      },
+    );
+    run.addAll('forwarded', counts);
+    if (parsed.publishedAt !== undefined) {
+      const seconds = Math.max(0, now - parsed.publishedAt) / 1000;
+      for (const origin of origins) telemetry.recordDeliveryLatency(origin, seconds);
+    }
+    run.end();
+  } catch (error) {
+    telemetry.fault('deliver', error);
+  }
+  return clean;
+}
