@@ -16,6 +16,8 @@ export interface StreamObservation {
   eventCount: number;
   /** Helper results in call order: a `filter` (filterRestrictedFieldsFromEvent) and/or a `match` (get*MatchingQueryIds) per event reached. */
   steps: StreamStep[];
+  /** Number of queries registered on the stream (streamData.queries), when known. */
+  queryCount?: number;
   /** Number of payload items published to this stream inside the invocation. */
   publishedItems: number;
   publishFailed: boolean;
@@ -135,7 +137,8 @@ export function classifyStreamPairs(observation: StreamObservation): PairOutcome
     if (match?.kind === 'match') {
       cursor++;
       if (match.matched === 0) {
-        outcomes.push({ outcome: 'dropped', reason: 'no_matching_query' });
+        // the oldest code has no inline D3 check: an empty query map reaches matching and matches nothing
+        outcomes.push({ outcome: 'dropped', reason: observation.queryCount === 0 ? 'stream_without_queries' : 'no_matching_query' });
         continue;
       }
       candidateIndexes.push(outcomes.length);

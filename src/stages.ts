@@ -456,6 +456,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
             publishFailed: scope.publishFailed === true,
             threw,
             subscriberAuthContext: asDict(asDict(streamData)?.authContext),
+            queryCount: queryCount(streamData),
             permissionsContext: scope.permissionsContext,
             objectMetadataId: stringOr(batch.objectMetadata?.id, undefined),
             roleIds: scope.roleIds,
@@ -618,6 +619,11 @@ class PassThroughFrame implements Invocation {
 
 function stringOr(value: unknown, fallback: string | undefined): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : fallback;
+}
+
+function queryCount(streamData: unknown): number | undefined {
+  const queries = asDict(asDict(streamData)?.queries);
+  return queries ? Object.keys(queries).length : undefined;
 }
 
 function subscriberAttributes(telemetry: Telemetry, streamData: unknown): Attributes {

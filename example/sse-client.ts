@@ -1,0 +1,140 @@
+import { createClient, type Client } from 'graphql-sse';
+
+import { type TwentyGeneration } from './app/example-config';
+
+const OBJECT_RECORD_EVENT_FIELDS = `
+  action
+  objectNameSingular
+  recordId
+  userId
+  workspaceMemberId
+  properties { updatedFields before after diff }
+`;
+
+// The subscription document each Twenty front-end version sends.
+export const onEventSubscriptionDocument = (generation: TwentyGeneration): string => {
+  const selection =
+    generation === 'v1' || generation === 'v5'
+      ? `eventWithQueryIdsList { queryIds event { ${OBJECT_RECORD_EVENT_FIELDS} } }`
+      : generation === 'v8'
+        ? `objectRecordEventsWithQueryIds { queryIds objectRecordEvent { ${OBJECT_RECORD_EVENT_FIELDS} } }
+           metadataEventsWithQueryIds { queryIds metadataEvent }`
+        : `objectRecordEventsWithQueryIds { queryIds objectRecordEvent { ${OBJECT_RECORD_EVENT_FIELDS} } }
+           metadataEvents { type metadataName recordId properties }`;
+
+  return `subscription OnEventSubscription($eventStreamId: String!) {
+    onEventSubscription(eventStreamId: $eventStreamId) { eventStreamId ${selection} }
+  }`;
+};
+
+export type DeliveredObjectRecordEvent = {
+  queryIds: string[];
+  event: {
+    action?: string;
+    objectNameSingular: string;
+    recordId: string;
+    userId?: string | null;
+    workspaceMemberId?: string | null;
+    properties: { updatedFields?: string[] | null; before?: unknown; after?: unknown; diff?: unknown };
+  };
+};
+
+type OnEventSubscriptionMessage = {
+  eventStreamId: string;
+  eventWithQueryIdsList?: { queryIds: string[]; event: DeliveredObjectRecordEvent['event'] }[];
+  objectRecordEventsWithQueryIds?: {
+    queryIds: string[];
+    objectRecordEvent: DeliveredObjectRecordEvent['event'];
+  }[];
+};
+
+// Both payload generations, as one list of { queryIds, event }.
+export const flattenDeliveredEvents = (
+  messages: OnEventSubscriptionMessage[],
+): DeliveredObjectRecordEvent[] =>
+  messages.flatMap((message) => [
+    ...(message.eventWithQueryIdsList ?? []).map(({ queryIds, event }) => ({ queryIds, event })),
+    ...(message.objectRecordEventsWithQueryIds ?? []).map(({ queryIds, objectRecordEvent }) => ({
+      queryIds,
+      event: objectRecordEvent,
+    })),
+  ]);
+
+export type SseSubscription = {
+  client: Client;
+  messages: OnEventSubscriptionMessage[];
+  errors: unknown[];
+  completed: boolean;
+  unsubscribe: () => void;
+};
+
+// A real graphql-sse client, like Twenty's SSEClientEffect (distinct connections mode).
+export const openSseSubscription = ({
+  url,
+  token,
+  generation,
+  eventStreamId,
+}: {
+  url: string;
+  token: string;
+  generation: TwentyGeneration;
+  eventStreamId: string;
+}): SseSubscription => {
+  const client = createClient({
+    url: `${url}/metadata`,
+    headers: { Authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+  });
+  const subscription: SseSubscription = {
+    client,
+    messages: [],
+    errors: [],
+    completed: false,
+    unsubscribe: () => undefined,
+  };
+
+  subscription.unsubscribe = client.subscribe<{ onEventSubscription: OnEventSubscriptionMessage }>(
+    { query: onEventSubscriptionDocument(generation), variables: { eventStreamId } },
+    {
+      next: (value) => {
+        if (value.errors?.length) {
+          subscription.errors.push(...value.errors);
+        }
+        if (value.data?.onEventSubscription) {
+          subscription.messages.push(value.data.onEventSubscription);
+        }
+      },
+      error: (error) => subscription.errors.push(error),
+      complete: () => {
+        subscription.completed = true;
+      },
+    },
+  );
+
+  return subscription;
+};
+
+export const postGraphql = async <T>({
+  url,
+  token,
+  query,
+  variables,
+}: {
+  url: string;
+  token: string;
+  query: string;
+  variables: Record<string, unknown>;
+}): Promise<T> => {
+  const response = await fetch(`${url}/metadata`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+
+  if (body.errors?.length) {
+    throw new Error(`GraphQL error: ${body.errors.map((error) => error.message).join('; ')}`);
+  }
+
+  return body.data as T;
+};

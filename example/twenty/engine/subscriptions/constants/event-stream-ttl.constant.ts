@@ -1,0 +1,1 @@
+export const EVENT_STREAM_TTL_MS = 30 * 60 * 1000;

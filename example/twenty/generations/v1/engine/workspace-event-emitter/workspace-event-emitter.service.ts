@@ -1,0 +1,127 @@
+import { Injectable } from '@nestjs/common';
+
+import { GroundTruth } from '../../../../../app/ground-truth';
+import { type ObjectRecordEvent } from '../../../../twenty-shared/database-events';
+import { isDefined } from '../../../../twenty-shared/utils';
+import { transformEventToWebhookEvent } from '../../../../engine/metadata-modules/webhook/transform-event-to-webhook-event';
+import { SubscriptionChannel } from '../../../../engine/subscriptions/enums/subscription-channel.enum';
+import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
+import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
+import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
+import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
+import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import { EventStreamService } from '../subscriptions/event-stream.service';
+
+// V1 of the event-stream publisher, in the shape of commit 0c76dde0: streams
+// matched by object name only, no permission checks, bare-array payload.
+@Injectable()
+export class WorkspaceEventEmitterService {
+  constructor(
+    private readonly subscriptionService: SubscriptionService,
+    private readonly eventStreamService: EventStreamService,
+    private readonly groundTruth: GroundTruth,
+  ) {}
+
+  async publish(workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
+    const [nameSingular, operation] = workspaceEventBatch.name.split('.');
+
+    for (const eventData of workspaceEventBatch.events) {
+      const { record, updatedFields } = transformEventToWebhookEvent({
+        eventName: workspaceEventBatch.name,
+        event: eventData,
+      });
+
+      const event = {
+        action: operation,
+        objectNameSingular: nameSingular,
+        eventDate: new Date(),
+        record,
+        ...(updatedFields && { updatedFields }),
+      };
+
+      // Publish individual events to legacy channel (onDbEvent)
+      await this.subscriptionService.publish({
+        channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
+        workspaceId: workspaceEventBatch.workspaceId,
+        payload: { onDbEvent: event },
+      });
+    }
+
+    await this.publishToEventStreams(workspaceEventBatch);
+  }
+
+  private async publishToEventStreams(
+    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
+  ): Promise<void> {
+    const workspaceId = workspaceEventBatch.workspaceId;
+
+    const activeStreamIds = await this.eventStreamService.getActiveStreamIds(workspaceId);
+
+    if (activeStreamIds.length === 0) {
+      this.groundTruth.fanoutDrop(workspaceEventBatch);
+      return;
+    }
+
+    const streamsData = await this.eventStreamService.getStreamsData(workspaceId, activeStreamIds);
+
+    const streamIdsToRemove: string[] = [];
+
+    for (const [streamChannelId, streamData] of streamsData) {
+      if (!isDefined(streamData)) {
+        streamIdsToRemove.push(streamChannelId);
+        this.groundTruth.streamDrop('D2', workspaceEventBatch, streamChannelId);
+        continue;
+      }
+
+      // No empty-queries check in this version: such a stream reaches
+      // processStreamEvents and every event fails to match (recorded as D3).
+      await this.processStreamEvents(streamChannelId, streamData, workspaceEventBatch);
+    }
+
+    await this.eventStreamService.removeFromActiveStreams(workspaceId, streamIdsToRemove);
+  }
+
+  private async processStreamEvents(
+    streamChannelId: string,
+    streamData: EventStreamData,
+    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
+  ): Promise<void> {
+    const matchedEvents: {
+      queryIds: string[];
+      event: ObjectRecordSubscriptionEvent;
+    }[] = [];
+
+    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
+
+    for (const event of workspaceEventBatch.events) {
+      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
+
+      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
+        action,
+        objectNameSingular,
+        ...event,
+      };
+
+      const matchedQueryIds = this.eventStreamService.matchQueriesWithEvent(
+        streamData.queries,
+        eventWithObjectName,
+      );
+
+      if (matchedQueryIds.length === 0) {
+        this.groundTruth.eventDrop(Object.keys(streamData.queries).length === 0 ? 'D3' : 'D8', workspaceEventBatch, streamChannelId, event);
+        continue;
+      }
+
+      matchedEvents.push({ queryIds: matchedQueryIds, event: eventWithObjectName });
+    }
+
+    if (matchedEvents.length > 0) {
+      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ event }) => event));
+      await this.subscriptionService.publishToEventStream({
+        workspaceId: workspaceEventBatch.workspaceId,
+        eventStreamChannelId: streamChannelId,
+        payload: matchedEvents,
+      });
+    }
+  }
+}

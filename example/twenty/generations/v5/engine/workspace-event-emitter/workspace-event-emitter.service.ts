@@ -1,0 +1,403 @@
+import { Injectable } from '@nestjs/common';
+
+import { GroundTruth } from '../../../../../app/ground-truth';
+import { type ObjectRecordEvent } from '../../../../twenty-shared/database-events';
+import {
+  combineFilters,
+  type ObjectsPermissionsByRoleId,
+  type RecordGqlOperationFilter,
+  type RecordOrMetadataGqlOperationSignature,
+  type RestrictedFieldsPermissions,
+} from '../../../../twenty-shared/types';
+import { isDefined } from '../../../../twenty-shared/utils';
+import { DatabaseEventAction } from '../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
+import { type SerializableAuthContext } from '../../../../engine/core-modules/auth/types/auth-context.type';
+import {
+  type FlatEntityMaps,
+  type FlatFieldMetadata,
+  type FlatObjectMetadata,
+  type FlatRowLevelPermissionPredicateGroupMaps,
+  type FlatRowLevelPermissionPredicateMaps,
+  type FlatWorkspaceMemberMaps,
+} from '../../../../engine/metadata-modules/flat-entity.types';
+import { transformEventToWebhookEvent } from '../../../../engine/metadata-modules/webhook/transform-event-to-webhook-event';
+import { SubscriptionChannel } from '../../../../engine/subscriptions/enums/subscription-channel.enum';
+import { EventStreamService } from '../../../../engine/subscriptions/event-stream.service';
+import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
+import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
+import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
+import { buildRowLevelPermissionRecordFilter } from '../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
+import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
+import { WorkspaceCacheService } from '../../../../engine/workspace-cache/workspace-cache.service';
+import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
+import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+
+type PermissionsContext = {
+  flatRowLevelPermissionPredicateMaps: FlatRowLevelPermissionPredicateMaps;
+  flatRowLevelPermissionPredicateGroupMaps: FlatRowLevelPermissionPredicateGroupMaps;
+  flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>;
+  userWorkspaceRoleMap: Record<string, string>;
+  rolesPermissions: ObjectsPermissionsByRoleId;
+};
+
+// V5: the version the bug report quotes (PR #17201 permissions, silent returns).
+@Injectable()
+export class WorkspaceEventEmitterService {
+  constructor(
+    private readonly subscriptionService: SubscriptionService,
+    private readonly eventStreamService: EventStreamService,
+    private readonly workspaceCacheService: WorkspaceCacheService,
+    private readonly groundTruth: GroundTruth,
+  ) {}
+
+  async publish(workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
+    const [nameSingular, operation] = workspaceEventBatch.name.split('.');
+
+    for (const eventData of workspaceEventBatch.events) {
+      const { record, updatedFields } = transformEventToWebhookEvent({
+        eventName: workspaceEventBatch.name,
+        event: eventData,
+      });
+
+      const event = {
+        action: operation,
+        objectNameSingular: nameSingular,
+        eventDate: new Date(),
+        record,
+        ...(updatedFields && { updatedFields }),
+      };
+
+      // Publish individual events to legacy channel (onDbEvent)
+      await this.subscriptionService.publish({
+        channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
+        workspaceId: workspaceEventBatch.workspaceId,
+        payload: { onDbEvent: event },
+      });
+    }
+
+    await this.publishToEventStreams(workspaceEventBatch);
+  }
+
+  private async publishToEventStreams(
+    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
+  ): Promise<void> {
+    const workspaceId = workspaceEventBatch.workspaceId;
+
+    const activeStreamIds = await this.eventStreamService.getActiveStreamIds(workspaceId);
+
+    if (activeStreamIds.length === 0) {
+      this.groundTruth.fanoutDrop(workspaceEventBatch);
+      return;
+    }
+
+    const streamsData = await this.eventStreamService.getStreamsData(workspaceId, activeStreamIds);
+
+    const permissionsContext = await this.fetchPermissionsContext(workspaceId);
+
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(
+      workspaceId,
+      ['flatWorkspaceMemberMaps'],
+    );
+
+    const streamIdsToRemove: string[] = [];
+
+    for (const [streamChannelId, streamData] of streamsData) {
+      if (!isDefined(streamData)) {
+        streamIdsToRemove.push(streamChannelId);
+        this.groundTruth.streamDrop('D2', workspaceEventBatch, streamChannelId);
+        continue;
+      }
+
+      if (Object.keys(streamData.queries).length === 0) {
+        this.groundTruth.streamDrop('D3', workspaceEventBatch, streamChannelId);
+        continue;
+      }
+
+      await this.processStreamEvents(
+        streamChannelId,
+        streamData,
+        workspaceEventBatch,
+        permissionsContext,
+        flatWorkspaceMemberMaps,
+      );
+    }
+
+    await this.eventStreamService.removeFromActiveStreams(workspaceId, streamIdsToRemove);
+  }
+
+  private async processStreamEvents(
+    streamChannelId: string,
+    streamData: EventStreamData,
+    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
+    permissionsContext: PermissionsContext,
+    flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
+  ): Promise<void> {
+    const { userWorkspaceId } = streamData.authContext;
+
+    if (!isDefined(userWorkspaceId)) {
+      this.groundTruth.streamDrop('D4', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
+    const roleId = permissionsContext.userWorkspaceRoleMap[userWorkspaceId];
+
+    if (!isDefined(roleId)) {
+      this.groundTruth.streamDrop('D5', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
+    const objectPermissions =
+      permissionsContext.rolesPermissions[roleId]?.[workspaceEventBatch.objectMetadata.id];
+
+    if (!objectPermissions?.canReadObjectRecords) {
+      this.groundTruth.streamDrop('D6', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
+    const matchedEvents: {
+      queryIds: string[];
+      event: ObjectRecordSubscriptionEvent;
+    }[] = [];
+
+    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
+
+    const subscriberRLSFilter = this.buildSubscriberRLSFilter(
+      streamData.authContext,
+      roleId,
+      workspaceEventBatch.objectMetadata,
+      permissionsContext,
+      flatWorkspaceMemberMaps,
+    );
+
+    const restrictedFields = objectPermissions.restrictedFields;
+
+    for (const event of workspaceEventBatch.events) {
+      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
+
+      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
+        action,
+        objectNameSingular,
+        ...event,
+      };
+
+      const filteredEvent = this.filterRestrictedFieldsFromEvent(
+        eventWithObjectName,
+        restrictedFields,
+        permissionsContext.flatFieldMetadataMaps,
+      );
+
+      const filteredProperties = filteredEvent.properties as { updatedFields?: string[] };
+
+      if (
+        isDefined(filteredProperties.updatedFields) &&
+        filteredProperties.updatedFields.length === 0
+      ) {
+        this.groundTruth.eventDrop('D7', workspaceEventBatch, streamChannelId, event);
+        continue;
+      }
+
+      const matchedQueryIds = this.getMatchingQueryIds(
+        streamData.queries,
+        filteredEvent,
+        subscriberRLSFilter,
+        workspaceEventBatch.objectMetadata,
+        permissionsContext.flatFieldMetadataMaps,
+      );
+
+      if (matchedQueryIds.length === 0) {
+        this.groundTruth.eventDrop('D8', workspaceEventBatch, streamChannelId, event);
+        continue;
+      }
+
+      matchedEvents.push({ queryIds: matchedQueryIds, event: filteredEvent });
+    }
+
+    if (matchedEvents.length > 0) {
+      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ event }) => event));
+      await this.subscriptionService.publishToEventStream({
+        workspaceId: workspaceEventBatch.workspaceId,
+        eventStreamChannelId: streamChannelId,
+        payload: matchedEvents,
+      });
+    }
+  }
+
+  private buildSubscriberRLSFilter(
+    subscriberAuthContext: SerializableAuthContext,
+    roleId: string,
+    objectMetadata: FlatObjectMetadata,
+    permissionsContext: PermissionsContext,
+    flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
+  ): RecordGqlOperationFilter | null {
+    // The stream's auth context never holds workspaceMemberId here (D11).
+    const workspaceMember = isDefined(subscriberAuthContext.workspaceMemberId)
+      ? flatWorkspaceMemberMaps.byId[subscriberAuthContext.workspaceMemberId]
+      : undefined;
+
+    return buildRowLevelPermissionRecordFilter({
+      flatRowLevelPermissionPredicateMaps: permissionsContext.flatRowLevelPermissionPredicateMaps,
+      flatRowLevelPermissionPredicateGroupMaps:
+        permissionsContext.flatRowLevelPermissionPredicateGroupMaps,
+      flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
+      objectMetadata,
+      roleIds: [roleId],
+      workspaceMember,
+    });
+  }
+
+  private filterRestrictedFieldsFromEvent(
+    event: ObjectRecordSubscriptionEvent,
+    restrictedFields: RestrictedFieldsPermissions | undefined,
+    flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
+  ): ObjectRecordSubscriptionEvent {
+    if (!restrictedFields || Object.keys(restrictedFields).length === 0) {
+      return event;
+    }
+
+    const restrictedFieldNames = new Set(
+      Object.entries(restrictedFields)
+        .filter(([, permissions]) => permissions.canRead === false)
+        .map(([fieldMetadataId]) => flatFieldMetadataMaps.byId[fieldMetadataId]?.name)
+        .filter(isDefined),
+    );
+
+    if (restrictedFieldNames.size === 0) {
+      return event;
+    }
+
+    const filterRecord = (record: object | undefined): object | undefined => {
+      if (!record) {
+        return record;
+      }
+
+      return Object.fromEntries(
+        Object.entries(record).filter(([key]) => !restrictedFieldNames.has(key)),
+      );
+    };
+
+    const properties = event.properties as {
+      before?: object;
+      after?: object;
+      updatedFields?: string[];
+      diff?: object;
+    };
+
+    const filteredBefore = filterRecord(properties.before);
+    const filteredAfter = filterRecord(properties.after);
+    const filteredDiff = filterRecord(properties.diff);
+
+    const filteredProperties = {
+      ...properties,
+      ...(filteredBefore !== undefined && { before: filteredBefore }),
+      ...(filteredAfter !== undefined && { after: filteredAfter }),
+      ...(filteredDiff !== undefined && { diff: filteredDiff }),
+      updatedFields: properties.updatedFields?.filter(
+        (field) => !restrictedFieldNames.has(field),
+      ),
+    };
+
+    return { ...event, properties: filteredProperties } as ObjectRecordSubscriptionEvent;
+  }
+
+  private getMatchingQueryIds(
+    queries: Record<string, RecordOrMetadataGqlOperationSignature>,
+    event: ObjectRecordSubscriptionEvent,
+    subscriberRLSFilter: RecordGqlOperationFilter | null,
+    objectMetadata: FlatObjectMetadata,
+    flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
+  ): string[] {
+    const matchedQueryIds: string[] = [];
+
+    for (const [queryId, operationSignature] of Object.entries(queries)) {
+      if (
+        this.isQueryMatchingEvent(
+          operationSignature as {
+            objectNameSingular: string;
+            variables?: { filter?: RecordGqlOperationFilter };
+          },
+          event,
+          subscriberRLSFilter,
+          objectMetadata,
+          flatFieldMetadataMaps,
+        )
+      ) {
+        matchedQueryIds.push(queryId);
+      }
+    }
+
+    return matchedQueryIds;
+  }
+
+  private isQueryMatchingEvent(
+    operationSignature: {
+      objectNameSingular: string;
+      variables?: { filter?: RecordGqlOperationFilter };
+    },
+    event: ObjectRecordSubscriptionEvent,
+    subscriberRLSFilter: RecordGqlOperationFilter | null,
+    objectMetadata: FlatObjectMetadata,
+    flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
+  ): boolean {
+    if (operationSignature.objectNameSingular !== event.objectNameSingular) {
+      return false;
+    }
+
+    const properties = event.properties as { after?: object; before?: object };
+    // Only `after` is tested for updates: a record leaving the filter is not delivered.
+    const record = properties?.after ?? properties?.before;
+
+    if (!isDefined(record)) {
+      return false;
+    }
+
+    const queryFilter = operationSignature.variables?.filter ?? {};
+
+    const filtersToApply: RecordGqlOperationFilter[] = [queryFilter];
+
+    if (subscriberRLSFilter && Object.keys(subscriberRLSFilter).length > 0) {
+      filtersToApply.push(subscriberRLSFilter);
+    }
+
+    const combinedFilter = combineFilters(filtersToApply);
+
+    if (Object.keys(combinedFilter).length === 0) {
+      return true;
+    }
+
+    const shouldIgnoreSoftDeleteDefaultFilter =
+      event.action === DatabaseEventAction.DELETED ||
+      event.action === DatabaseEventAction.RESTORED;
+
+    return isRecordMatchingRLSRowLevelPermissionPredicate({
+      record: record as Record<string, unknown>,
+      filter: combinedFilter,
+      flatObjectMetadata: objectMetadata,
+      flatFieldMetadataMaps,
+      shouldIgnoreSoftDeleteDefaultFilter,
+    });
+  }
+
+  private async fetchPermissionsContext(workspaceId: string): Promise<PermissionsContext> {
+    const {
+      flatRowLevelPermissionPredicateMaps,
+      flatRowLevelPermissionPredicateGroupMaps,
+      flatFieldMetadataMaps,
+      userWorkspaceRoleMap,
+      rolesPermissions,
+    } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatRowLevelPermissionPredicateMaps',
+      'flatRowLevelPermissionPredicateGroupMaps',
+      'flatFieldMetadataMaps',
+      'userWorkspaceRoleMap',
+      'rolesPermissions',
+    ]);
+
+    return {
+      flatRowLevelPermissionPredicateMaps,
+      flatRowLevelPermissionPredicateGroupMaps,
+      flatFieldMetadataMaps,
+      userWorkspaceRoleMap,
+      rolesPermissions,
+    };
+  }
+}

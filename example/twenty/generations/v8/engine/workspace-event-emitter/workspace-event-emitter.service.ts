@@ -1,0 +1,551 @@
+import { Injectable } from '@nestjs/common';
+
+import { GroundTruth } from '../../../../../app/ground-truth';
+import { type ObjectRecordEvent } from '../../../../twenty-shared/database-events';
+import {
+  combineFilters,
+  isMetadataGqlOperationSignature,
+  isRecordGqlOperationSignature,
+  type ObjectsPermissionsByRoleId,
+  type RecordGqlOperationFilter,
+  type RecordGqlOperationSignature,
+  type RecordOrMetadataGqlOperationSignature,
+  type RestrictedFieldsPermissions,
+} from '../../../../twenty-shared/types';
+import { isDefined, isNonEmptyArray } from '../../../../twenty-shared/utils';
+import {
+  ProcessNestedRelationsHelper,
+  QUERY_MAX_RECORDS_FROM_RELATION,
+} from '../../../../engine/api/common/process-nested-relations.helper';
+import { DatabaseEventAction } from '../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
+import { type SerializableAuthContext } from '../../../../engine/core-modules/auth/types/auth-context.type';
+import {
+  findFlatEntityByIdInFlatEntityMaps,
+  type FlatEntityMaps,
+  type FlatFieldMetadata,
+  type FlatObjectMetadata,
+  type FlatRowLevelPermissionPredicateGroupMaps,
+  type FlatRowLevelPermissionPredicateMaps,
+  type FlatWorkspaceMemberMaps,
+} from '../../../../engine/metadata-modules/flat-entity.types';
+import { transformEventToWebhookEvent } from '../../../../engine/metadata-modules/webhook/transform-event-to-webhook-event';
+import { SubscriptionChannel } from '../../../../engine/subscriptions/enums/subscription-channel.enum';
+import { EventStreamService } from '../../../../engine/subscriptions/event-stream.service';
+import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
+import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
+import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
+import { buildRowLevelPermissionRecordFilter } from '../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
+import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
+import { WorkspaceCacheService } from '../../../../engine/workspace-cache/workspace-cache.service';
+import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
+import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+
+export type MetadataEvent = {
+  type: 'created' | 'updated' | 'deleted';
+  metadataName: string;
+  recordId: string;
+  properties: { before?: Record<string, unknown>; after?: Record<string, unknown> };
+};
+
+export type MetadataEventBatch = {
+  name: string;
+  workspaceId: string;
+  metadataName: string;
+  events: MetadataEvent[];
+};
+
+export type EventStreamPayload = {
+  objectRecordEventsWithQueryIds: {
+    queryIds: string[];
+    objectRecordEvent: ObjectRecordSubscriptionEvent;
+  }[];
+  metadataEventsWithQueryIds: { queryIds: string[]; metadataEvent: MetadataEvent }[];
+};
+
+type PermissionsContext = {
+  flatRowLevelPermissionPredicateMaps: FlatRowLevelPermissionPredicateMaps;
+  flatRowLevelPermissionPredicateGroupMaps: FlatRowLevelPermissionPredicateGroupMaps;
+  flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>;
+  userWorkspaceRoleMap: Record<string, string>;
+  rolesPermissions: ObjectsPermissionsByRoleId;
+};
+
+// V8 (commit ed3f6079 shape): object-record and metadata streams, nested
+// relation enrichment before publish (its errors are not caught: D10).
+@Injectable()
+export class WorkspaceEventEmitterService {
+  constructor(
+    private readonly subscriptionService: SubscriptionService,
+    private readonly eventStreamService: EventStreamService,
+    private readonly workspaceCacheService: WorkspaceCacheService,
+    private readonly processNestedRelationsHelper: ProcessNestedRelationsHelper,
+    private readonly groundTruth: GroundTruth,
+  ) {}
+
+  async publish(
+    eventBatch: WorkspaceEventBatch<ObjectRecordEvent> | MetadataEventBatch,
+  ): Promise<void> {
+    if (!this.isMetadataEventBatch(eventBatch)) {
+      await this.publishToLegacyChannel(eventBatch);
+    }
+
+    await this.publishToEventStreams(eventBatch);
+  }
+
+  private isMetadataEventBatch(
+    eventBatch: WorkspaceEventBatch<ObjectRecordEvent> | MetadataEventBatch,
+  ): eventBatch is MetadataEventBatch {
+    return 'metadataName' in eventBatch;
+  }
+
+  private async publishToLegacyChannel(
+    eventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
+  ): Promise<void> {
+    const [nameSingular, operation] = eventBatch.name.split('.');
+
+    for (const eventData of eventBatch.events) {
+      const { record, updatedFields } = transformEventToWebhookEvent({
+        eventName: eventBatch.name,
+        event: eventData,
+      });
+
+      await this.subscriptionService.publish({
+        channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
+        workspaceId: eventBatch.workspaceId,
+        payload: {
+          onDbEvent: {
+            action: operation,
+            objectNameSingular: nameSingular,
+            eventDate: new Date(),
+            record,
+            ...(updatedFields && { updatedFields }),
+          },
+        },
+      });
+    }
+  }
+
+  private async publishToEventStreams(
+    eventBatch: WorkspaceEventBatch<ObjectRecordEvent> | MetadataEventBatch,
+  ): Promise<void> {
+    const workspaceId = eventBatch.workspaceId;
+    const isMetadata = this.isMetadataEventBatch(eventBatch);
+
+    const activeStreamIds = await this.eventStreamService.getActiveStreamIds(workspaceId);
+
+    if (activeStreamIds.length === 0) {
+      this.groundTruth.fanoutDrop(eventBatch);
+      return;
+    }
+
+    const streamsData = await this.eventStreamService.getStreamsData(workspaceId, activeStreamIds);
+
+    const streamIdsToRemove: string[] = [];
+
+    const objectRecordStreamContext = !isMetadata
+      ? await this.fetchObjectRecordStreamContext(workspaceId)
+      : undefined;
+
+    for (const [streamChannelId, streamData] of streamsData) {
+      if (!isDefined(streamData)) {
+        streamIdsToRemove.push(streamChannelId);
+        this.groundTruth.streamDrop('D2', eventBatch, streamChannelId);
+        continue;
+      }
+
+      if (Object.keys(streamData.queries).length === 0) {
+        this.groundTruth.streamDrop('D3', eventBatch, streamChannelId);
+        continue;
+      }
+
+      if (isMetadata) {
+        await this.processMetadataStreamEvents(
+          streamChannelId,
+          streamData,
+          eventBatch as MetadataEventBatch,
+        );
+      } else {
+        if (!isDefined(objectRecordStreamContext)) {
+          continue;
+        }
+
+        await this.processObjectRecordStreamEvents(
+          streamChannelId,
+          streamData,
+          eventBatch as WorkspaceEventBatch<ObjectRecordEvent>,
+          objectRecordStreamContext.permissionsContext,
+          objectRecordStreamContext.flatWorkspaceMemberMaps,
+        );
+      }
+    }
+
+    await this.eventStreamService.removeFromActiveStreams(workspaceId, streamIdsToRemove);
+  }
+
+  private async fetchObjectRecordStreamContext(workspaceId: string) {
+    const permissionsContext = await this.fetchPermissionsContext(workspaceId);
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(
+      workspaceId,
+      ['flatWorkspaceMemberMaps'],
+    );
+
+    return { permissionsContext, flatWorkspaceMemberMaps };
+  }
+
+  private async processMetadataStreamEvents(
+    streamChannelId: string,
+    streamData: EventStreamData,
+    metadataEventBatch: MetadataEventBatch,
+  ): Promise<void> {
+    const metadataEventsWithQueryIds: EventStreamPayload['metadataEventsWithQueryIds'] = [];
+
+    for (const metadataEvent of metadataEventBatch.events) {
+      const matchedQueryIds = this.getMatchingMetadataQueryIds(streamData.queries, metadataEvent);
+
+      if (!isNonEmptyArray(matchedQueryIds)) {
+        continue;
+      }
+
+      metadataEventsWithQueryIds.push({ queryIds: matchedQueryIds, metadataEvent });
+    }
+
+    if (!isNonEmptyArray(metadataEventsWithQueryIds)) {
+      return;
+    }
+
+    const payload: EventStreamPayload = {
+      objectRecordEventsWithQueryIds: [],
+      metadataEventsWithQueryIds,
+    };
+
+    await this.subscriptionService.publishToEventStream({
+      workspaceId: metadataEventBatch.workspaceId,
+      eventStreamChannelId: streamChannelId,
+      payload,
+    });
+  }
+
+  private getMatchingMetadataQueryIds(
+    queries: Record<string, RecordOrMetadataGqlOperationSignature>,
+    metadataEvent: MetadataEvent,
+  ): string[] {
+    return Object.entries(queries)
+      .filter(
+        ([, operationSignature]) =>
+          isMetadataGqlOperationSignature(operationSignature) &&
+          operationSignature.metadataName === metadataEvent.metadataName,
+      )
+      .map(([queryId]) => queryId);
+  }
+
+  private async processObjectRecordStreamEvents(
+    streamChannelId: string,
+    streamData: EventStreamData,
+    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
+    permissionsContext: PermissionsContext,
+    flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
+  ): Promise<void> {
+    const { userWorkspaceId } = streamData.authContext;
+
+    if (!isDefined(userWorkspaceId)) {
+      this.groundTruth.streamDrop('D4', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
+    const roleId = permissionsContext.userWorkspaceRoleMap[userWorkspaceId];
+
+    if (!isDefined(roleId)) {
+      this.groundTruth.streamDrop('D5', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
+    const objectPermissions =
+      permissionsContext.rolesPermissions[roleId]?.[workspaceEventBatch.objectMetadata.id];
+
+    if (!objectPermissions?.canReadObjectRecords) {
+      this.groundTruth.streamDrop('D6', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
+    const matchedEvents: EventStreamPayload['objectRecordEventsWithQueryIds'] = [];
+
+    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
+
+    const subscriberRLSFilter = await this.buildSubscriberRLSFilter(
+      streamData.authContext,
+      roleId,
+      workspaceEventBatch.objectMetadata,
+      permissionsContext,
+      flatWorkspaceMemberMaps,
+    );
+
+    const restrictedFields = objectPermissions.restrictedFields;
+
+    for (const event of workspaceEventBatch.events) {
+      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
+
+      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
+        action,
+        objectNameSingular,
+        ...event,
+      };
+
+      const filteredEvent = this.filterRestrictedFieldsFromEvent(
+        eventWithObjectName,
+        restrictedFields,
+        permissionsContext.flatFieldMetadataMaps,
+      );
+
+      const filteredProperties = filteredEvent.properties as { updatedFields?: string[] };
+
+      if (
+        isDefined(filteredProperties.updatedFields) &&
+        filteredProperties.updatedFields.length === 0
+      ) {
+        this.groundTruth.eventDrop('D7', workspaceEventBatch, streamChannelId, event);
+        continue;
+      }
+
+      const matchedQueryIds = this.getMatchingObjectRecordQueryIds(
+        streamData.queries,
+        filteredEvent,
+        subscriberRLSFilter,
+        workspaceEventBatch.objectMetadata,
+        permissionsContext.flatFieldMetadataMaps,
+      );
+
+      if (matchedQueryIds.length === 0) {
+        this.groundTruth.eventDrop('D8', workspaceEventBatch, streamChannelId, event);
+        continue;
+      }
+
+      matchedEvents.push({ queryIds: matchedQueryIds, objectRecordEvent: filteredEvent });
+    }
+
+    if (matchedEvents.length > 0) {
+      await this.enrichEventBatchWithNestedRelations({
+        objectMetadata: workspaceEventBatch.objectMetadata,
+        events: matchedEvents.map((matchedEvent) => matchedEvent.objectRecordEvent),
+        streamData,
+        permissionsContext,
+        workspaceId: workspaceEventBatch.workspaceId,
+        roleId,
+      }).catch(this.groundTruth.rethrowAsFailed(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent)));
+
+      const payload: EventStreamPayload = {
+        objectRecordEventsWithQueryIds: matchedEvents,
+        metadataEventsWithQueryIds: [],
+      };
+
+      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent));
+      await this.subscriptionService.publishToEventStream({
+        workspaceId: workspaceEventBatch.workspaceId,
+        eventStreamChannelId: streamChannelId,
+        payload,
+      });
+    }
+  }
+
+  private async enrichEventBatchWithNestedRelations({
+    streamData,
+    objectMetadata,
+    events,
+  }: {
+    streamData: EventStreamData;
+    objectMetadata: FlatObjectMetadata;
+    events: ObjectRecordEvent[];
+    workspaceId: string;
+    roleId: string;
+    permissionsContext: PermissionsContext;
+  }) {
+    const allRecords = events.flatMap((event) =>
+      [event.properties.before, event.properties.after].filter(isDefined),
+    );
+
+    await this.processNestedRelationsHelper.processNestedRelations({
+      parentObjectMetadataItem: objectMetadata,
+      parentObjectRecords: allRecords,
+      authContext: streamData.authContext,
+      limit: QUERY_MAX_RECORDS_FROM_RELATION,
+    });
+  }
+
+  private async buildSubscriberRLSFilter(
+    subscriberAuthContext: SerializableAuthContext,
+    roleId: string,
+    objectMetadata: FlatObjectMetadata,
+    permissionsContext: PermissionsContext,
+    flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
+  ): Promise<RecordGqlOperationFilter | null> {
+    const workspaceMember = isDefined(subscriberAuthContext.workspaceMemberId)
+      ? flatWorkspaceMemberMaps.byId[subscriberAuthContext.workspaceMemberId]
+      : undefined;
+
+    return buildRowLevelPermissionRecordFilter({
+      flatRowLevelPermissionPredicateMaps: permissionsContext.flatRowLevelPermissionPredicateMaps,
+      flatRowLevelPermissionPredicateGroupMaps:
+        permissionsContext.flatRowLevelPermissionPredicateGroupMaps,
+      flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
+      objectMetadata,
+      roleIds: [roleId],
+      workspaceMember,
+    });
+  }
+
+  private filterRestrictedFieldsFromEvent(
+    event: ObjectRecordSubscriptionEvent,
+    restrictedFields: RestrictedFieldsPermissions | undefined,
+    flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
+  ): ObjectRecordSubscriptionEvent {
+    if (!restrictedFields || Object.keys(restrictedFields).length === 0) {
+      return event;
+    }
+
+    const restrictedFieldNames = new Set(
+      Object.entries(restrictedFields)
+        .filter(([, permissions]) => permissions.canRead === false)
+        .map(
+          ([fieldMetadataId]) =>
+            findFlatEntityByIdInFlatEntityMaps({
+              flatEntityId: fieldMetadataId,
+              flatEntityMaps: flatFieldMetadataMaps,
+            })?.name,
+        )
+        .filter(isDefined),
+    );
+
+    if (restrictedFieldNames.size === 0) {
+      return event;
+    }
+
+    const filterRecord = (record: object | undefined): object | undefined =>
+      record
+        ? Object.fromEntries(
+            Object.entries(record).filter(([key]) => !restrictedFieldNames.has(key)),
+          )
+        : record;
+
+    const properties = event.properties as {
+      before?: object;
+      after?: object;
+      updatedFields?: string[];
+      diff?: object;
+    };
+
+    const filteredBefore = filterRecord(properties.before);
+    const filteredAfter = filterRecord(properties.after);
+    const filteredDiff = filterRecord(properties.diff);
+
+    return {
+      ...event,
+      properties: {
+        ...properties,
+        ...(filteredBefore !== undefined && { before: filteredBefore }),
+        ...(filteredAfter !== undefined && { after: filteredAfter }),
+        ...(filteredDiff !== undefined && { diff: filteredDiff }),
+        updatedFields: properties.updatedFields?.filter(
+          (field) => !restrictedFieldNames.has(field),
+        ),
+      },
+    } as ObjectRecordSubscriptionEvent;
+  }
+
+  private getMatchingObjectRecordQueryIds(
+    queries: Record<string, RecordOrMetadataGqlOperationSignature>,
+    event: ObjectRecordSubscriptionEvent,
+    subscriberRLSFilter: RecordGqlOperationFilter | null,
+    objectMetadata: FlatObjectMetadata,
+    flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
+  ): string[] {
+    const matchedQueryIds: string[] = [];
+
+    for (const [queryId, operationSignature] of Object.entries(queries)) {
+      if (!isRecordGqlOperationSignature(operationSignature)) {
+        continue;
+      }
+
+      if (
+        this.isQueryMatchingObjectRecordEvent(
+          operationSignature,
+          event,
+          subscriberRLSFilter,
+          objectMetadata,
+          flatFieldMetadataMaps,
+        )
+      ) {
+        matchedQueryIds.push(queryId);
+      }
+    }
+
+    return matchedQueryIds;
+  }
+
+  private isQueryMatchingObjectRecordEvent(
+    operationSignature: RecordGqlOperationSignature,
+    event: ObjectRecordSubscriptionEvent,
+    subscriberRLSFilter: RecordGqlOperationFilter | null,
+    objectMetadata: FlatObjectMetadata,
+    flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
+  ): boolean {
+    if (operationSignature.objectNameSingular !== event.objectNameSingular) {
+      return false;
+    }
+
+    const properties = event.properties as { after?: object; before?: object };
+    const record = properties?.after ?? properties?.before;
+
+    if (!isDefined(record)) {
+      return false;
+    }
+
+    const queryFilter = operationSignature.variables?.filter ?? {};
+
+    const filtersToApply: RecordGqlOperationFilter[] = [queryFilter];
+
+    if (subscriberRLSFilter && Object.keys(subscriberRLSFilter).length > 0) {
+      filtersToApply.push(subscriberRLSFilter);
+    }
+
+    const combinedFilter = combineFilters(filtersToApply);
+
+    if (Object.keys(combinedFilter).length === 0) {
+      return true;
+    }
+
+    const shouldIgnoreSoftDeleteDefaultFilter =
+      event.action === DatabaseEventAction.DELETED ||
+      event.action === DatabaseEventAction.RESTORED;
+
+    return isRecordMatchingRLSRowLevelPermissionPredicate({
+      record: record as Record<string, unknown>,
+      filter: combinedFilter,
+      flatObjectMetadata: objectMetadata,
+      flatFieldMetadataMaps,
+      shouldIgnoreSoftDeleteDefaultFilter,
+    });
+  }
+
+  private async fetchPermissionsContext(workspaceId: string): Promise<PermissionsContext> {
+    const {
+      flatRowLevelPermissionPredicateMaps,
+      flatRowLevelPermissionPredicateGroupMaps,
+      flatFieldMetadataMaps,
+      userWorkspaceRoleMap,
+      rolesPermissions,
+    } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatRowLevelPermissionPredicateMaps',
+      'flatRowLevelPermissionPredicateGroupMaps',
+      'flatFieldMetadataMaps',
+      'userWorkspaceRoleMap',
+      'rolesPermissions',
+    ]);
+
+    return {
+      flatRowLevelPermissionPredicateMaps,
+      flatRowLevelPermissionPredicateGroupMaps,
+      flatFieldMetadataMaps,
+      userWorkspaceRoleMap,
+      rolesPermissions,
+    };
+  }
+}

@@ -1,0 +1,1 @@
+export const RUN_WORKFLOW_JOB_NAME = 'RunWorkflowJob';

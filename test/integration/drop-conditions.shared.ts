@@ -1,0 +1,95 @@
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { TwentyGeneration } from '../../example/app/example-config';
+import type { GroundTruthRecord, TwentyLikeApp } from '../../example/harness';
+import { ATTR } from '../../src/semconv';
+import type { TallyRow } from '../../src/telemetry';
+import { instrumentNestInProcess } from '../helpers/in-process';
+
+/** stage|origin|outcome|reason -> count, for the stages the example app keeps ground truth of. */
+export function groundTruthKeys(records: GroundTruthRecord[]): Map<string, number> {
+  const keys = new Map<string, number>();
+  const add = (key: string, count: number) => keys.set(key, (keys.get(key) ?? 0) + count);
+  for (const record of records) {
+    if (record.kind === 'dropped') add(`${record.stage}|${record.origin}|dropped|${record.reason}`, record.count);
+    else if (record.kind === 'forwarded') add(`stream|${record.origin}|forwarded|`, record.count);
+    else if (record.kind === 'failed') add(`stream|${record.origin}|failed|`, record.count);
+  }
+  return keys;
+}
+
+export function tallyKeys(rows: TallyRow[]): Map<string, number> {
+  const keys = new Map<string, number>();
+  for (const row of rows) {
+    const relevant = row.stage === 'stream' || (row.outcome === 'dropped' && (row.stage === 'fanout' || row.stage === 'workflow_step'));
+    if (!relevant) continue;
+    const key = `${row.stage}|${row.origin}|${row.outcome}|${row.reason ?? ''}`;
+    keys.set(key, (keys.get(key) ?? 0) + row.count);
+  }
+  return keys;
+}
+
+export function sorted(map: Map<string, number>): [string, number][] {
+  return [...map.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** Every stage's conservation: in = forwarded + dropped + failed is true by construction of the tally; here: no unattributed. */
+export function unattributed(rows: TallyRow[]): number {
+  return rows.filter((row) => row.reason === 'unattributed').reduce((sum, row) => sum + row.count, 0);
+}
+
+export function dropSpans(spans: ReadableSpan[], stage: string, reason: string): ReadableSpan[] {
+  return spans.filter(
+    (span) =>
+      span.attributes[ATTR.STAGE] === stage &&
+      (span.attributes[ATTR.DROP_REASON] === reason ||
+        span.events.some((event) => event.name === 'twenty.sse.drop' && event.attributes?.[ATTR.DROP_REASON] === reason)),
+  );
+}
+
+export function describeDropConditions(generation: TwentyGeneration): void {
+  const instrumented = instrumentNestInProcess();
+  let app: TwentyLikeApp;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { DROP_CONDITION_SCENARIOS } = require('../../example/drop-conditions') as typeof import('../../example/drop-conditions');
+
+  beforeAll(async () => {
+    const { startTwentyLikeApp } = await import('../../example/harness');
+    app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const scenarios = DROP_CONDITION_SCENARIOS.filter((scenario) => scenario.expected[generation] !== undefined);
+
+  it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))('%s: counters and spans equal the ground truth', async (_name, scenario) => {
+    instrumented.telemetry.resetTally();
+    instrumented.spans.reset();
+    const before = app.readGroundTruth().length;
+    await scenario.run(app);
+    await app.settle();
+    const truth = app.readGroundTruth().slice(before);
+    const rows = instrumented.telemetry.tallyRows();
+
+    expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
+    expect(unattributed(rows)).toBe(0);
+
+    const spans = instrumented.spans.getFinishedSpans();
+    for (const record of truth) {
+      if (record.kind !== 'dropped') continue;
+      expect(dropSpans(spans, record.stage, record.reason).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('the OTel counter equals the exact tally and no instrumentation fault happened', async () => {
+    instrumented.telemetry.resetTally();
+    const baseline = await instrumented.stageEvents({ stage: 'stream' });
+    await DROP_CONDITION_SCENARIOS[DROP_CONDITION_SCENARIOS.length - 1].run(app).catch(() => undefined);
+    await scenarios[0].run(app);
+    await app.settle();
+    const tallied = instrumented.telemetry.tallyRows().filter((row) => row.stage === 'stream').reduce((sum, row) => sum + row.count, 0);
+    expect((await instrumented.stageEvents({ stage: 'stream' })) - baseline).toBe(tallied);
+    expect(instrumented.telemetry.faultCount()).toBe(0);
+  });
+}
