@@ -17,9 +17,9 @@ if (runtime) {
   const flush = () =>
     Promise.race([runtime.forceFlush(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref())]);
 
-  // Flush what is buffered when the event loop drains.
+  // When the event loop drains: flush, then stop our exporters so their timers never keep the process alive.
   process.once('beforeExit', () => {
-    void flush();
+    void flush().finally(() => runtime.shutdown());
   });
 
   // On SIGTERM/SIGINT, flush, then let the signal do what it would have done

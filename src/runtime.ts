@@ -69,6 +69,7 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
             defaultServiceName: defaultServiceName(),
             spanExporter: options.spanExporter,
             metricReader: options.metricReader,
+            log,
           });
     const telemetry = new Telemetry({
       config: merged,

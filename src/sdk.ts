@@ -4,6 +4,7 @@ import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/ex
 import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
 import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
+import { withExportFailureReporting } from './export-reporting';
 import { OtelEnvSettings } from './otel-env';
 import { SCOPE_NAME } from './semconv';
 
@@ -25,6 +26,8 @@ export interface SdkOptions {
   settings: OtelEnvSettings;
   /** Default service name when OTEL_SERVICE_NAME is unset. */
   defaultServiceName: string;
+  /** Where export failures are reported (once per interval). */
+  log?: (line: string) => void;
   /** Test and demo hooks: replace the exporters. */
   spanExporter?: tracing.SpanExporter;
   metricReader?: sdkMetrics.MetricReader;
@@ -51,7 +54,8 @@ export function startSdk(options: SdkOptions): SdkHandle {
         : settings.protocol === 'http/json'
           ? new OTLPTraceExporterJson()
           : new OTLPTraceExporterProto());
-  if (spanExporter) spanProcessors.push(new tracing.BatchSpanProcessor(spanExporter));
+  const log = options.log ?? (() => undefined);
+  if (spanExporter) spanProcessors.push(new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log)));
   const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
 
   const readers: sdkMetrics.MetricReader[] = [];
@@ -65,7 +69,7 @@ export function startSdk(options: SdkOptions): SdkHandle {
           : new OTLPMetricExporterProto();
     readers.push(
       new sdkMetrics.PeriodicExportingMetricReader({
-        exporter,
+        exporter: withExportFailureReporting(exporter, 'metrics', log),
         exportIntervalMillis: settings.metricExportIntervalMs,
         exportTimeoutMillis: Math.min(30_000, settings.metricExportIntervalMs),
       }),

@@ -43,7 +43,8 @@ export class OtlpReceiver {
   requests = 0;
   private server?: Server;
 
-  async start(): Promise<string> {
+  /** `port` 0 picks a free one; `delayMs` makes it a slow collector. */
+  async start(port = 0, delayMs = 0): Promise<string> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk) => chunks.push(chunk));
@@ -56,15 +57,20 @@ export class OtlpReceiver {
         } catch {
           // not JSON (e.g. protobuf): counted but not decoded
         }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{}');
+        const answer = () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+        };
+        if (delayMs > 0) setTimeout(answer, delayMs);
+        else answer();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections?.();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
