@@ -11,6 +11,10 @@ export interface OtelEnvSettings {
   tracesExporter: 'otlp' | 'console' | 'none';
   metricsExporter: 'otlp' | 'console' | 'none';
   metricExportIntervalMs: number;
+  /** Span batching, always explicit so a bad OTEL_BSP_* value in the environment is never read by the SDK. */
+  bsp: { scheduledDelayMillis: number; exportTimeoutMillis: number; maxQueueSize: number; maxExportBatchSize: number };
+  /** Set when an OTLP endpoint variable is unusable: exporters then get the default URL explicitly. */
+  defaultEndpointForced: boolean;
 }
 
 const SAMPLERS = [
@@ -23,7 +27,12 @@ const SAMPLERS = [
 ];
 const PROTOCOLS = ['http/protobuf', 'http/json'];
 const EXPORTERS = ['otlp', 'console', 'none'];
-const BSP_VARS = ['OTEL_BSP_SCHEDULE_DELAY', 'OTEL_BSP_EXPORT_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'];
+const BSP_VARS = [
+  ['OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis'],
+  ['OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis'],
+  ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize'],
+  ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize'],
+] as const;
 const ENDPOINT_VARS = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'];
 
 function shown(value: string): string {
@@ -31,15 +40,14 @@ function shown(value: string): string {
 }
 
 /**
- * Returns the settings and, for each bad variable, a problem line. Bad
- * variables are removed from `env` (when it is process.env, the SDK then
- * falls back to its default instead of logging nothing or throwing).
+ * Returns the settings and, for each bad variable, a problem line. The
+ * environment itself is never modified (it belongs to Twenty); instead the
+ * values passed to the SDK are explicit wherever a bad variable could reach it.
  */
 export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: OtelEnvSettings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const reject = (variable: string, message: string) => {
     problems.push({ variable, message });
-    delete env[variable];
   };
 
   const settings: OtelEnvSettings = {
@@ -48,6 +56,8 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
     tracesExporter: 'otlp',
     metricsExporter: 'otlp',
     metricExportIntervalMs: 60_000,
+    bsp: { scheduledDelayMillis: 5_000, exportTimeoutMillis: 30_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
+    defaultEndpointForced: false,
   };
 
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase();
@@ -88,14 +98,15 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
     }
   }
 
-  for (const variable of BSP_VARS) {
+  for (const [variable, key] of BSP_VARS) {
     const value = env[variable]?.trim();
     if (!value) continue;
     const number = Number(value);
     if (!Number.isInteger(number) || number <= 0) {
-      reject(variable, `${variable}=${shown(value)} is not a positive integer. Using the SDK default.`);
-    }
+      reject(variable, `${variable}=${shown(value)} is not a positive integer. Using ${settings.bsp[key]}.`);
+    } else settings.bsp[key] = number;
   }
+  if (settings.bsp.maxExportBatchSize > settings.bsp.maxQueueSize) settings.bsp.maxExportBatchSize = settings.bsp.maxQueueSize;
 
   const interval = env.OTEL_METRIC_EXPORT_INTERVAL?.trim();
   if (interval) {
@@ -115,7 +126,10 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
     } catch {
       ok = false;
     }
-    if (!ok) reject(variable, `${variable}=${shown(value)} is not an http(s) URL, e.g. http://localhost:4318. Using the default http://localhost:4318.`);
+    if (!ok) {
+      reject(variable, `${variable}=${shown(value)} is not an http(s) URL, e.g. http://localhost:4318. Using the default http://localhost:4318.`);
+      settings.defaultEndpointForced = true;
+    }
   }
 
   return { settings, problems };

@@ -14,12 +14,13 @@ const FLUSH_TIMEOUT_MS = 2_000;
 const runtime = startInstrumentation({ loadHook: true });
 
 if (runtime) {
-  const flush = () =>
-    Promise.race([runtime.forceFlush(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref())]);
+  const bounded = (work: Promise<void>) =>
+    Promise.race([work, new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref())]);
+  const flush = () => bounded(runtime.forceFlush());
 
   // When the event loop drains: flush, then stop our exporters so their timers never keep the process alive.
   process.once('beforeExit', () => {
-    void flush().finally(() => runtime.shutdown());
+    void flush().finally(() => bounded(runtime.shutdown()));
   });
 
   // On SIGTERM/SIGINT, flush, then let the signal do what it would have done

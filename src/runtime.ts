@@ -53,9 +53,11 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
   try {
     const { config, problems } = readConfigFromEnv(env);
     const merged: TwentySseConfig = { ...config, ...options.config };
-    const otel = readOtelEnv(env);
-    for (const problem of [...problems, ...otel.problems]) log(problem.message);
+    for (const problem of problems) log(problem.message);
     if (!merged.enabled) return undefined;
+    // OTEL_* belong to everyone in the process: only judged once this package is on.
+    const otel = readOtelEnv(env);
+    for (const problem of otel.problems) log(problem.message);
     if (otel.settings.sdkDisabled && !options.tracerProvider) {
       log('OTEL_SDK_DISABLED=true: instrumentation stays off.');
       return undefined;

@@ -44,6 +44,8 @@ export function startSdk(options: SdkOptions): SdkHandle {
     .resourceFromAttributes({ 'service.name': options.defaultServiceName, 'telemetry.distro.name': SCOPE_NAME })
     .merge(detected);
 
+  const endpoint = (signal: 'traces' | 'metrics') =>
+    settings.defaultEndpointForced ? { url: `http://localhost:4318/v1/${signal}` } : {};
   const spanProcessors: tracing.SpanProcessor[] = [];
   const spanExporter =
     options.spanExporter ??
@@ -55,7 +57,7 @@ export function startSdk(options: SdkOptions): SdkHandle {
           ? new OTLPTraceExporterJson()
           : new OTLPTraceExporterProto());
   const log = options.log ?? (() => undefined);
-  if (spanExporter) spanProcessors.push(new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log)));
+  if (spanExporter) spanProcessors.push(new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log), settings.bsp));
   const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
 
   const readers: sdkMetrics.MetricReader[] = [];
@@ -65,8 +67,8 @@ export function startSdk(options: SdkOptions): SdkHandle {
       settings.metricsExporter === 'console'
         ? new sdkMetrics.ConsoleMetricExporter()
         : settings.protocol === 'http/json'
-          ? new OTLPMetricExporterJson()
-          : new OTLPMetricExporterProto();
+          ? new OTLPMetricExporterJson(endpoint('metrics'))
+          : new OTLPMetricExporterProto(endpoint('metrics'));
     readers.push(
       new sdkMetrics.PeriodicExportingMetricReader({
         exporter: withExportFailureReporting(exporter, 'metrics', log),
