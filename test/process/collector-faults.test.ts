@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import path from 'path';
 import { ATTR, METRIC } from '../../src/semconv';
 import { freePort } from '../helpers/free-port';
@@ -32,11 +32,19 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-function runWorkload(extra: Record<string, string>, instrumented: boolean): { result: WorkloadResult; stderr: string } {
+// async: a receiver living in this process must keep answering while the child runs
+async function runWorkload(extra: Record<string, string>, instrumented: boolean): Promise<{ result: WorkloadResult; stderr: string }> {
   const args = ['--expose-gc', ...(instrumented ? ['--require', register] : []), workload];
-  const run = spawnSync(node, args, { cwd: root, env: baseEnv(extra), encoding: 'utf8', timeout: 90_000 });
-  if (run.status !== 0) throw new Error(`workload failed (${run.status}): ${run.stderr}`);
-  return { result: JSON.parse(run.stdout.trim().split('\n').pop()!), stderr: run.stderr };
+  const child = spawn(node, args, { cwd: root, env: baseEnv(extra) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`workload failed (${code}): ${stderr}`);
+  return { result: JSON.parse(stdout.trim().split('\n').pop()!), stderr };
 }
 
 const ENABLED = {
@@ -49,13 +57,13 @@ const ENABLED = {
 
 describe('the collector is down, slow, or comes back', () => {
   let baseline: WorkloadResult;
-  beforeAll(() => {
-    baseline = runWorkload({ WORKLOAD_EVENTS: '90' }, false).result;
+  beforeAll(async () => {
+    baseline = (await runWorkload({ WORKLOAD_EVENTS: '90' }, false)).result;
   });
 
   it('down: same results and order, no unhandled rejection, one failure line per signal', async () => {
     const closedPort = await freePort();
-    const { result, stderr } = runWorkload({ ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}` }, true);
+    const { result, stderr } = await runWorkload({ ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}` }, true);
     expect(result.digest).toBe(baseline.digest);
     expect(result.published).toEqual(baseline.published);
     expect(result.unhandled).toBe(0);
@@ -69,7 +77,7 @@ describe('the collector is down, slow, or comes back', () => {
     const slow = new OtlpReceiver();
     const url = await slow.start(0, 2_000);
     try {
-      const { result } = runWorkload({ ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: url }, true);
+      const { result } = await runWorkload({ ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: url }, true);
       expect(result.digest).toBe(baseline.digest);
       expect(result.unhandled).toBe(0);
     } finally {
@@ -79,11 +87,11 @@ describe('the collector is down, slow, or comes back', () => {
 
   it('down with a long workload: heap growth stays bounded by the queue limits', async () => {
     const closedPort = await freePort();
-    const { result } = runWorkload(
+    const { result } = await runWorkload(
       { ...ENABLED, WORKLOAD_EVENTS: '1500', OTEL_BSP_MAX_QUEUE_SIZE: '256', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}` },
       true,
     );
-    const uninstrumented = runWorkload({ WORKLOAD_EVENTS: '1500' }, false).result;
+    const uninstrumented = (await runWorkload({ WORKLOAD_EVENTS: '1500' }, false)).result;
     expect(result.digest).toBe(uninstrumented.digest);
     // retained growth beyond what Twenty itself retains: queued spans are capped at 256
     const extra = result.heapAfter - result.heapBefore - (uninstrumented.heapAfter - uninstrumented.heapBefore);
