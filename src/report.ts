@@ -29,6 +29,8 @@ export interface FunnelReport {
   /** The first stage (pipeline order) where workflow events are lost at a higher ratio than UI events. */
   firstDivergence?: { stage: Stage; workflowLossRatio: number; uiLossRatio: number; topReason?: DropReason };
   diagnosis: Diagnosis[];
+  /** Exceptions, attributed to the innermost stage that failed (outer stages only see them propagate). */
+  failures: { stage: Stage; origin: Origin; count: number; method: string; file: string }[];
   healthy: boolean;
 }
 
@@ -98,6 +100,24 @@ function locate(reason: DropReason, generation: Generation | undefined): { file:
   return where(generation, 'stream');
 }
 
+const STAGE_METHODS: Partial<Record<Stage, { file: string; method: string }>> = {
+  emit: { file: 'packages/twenty-server/src/engine/workspace-event-emitter/workspace-event-emitter.ts', method: 'WorkspaceEventEmitter.emitDatabaseBatchEvent' },
+  listen: {
+    file: 'packages/twenty-server/src/engine/api/graphql/workspace-query-runner/listeners/entity-events-to-db.listener.ts',
+    method: 'EntityEventsToDbListener.handleEvent',
+  },
+  pubsub: { file: 'packages/twenty-server/src/engine/subscriptions/subscription.service.ts', method: 'SubscriptionService.publishToEventStream' },
+  legacy_pubsub: { file: 'packages/twenty-server/src/engine/subscriptions/subscription.service.ts', method: 'SubscriptionService.publish' },
+  deliver: { file: 'packages/twenty-server/src/engine/subscriptions/subscription.service.ts', method: 'SubscriptionService.subscribeToEventStream' },
+};
+
+function failureLocation(stage: Stage, generation: Generation | undefined): { file: string; method: string } {
+  if (stage === 'stream') return where(generation, 'stream');
+  if (stage === 'fanout' || stage === 'publish') return where(generation, 'fanout');
+  if (stage === 'workflow_step') return locate('not_emitted', generation);
+  return STAGE_METHODS[stage] ?? where(generation, 'stream');
+}
+
 function emptyCell(): StageOriginCell {
   return { entered: 0, forwarded: 0, failed: 0, dropped: 0, dropsByReason: {} };
 }
@@ -125,13 +145,24 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
     byOrigin: Object.fromEntries(byStage.get(stage)!) as Partial<Record<Origin, StageOriginCell>>,
   }));
 
-  const lossRatio = (cell: StageOriginCell | undefined) => (cell && cell.entered > 0 ? (cell.dropped + cell.failed) / cell.entered : 0);
+  // An exception propagates outwards (stream -> fanout -> publish -> listen), so each origin's
+  // failures are charged to the innermost stage that reports them.
+  const failureHome = new Map<Origin, Stage>();
+  for (const { stage, byOrigin } of stages) {
+    for (const [origin, cell] of Object.entries(byOrigin) as [Origin, StageOriginCell][]) {
+      if (cell.failed > 0) failureHome.set(origin, stage);
+    }
+  }
+  const ownFailures = (stage: Stage, origin: Origin, cell: StageOriginCell | undefined) =>
+    cell && failureHome.get(origin) === stage ? cell.failed : 0;
+  const lossRatio = (stage: Stage, origin: Origin, cell: StageOriginCell | undefined) =>
+    cell && cell.entered > 0 ? (cell.dropped + ownFailures(stage, origin, cell)) / cell.entered : 0;
   let firstDivergence: FunnelReport['firstDivergence'];
   for (const { stage, byOrigin } of stages) {
     const workflow = byOrigin.workflow;
-    if (!workflow || workflow.dropped + workflow.failed === 0) continue;
-    const workflowLoss = lossRatio(workflow);
-    const uiLoss = lossRatio(byOrigin.ui);
+    if (!workflow || workflow.dropped + ownFailures(stage, 'workflow', workflow) === 0) continue;
+    const workflowLoss = lossRatio(stage, 'workflow', workflow);
+    const uiLoss = lossRatio(stage, 'ui', byOrigin.ui);
     if (workflowLoss > uiLoss) {
       const topReason = (Object.entries(workflow.dropsByReason) as [DropReason, number][]).sort((a, b) => b[1] - a[1])[0]?.[0];
       firstDivergence = { stage, workflowLossRatio: workflowLoss, uiLossRatio: uiLoss, topReason };
@@ -156,8 +187,13 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
     }
   }
   diagnosis.sort((a, b) => (a.origin === 'workflow' ? -1 : 0) - (b.origin === 'workflow' ? -1 : 0) || b.count - a.count);
+  const failures: FunnelReport['failures'] = [];
+  for (const [origin, stage] of failureHome) {
+    const cell = stages.find((entry) => entry.stage === stage)!.byOrigin[origin]!;
+    failures.push({ stage, origin, count: cell.failed, ...failureLocation(stage, generation) });
+  }
   const healthy = stages.every(({ byOrigin }) => Object.values(byOrigin).every((cell) => cell!.dropped + cell!.failed === 0));
-  return { generation, stages, firstDivergence, diagnosis, healthy };
+  return { generation, stages, firstDivergence, diagnosis, failures, healthy };
 }
 
 const COLUMNS: Origin[] = ['workflow', 'ui', 'api_key', 'application', 'system', 'unknown'];
@@ -183,10 +219,14 @@ function describeCell(cell: StageOriginCell | undefined): string {
 export function renderFunnelReport(report: FunnelReport): string {
   const origins = COLUMNS.filter((origin) => report.stages.some(({ byOrigin }) => byOrigin[origin]));
   const lines: string[] = [];
-  const header = [pad('stage', 14), ...origins.map((origin) => pad(origin, 44))].join(' | ');
+  const widths = origins.map((origin) =>
+    Math.max(origin.length, ...report.stages.map(({ byOrigin }) => describeCell(byOrigin[origin]).length)),
+  );
+  const row = (cells: string[]) => [pad(cells[0], 14), ...cells.slice(1).map((cell, i) => pad(cell, widths[i]))].join(' | ').trimEnd();
+  const header = row(['stage', ...origins]);
   lines.push(header, '-'.repeat(header.length));
   for (const { stage, byOrigin } of report.stages) {
-    lines.push([pad(stage, 14), ...origins.map((origin) => pad(describeCell(byOrigin[origin]), 44))].join(' | '));
+    lines.push(row([stage, ...origins.map((origin) => describeCell(byOrigin[origin]))]));
   }
   lines.push('');
   lines.push('Units: events per stage; the stream stage counts (event x subscriber stream) pairs; deliver counts events handed to SSE connections.');
@@ -202,12 +242,16 @@ export function renderFunnelReport(report: FunnelReport): string {
   } else {
     lines.push('No stage loses workflow events at a higher ratio than UI events.');
   }
-  if (report.diagnosis.length > 0) {
+  if (report.diagnosis.length > 0 || report.failures.length > 0) {
     lines.push('', 'Diagnosis:');
     for (const d of report.diagnosis) {
       lines.push(`- ${d.count} ${d.origin} ${d.stage === 'stream' ? 'event x stream pairs' : 'events'} dropped at ${d.stage}: ${d.reason} (${d.code})`);
       lines.push(`  where: ${d.method} in ${d.file}`);
       lines.push(`  why:   ${d.condition}`);
+    }
+    for (const f of report.failures) {
+      lines.push(`- ${f.count} ${f.origin} ${f.stage === 'stream' ? 'event x stream pairs' : 'events'} failed at ${f.stage}: an exception (its error.type is on the span)`);
+      lines.push(`  where: ${f.method} in ${f.file}`);
     }
   }
   return lines.join('\n');

@@ -111,6 +111,9 @@ export async function queryFunnel(prometheus: string, since: string, timeoutMs: 
   }
   const rows: FunnelRow[] = [];
   for (const sample of body.data.result) {
+    if (!sample || typeof sample !== 'object' || !sample.metric || typeof sample.metric !== 'object' || !Array.isArray(sample.value)) {
+      throw new DoctorError(`Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (a vector sample without metric or value)`);
+    }
     const stage = sample.metric[PROM.LABEL_STAGE] as Stage;
     const origin = (sample.metric[PROM.LABEL_ORIGIN] ?? 'unknown') as Origin;
     const outcome = sample.metric[PROM.LABEL_OUTCOME] as Outcome;
@@ -139,23 +142,34 @@ export interface TraceExample {
 export async function findDropTraces(jaeger: string, sinceMs: number, timeoutMs: number, limit = 5): Promise<TraceExample[]> {
   const base = jaeger.replace(/\/$/, '');
   const services = (await getJson(`${base}/api/services`, 'Jaeger', timeoutMs)) as { data?: unknown };
-  if (!services || !Array.isArray(services.data)) throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/services`);
+  // An empty Jaeger (fresh memory store, or every span sampled out) answers {"data": null}.
+  const serviceList = services?.data === null ? [] : services?.data;
+  if (!Array.isArray(serviceList) || serviceList.some((name) => typeof name !== 'string')) {
+    throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/services`);
+  }
+  const shapeError = () => new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces`);
   const end = Date.now() * 1000;
   const start = end - sinceMs * 1000;
   const examples: TraceExample[] = [];
   for (const origin of ['workflow', undefined]) {
-    for (const service of services.data as string[]) {
+    for (const service of serviceList as string[]) {
       if (examples.length >= limit) break;
       const tags: Record<string, string> = { [ATTR.OUTCOME]: 'dropped' };
       if (origin) tags[ATTR.ORIGIN] = origin;
       const url = `${base}/api/traces?service=${encodeURIComponent(service)}&tags=${encodeURIComponent(JSON.stringify(tags))}&start=${start}&end=${end}&limit=${limit}`;
-      const traces = (await getJson(url, 'Jaeger', timeoutMs)) as { data?: { traceID: string; spans?: { tags?: { key: string; value: unknown }[] }[] }[] };
-      for (const trace of traces?.data ?? []) {
-        if (examples.some((e) => e.traceId === trace.traceID)) continue;
-        const reason = trace.spans
-          ?.flatMap((span) => span.tags ?? [])
-          .find((tag) => tag.key === ATTR.DROP_REASON)?.value as string | undefined;
-        examples.push({ traceId: trace.traceID, service, reason, url: `${base}/trace/${trace.traceID}` });
+      const traces = (await getJson(url, 'Jaeger', timeoutMs)) as { data?: unknown } | null;
+      if (!traces || typeof traces !== 'object' || (traces.data != null && !Array.isArray(traces.data))) throw shapeError();
+      for (const trace of (traces.data ?? []) as { traceID?: unknown; spans?: unknown }[]) {
+        if (!trace || typeof trace !== 'object' || typeof trace.traceID !== 'string') throw shapeError();
+        if (trace.spans !== undefined && !Array.isArray(trace.spans)) throw shapeError();
+        const spans = (trace.spans ?? []) as { tags?: unknown }[];
+        if (spans.some((span) => !span || typeof span !== 'object' || (span.tags !== undefined && !Array.isArray(span.tags)))) throw shapeError();
+        const traceId = trace.traceID;
+        if (examples.some((e) => e.traceId === traceId)) continue;
+        const reason = spans
+          .flatMap((span) => (span.tags ?? []) as { key?: unknown; value?: unknown }[])
+          .find((tag) => tag?.key === ATTR.DROP_REASON)?.value as string | undefined;
+        examples.push({ traceId, service, reason, url: `${base}/trace/${traceId}` });
         if (examples.length >= limit) break;
       }
     }
@@ -189,6 +203,12 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
     progress(`querying Prometheus ${options.prometheus} (last ${options.since}) ...`);
     const rows = await queryFunnel(options.prometheus, options.since, options.timeoutMs);
     progress(`  ${rows.length} series`);
+    if (rows.length === 0) {
+      return {
+        exitCode: 2,
+        output: `doctor: no ${PROM.STAGE_EVENTS} data in Prometheus at ${new URL(options.prometheus).origin} for the last ${options.since}: is TWENTY_SSE_OTEL_ENABLED=true on both Twenty processes, and the collector scraped?`,
+      };
+    }
     const report = buildFunnelReport(rows, options.generation);
     let traces: TraceExample[] | undefined;
     if (options.jaeger && !report.healthy) {
@@ -198,8 +218,7 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
     }
     const exitCode = report.healthy ? 0 : 1;
     if (options.json) return { exitCode, report, traces, output: JSON.stringify({ ...report, traces: traces ?? [] }, null, 2) };
-    let output = rows.length === 0 ? 'No twenty_sse_stage_events_total data in Prometheus for this window: is the instrumentation enabled and scraped?\n' : '';
-    output += renderFunnelReport(report);
+    let output = renderFunnelReport(report);
     if (traces && traces.length > 0) {
       output += '\n\nExample traces of dropped events:\n' + traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`).join('\n');
     }

@@ -402,7 +402,8 @@ const expectTextMatches = (run: Run, expected: Expectation) => {
 
     expect(text).toMatch(line);
   }
-  if (expected.drops.length === 0) expect(text).not.toContain('Diagnosis:');
+  if (expected.drops.length === 0 && !expected.failure) expect(text).not.toContain('Diagnosis:');
+  if (expected.failure) expect(text).toMatch(new RegExp(`failed at ${expected.failure.stage}: an exception[^\\n]*\\n  where: .*${escapeRegExp(expected.failure.method)}`));
 
   if (expected.divergence === null) expect(text).not.toContain('First divergence');
   else if (expected.divergence) {
