@@ -41,6 +41,8 @@ export class OtlpReceiver {
   /** Every metric data point received; cumulative points repeat at each export. */
   readonly points: ReceivedPoint[] = [];
   requests = 0;
+  /** Every request body as received, for scanning what left the process. */
+  readonly raw: string[] = [];
   private server?: Server;
 
   /** `port` 0 picks a free one; `delayMs` makes it a slow collector. */
@@ -51,7 +53,9 @@ export class OtlpReceiver {
       req.on('end', () => {
         this.requests++;
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+          const text = Buffer.concat(chunks).toString('utf8');
+          this.raw.push(text);
+          const body = JSON.parse(text || '{}');
           if (req.url?.endsWith('/v1/traces')) this.ingestTraces(body);
           else if (req.url?.endsWith('/v1/metrics')) this.ingestMetrics(body);
         } catch {
