@@ -30,6 +30,15 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Nest 10 for the register entry's Nest 10 test (its own small install).
+nest10="test/fixtures/nest10"
+nest10_stamp="$nest10/node_modules/.twenty-sse-lock-$(sha256sum "$nest10/package-lock.json" | cut -c1-16)"
+if [ ! -f "$nest10_stamp" ]; then
+  log "npm ci in $nest10"
+  npm ci --prefix "$nest10" --no-audit --no-fund --loglevel=error >&2
+  touch "$nest10_stamp"
+fi
+
 if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
   log "building (or reusing cached) otelcol and jaeger"
   bins="$(bash .ci/build-otel-binaries.sh)"
