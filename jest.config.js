@@ -1,8 +1,9 @@
-/** Unit and in-process integration tests. Multi-process end-to-end tests live in test/e2e and run from test/run-all.sh. */
+/** Every suite: unit, in-process (real Nest), process-level and end-to-end (real Redis, collector, Jaeger, Prometheus). test/run-all.sh runs it on Node 20 and Node 24. */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  modulePathIgnorePatterns: ['<rootDir>/test/fixtures/nest10/node_modules', '<rootDir>/dist'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',
