@@ -25,6 +25,8 @@ export interface Carrier {
   origins: Origin[];
   /** Epoch milliseconds at publish. */
   publishedAt: number;
+  /** Epoch milliseconds at emit (the earliest event of the batch), when the emit stage saw it. */
+  emittedAt?: number;
 }
 
 const propagator = new W3CTraceContextPropagator();
@@ -62,10 +64,11 @@ export function itemEvent(item: unknown): unknown {
   return record.objectRecordEvent ?? record.event;
 }
 
-export function buildCarrier(context: Context, origins: Origin[], publishedAt: number): Carrier {
+export function buildCarrier(context: Context, origins: Origin[], publishedAt: number, emittedAt?: number): Carrier {
   const fields: Record<string, unknown> = {};
   propagator.inject(context, fields, setter);
   const carrier: Carrier = { v: 1, origins, publishedAt };
+  if (emittedAt !== undefined) carrier.emittedAt = emittedAt;
   if (typeof fields.traceparent === 'string') carrier.traceparent = fields.traceparent;
   if (typeof fields.tracestate === 'string') carrier.tracestate = fields.tracestate;
   return carrier;
@@ -110,11 +113,12 @@ export interface ParsedCarrier {
   context: Context | undefined;
   origins: Origin[] | undefined;
   publishedAt: number | undefined;
+  emittedAt: number | undefined;
 }
 
 /** Validates a raw carrier field by field; anything malformed is ignored, never thrown. */
 export function parseCarrier(raw: unknown, itemCount: number, now: number): ParsedCarrier {
-  const result: ParsedCarrier = { context: undefined, origins: undefined, publishedAt: undefined };
+  const result: ParsedCarrier = { context: undefined, origins: undefined, publishedAt: undefined, emittedAt: undefined };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return result;
   const carrier = raw as Record<string, unknown>;
   if (typeof carrier.traceparent === 'string' && TRACEPARENT.test(carrier.traceparent)) {
@@ -129,13 +133,11 @@ export function parseCarrier(raw: unknown, itemCount: number, now: number): Pars
   ) {
     result.origins = carrier.origins as Origin[];
   }
-  if (
-    typeof carrier.publishedAt === 'number' &&
-    Number.isFinite(carrier.publishedAt) &&
-    carrier.publishedAt <= now + MAX_CLOCK_SKEW_MS &&
-    carrier.publishedAt >= now - MAX_AGE_MS
-  ) {
-    result.publishedAt = carrier.publishedAt;
-  }
+  const plausibleTime = (value: unknown): number | undefined =>
+    typeof value === 'number' && Number.isFinite(value) && value <= now + MAX_CLOCK_SKEW_MS && value >= now - MAX_AGE_MS ? value : undefined;
+  result.publishedAt = plausibleTime(carrier.publishedAt);
+  // emit happens before publish; an emit time after the publish time is not plausible
+  const emittedAt = plausibleTime(carrier.emittedAt);
+  if (emittedAt !== undefined && (result.publishedAt === undefined || emittedAt <= result.publishedAt)) result.emittedAt = emittedAt;
   return result;
 }

@@ -49,6 +49,8 @@ export interface Frame {
   action?: ActionScope;
   fanout?: FanoutScope;
   stream?: StreamScope;
+  /** When the batch being fanned out was emitted (epoch ms), for the emit-to-deliver latency. */
+  emittedAt?: number;
   /** Dominant origin of the batch being published (the legacy channel payload carries no author). */
   publishOrigin?: Origin;
   /** Drops declared with recordDrop() inside a @TraceStage method. */
@@ -67,6 +69,21 @@ export function runInFrame<T>(patch: Partial<Frame>, fn: () => T): T {
 }
 
 const originByEvent = new WeakMap<object, Origin>();
+const emittedAtByEvent = new WeakMap<object, number>();
+
+export function rememberEmitTime(event: unknown, at: number): void {
+  if (event && typeof event === 'object') emittedAtByEvent.set(event, at);
+}
+
+/** The earliest emit time of these events, if the emit stage saw them. */
+export function earliestEmitTime(events: readonly unknown[]): number | undefined {
+  let earliest: number | undefined;
+  for (const event of events) {
+    const at = event && typeof event === 'object' ? emittedAtByEvent.get(event) : undefined;
+    if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
+  }
+  return earliest;
+}
 
 /** Who authored an event, from the author fields Twenty sets on it. */
 export function authorOrigin(event: unknown): Origin {

@@ -18,6 +18,8 @@ import {
   WorkflowMark,
   countByOrigin,
   currentFrame,
+  earliestEmitTime,
+  rememberEmitTime,
   originOf,
   rememberOrigin,
   runInFrame,
@@ -353,9 +355,11 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         if (!input || !Array.isArray(input.events) || input.events.length === 0) return undefined;
         const frame = currentFrame();
         const counts = new Map<Origin, number>();
+        const now = Date.now();
         for (const event of input.events) {
           const origin = originOf(event, frame);
           rememberOrigin(event, origin);
+          rememberEmitTime(event, now);
           counts.set(origin, (counts.get(origin) ?? 0) + 1);
         }
         if (frame?.action) frame.action.emittedEvents += input.events.length;
@@ -448,7 +452,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
           ...subscriberAttributes(telemetry, streamData),
           ...workflowAttributes(frame?.workflow),
         });
-        return new StageInvocation(run, { stream: scope }, (stageRun, threw) => {
+        return new StageInvocation(run, { stream: scope, emittedAt: earliestEmitTime(batch.events) }, (stageRun, threw) => {
           const outcomes = classifyStreamPairs({
             eventCount: batch.events.length,
             steps: scope.steps,
@@ -497,7 +501,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
             else stream.publishedItems.push(...found.items);
           }
         });
-        const carrier = buildCarrier(run.context, origins, Date.now());
+        const carrier = buildCarrier(run.context, origins, Date.now(), frame?.emittedAt);
         invocation.args = [{ ...input, payload: attachCarrier(input.payload, carrier) }, ...args.slice(1)];
         return invocation;
       };
@@ -797,8 +801,9 @@ function deliver(result: IteratorResult<unknown>, telemetry: Telemetry, spanName
       },
     );
     run.addAll('forwarded', counts);
-    if (parsed.publishedAt !== undefined) {
-      const seconds = Math.max(0, now - parsed.publishedAt) / 1000;
+    const since = parsed.emittedAt ?? parsed.publishedAt;
+    if (since !== undefined) {
+      const seconds = Math.max(0, now - since) / 1000;
       for (const origin of origins) telemetry.recordDeliveryLatency(origin, seconds);
     }
     run.end();

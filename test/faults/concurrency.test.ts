@@ -37,7 +37,7 @@ describe.each(['v5', 'publisher'] as const)('concurrency, generation %s', (gener
     ]) {
       await app.streams.createStreamState({ workspaceId, authContext, queries: table });
     }
-    const companies = [];
+    const companies: { id: string }[] = [];
     for (let i = 0; i < 20; i++) companies.push(await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `C${i}`, stage: 'LEAD' } }));
     const authContext = { user: { id: admin.userId }, workspace: { id: workspaceId }, workspaceMemberId: admin.workspaceMemberId, userWorkspaceId: admin.userWorkspaceId, apiKey: null };
     await app.settle();
