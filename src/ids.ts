@@ -9,5 +9,15 @@ import { CaptureIdsMode } from './semconv';
 export function presentId(id: unknown, mode: CaptureIdsMode): string | undefined {
   if (typeof id !== 'string' || id.length === 0 || mode === 'none') return undefined;
   if (mode === 'raw') return id;
-  return `sha256:${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+  let hashed = hashes.get(id);
+  if (hashed === undefined) {
+    hashed = `sha256:${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+    // a handful of workspaces and subscribers repeat on every event: a small bounded cache
+    if (hashes.size >= HASH_CACHE_SIZE) hashes.delete(hashes.keys().next().value as string);
+    hashes.set(id, hashed);
+  }
+  return hashed;
 }
+
+const HASH_CACHE_SIZE = 1024;
+const hashes = new Map<string, string>();

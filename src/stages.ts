@@ -270,18 +270,6 @@ class StageInvocation implements Invocation {
   }
 }
 
-/** A helper observation: no span, no counting, just a look at the result within the current frame. */
-class ObserveInvocation implements Invocation {
-  constructor(private readonly observe: (value: unknown) => void) {}
-  run<T>(call: () => T): T {
-    return call();
-  }
-  onReturn(value: unknown): void {
-    this.observe(value);
-  }
-  onThrow(): void {}
-}
-
 export interface RoleContext {
   telemetry: Telemetry;
   className: string;
@@ -536,18 +524,18 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
       return () => {
         const fanout = currentFrame()?.fanout;
         if (!fanout || fanout.activeStreamIds) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           if (Array.isArray(value)) fanout.activeStreamIds = value.map(String);
-        });
+        };
       };
 
     case 'streams_data':
       return () => {
         const fanout = currentFrame()?.fanout;
         if (!fanout || fanout.streamsData) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           if (value instanceof Map) fanout.streamsData = value as Map<string, unknown>;
-        });
+        };
       };
 
     case 'permissions_context':
@@ -555,58 +543,58 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const frame = currentFrame();
         const target: { permissionsContext?: Dict } | undefined = frame?.stream ?? frame?.fanout;
         if (!target) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           const dict = asDict(value);
           const permissions = dict && 'userWorkspaceRoleMap' in dict ? dict : asDict(dict?.permissionsContext);
           if (permissions) target.permissionsContext = permissions;
-        });
+        };
       };
 
     case 'role_ids':
       return () => {
         const stream = currentFrame()?.stream;
         if (!stream) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           stream.roleIds = value;
-        });
+        };
       };
 
     case 'objects_permissions':
       return () => {
         const stream = currentFrame()?.stream;
         if (!stream) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           stream.objectsPermissionsSeen = true;
           stream.objectsPermissions = value;
-        });
+        };
       };
 
     case 'record_share_gate':
       return () => {
         const stream = currentFrame()?.stream;
         if (!stream) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           stream.recordShareGate = value;
-        });
+        };
       };
 
     case 'filter_fields':
       return () => {
         const stream = currentFrame()?.stream;
         if (!stream) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           const updatedFields = asDict(asDict(value)?.properties)?.updatedFields;
           stream.steps.push({ kind: 'filter', emptiedUpdatedFields: Array.isArray(updatedFields) && updatedFields.length === 0 });
-        });
+        };
       };
 
     case 'match_queries':
       return () => {
         const stream = currentFrame()?.stream;
         if (!stream) return undefined;
-        return new ObserveInvocation((value) => {
+        return (value: unknown) => {
           stream.steps.push({ kind: 'match', matched: Array.isArray(value) ? value.length : value ? 1 : 0 });
-        });
+        };
       };
   }
 }

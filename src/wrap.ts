@@ -24,8 +24,14 @@ export interface Invocation {
   mapResult?(value: unknown): unknown;
 }
 
-/** Decides, per call, whether and how to observe it. Returning undefined means: call straight through. */
-export type InvocationFactory = (self: unknown, args: unknown[]) => Invocation | undefined;
+/** A lighter observation: called with the (resolved) return value only; no context, no error hook. */
+export type ResultObserver = (value: unknown) => void;
+
+/**
+ * Decides, per call, whether and how to observe it. Undefined means: call
+ * straight through; a function means: only look at the result.
+ */
+export type InvocationFactory = (self: unknown, args: unknown[]) => Invocation | ResultObserver | undefined;
 
 export type FaultHandler = (component: string, error: unknown) => void;
 
@@ -80,13 +86,24 @@ export function wrapFunction<F extends Function>(
   if (isWrapped(original)) return original;
 
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    let invocation: Invocation | undefined;
+    let invocation: Invocation | ResultObserver | undefined;
     try {
       invocation = factory(this, args);
     } catch (error) {
       onFault(component, error);
     }
     if (!invocation) return original.apply(this, args);
+    if (typeof invocation === 'function') {
+      const observe = invocation;
+      const value = original.apply(this, args);
+      if (isThenable(value)) {
+        value.then(
+          (resolved) => safely(() => observe(resolved), component, onFault),
+          () => undefined,
+        );
+      } else safely(() => observe(value), component, onFault);
+      return value;
+    }
 
     const inv = invocation;
     const callArgs = inv.args ?? args;
