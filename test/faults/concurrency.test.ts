@@ -1,5 +1,4 @@
-import type { TwentyLikeApp } from '../../example/harness';
-import { instrumentNestInProcess } from '../helpers/in-process';
+import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 import { groundTruthKeys, sorted, tallyKeys, unattributed } from '../integration/drop-conditions.shared';
 
 /**
@@ -14,50 +13,43 @@ const IN_FLIGHT = 250;
 const instrumented = instrumentNestInProcess();
 
 describe.each(['v5', 'publisher'] as const)('concurrency, generation %s', (generation) => {
-  let app: TwentyLikeApp;
-  beforeAll(async () => {
-    const { startTwentyLikeApp } = await import('../../example/harness');
-    app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL });
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  const currentApp = useTwentyLikeApp(generation);
 
   it(`${MUTATIONS} interleaved UI and workflow mutations, ${IN_FLIGHT} in flight`, async () => {
-    const { workspaceId } = await app.seed.workspace();
-    const admin = await app.seed.user({ workspaceId });
-    const restrictedRole = await app.seed.role({ workspaceId, objects: { company: { restrictedFields: ['annualRecurringRevenue'] } } });
-    const restricted = await app.seed.user({ workspaceId, roleId: restrictedRole.roleId });
-    const { apiKeyId } = await app.seed.apiKey({ workspaceId });
+    const { workspaceId } = await currentApp().seed.workspace();
+    const admin = await currentApp().seed.user({ workspaceId });
+    const restrictedRole = await currentApp().seed.role({ workspaceId, objects: { company: { restrictedFields: ['annualRecurringRevenue'] } } });
+    const restricted = await currentApp().seed.user({ workspaceId, roleId: restrictedRole.roleId });
+    const { apiKeyId } = await currentApp().seed.apiKey({ workspaceId });
     const table = { table: { objectNameSingular: 'company', variables: { filter: { stage: { eq: 'LEAD' } } } } };
     for (const authContext of [
       { userId: admin.userId, userWorkspaceId: admin.userWorkspaceId },
       { userId: restricted.userId, userWorkspaceId: restricted.userWorkspaceId },
       { apiKeyId },
     ]) {
-      await app.streams.createStreamState({ workspaceId, authContext, queries: table });
+      await currentApp().streams.createStreamState({ workspaceId, authContext, queries: table });
     }
     const companies: { id: string }[] = [];
-    for (let i = 0; i < 20; i++) companies.push(await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `C${i}`, stage: 'LEAD' } }));
+    for (let i = 0; i < 20; i++) companies.push(await currentApp().seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `C${i}`, stage: 'LEAD' } }));
     const authContext = { user: { id: admin.userId }, workspace: { id: workspaceId }, workspaceMemberId: admin.workspaceMemberId, userWorkspaceId: admin.userWorkspaceId, apiKey: null };
-    await app.settle();
+    await currentApp().settle();
     instrumented.telemetry.resetTally();
-    const before = app.readGroundTruth().length;
+    const before = currentApp().readGroundTruth().length;
 
     const mutation = (i: number) => {
       const company = companies[i % companies.length];
       const data = i % 4 === 0 ? { annualRecurringRevenue: i } : i % 4 === 1 ? { stage: i % 8 === 1 ? 'WON' : 'LEAD', name: `S${i}` } : { name: `N${i}` };
       return i % 2 === 0
-        ? app.ui.updateRecord({ authContext, objectNameSingular: 'company', id: company.id, data })
-        : app.workflows.runAutomatic({ workspaceId, steps: [app.workflows.steps.updateRecord('company', company.id, data)] });
+        ? currentApp().ui.updateRecord({ authContext, objectNameSingular: 'company', id: company.id, data })
+        : currentApp().workflows.runAutomatic({ workspaceId, steps: [currentApp().workflows.steps.updateRecord('company', company.id, data)] });
     };
     for (let start = 0; start < MUTATIONS; start += IN_FLIGHT) {
       await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, MUTATIONS - start) }, (_, k) => mutation(start + k)));
     }
-    await app.settle();
+    await currentApp().settle();
 
     const rows = instrumented.telemetry.tallyRows();
-    const truth = app.readGroundTruth().slice(before);
+    const truth = currentApp().readGroundTruth().slice(before);
     expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
     expect(unattributed(rows)).toBe(0);
     expect(instrumented.telemetry.faultCount()).toBe(0);

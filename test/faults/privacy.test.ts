@@ -1,8 +1,9 @@
-import { spawn } from 'child_process';
 import path from 'path';
 import { ATTR } from '../../src/semconv';
 import { presentId } from '../../src/ids';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { lastJsonLine, REGISTER, ROOT, runNode } from '../helpers/run-node';
+
 
 /**
  * Everything exported over OTLP during a run is scanned for the record field
@@ -10,17 +11,13 @@ import { OtlpReceiver } from '../helpers/otlp-receiver';
  * workspace ids: none may appear. Ids are hashed by default and absent with
  * TWENTY_SSE_OTEL_CAPTURE_IDS=none.
  */
-const root = path.resolve(__dirname, '../..');
-const node = process.env.TEST_NODE_BIN ?? process.execPath;
 const SECRET = 'PRIVATE-CUSTOMER-NAME-7f3a';
 const RAW_IDS = ['user-workload', 'wm-workload', 'ws-workload'];
 
 async function exportRun(captureIds?: string): Promise<OtlpReceiver> {
   const receiver = new OtlpReceiver();
   const url = await receiver.start();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    EXAMPLE_LOG_LEVELS: 'none',
+  const run = await runNode(['--require', REGISTER, path.join(ROOT, 'test/fixtures/workload.js')], {
     TWENTY_SSE_OTEL_ENABLED: 'true',
     OTEL_EXPORTER_OTLP_ENDPOINT: url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -29,15 +26,9 @@ async function exportRun(captureIds?: string): Promise<OtlpReceiver> {
     WORKLOAD_EVENTS: '30',
     WORKLOAD_NAME_PREFIX: SECRET,
     ...(captureIds ? { TWENTY_SSE_OTEL_CAPTURE_IDS: captureIds } : {}),
-  };
-  delete env.REDIS_URL;
-  delete env.NODE_OPTIONS;
-  const child = spawn(node, ['--require', path.join(root, 'dist/src/register.js'), path.join(root, 'test/fixtures/workload.js')], { cwd: root, env });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  });
   await receiver.stop();
-  if (code !== 0) throw new Error(`workload failed: ${stderr}`);
+  lastJsonLine(run, 'workload');
   return receiver;
 }
 

@@ -1,6 +1,5 @@
-import type { TwentyLikeApp } from '../../example/harness';
 import { wrapMethod, isWrapped, Invocation } from '../../src/wrap';
-import { instrumentNestInProcess } from '../helpers/in-process';
+import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /**
  * The wrapper keeps Reflect metadata, so decorated handlers keep firing: we
@@ -38,26 +37,19 @@ scanner.DependenciesScanner.prototype.insertProvider = function (provider: unkno
 };
 
 describe.each(['v5', 'publisher'] as const)('decorated handlers after wrapping, generation %s', (generation) => {
-  let app: TwentyLikeApp;
-  beforeAll(async () => {
-    calls.clear();
-    const { startTwentyLikeApp } = await import('../../example/harness');
-    app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL });
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  beforeAll(() => calls.clear());
+  const currentApp = useTwentyLikeApp(generation);
 
   it('@OnEvent listeners, the @Process job handler and the @Subscription resolver still fire', async () => {
-    const { workspaceId } = await app.seed.workspace();
-    const admin = await app.seed.user({ workspaceId });
-    const stream = await app.streams.open({ token: admin.token, workspaceId });
+    const { workspaceId } = await currentApp().seed.workspace();
+    const admin = await currentApp().seed.user({ workspaceId });
+    const stream = await currentApp().streams.open({ token: admin.token, workspaceId });
     await stream.addQuery({ queryId: 'table', operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } });
-    const created = await app.ui.createRecord({ token: admin.token, objectNameSingular: 'company', data: { name: 'Fresh' } });
-    await app.workflows.runAutomatic({ workspaceId, steps: [app.workflows.steps.updateRecord('company', created!.id as string, { name: 'By workflow' })] });
+    const created = await currentApp().ui.createRecord({ token: admin.token, objectNameSingular: 'company', data: { name: 'Fresh' } });
+    await currentApp().workflows.runAutomatic({ workspaceId, steps: [currentApp().workflows.steps.updateRecord('company', created!.id as string, { name: 'By workflow' })] });
     await stream.waitForEvents((events) => events.length >= 2);
     stream.close();
-    await app.settle();
+    await currentApp().settle();
 
     const resolver = generation === 'publisher' ? 'EventStreamResolver' : 'WorkspaceEventEmitterResolver';
     expect(calls.get(`${resolver}.onEventSubscription`)).toBeGreaterThanOrEqual(1);

@@ -3,7 +3,7 @@ import type { TwentyGeneration } from '../../example/app/example-config';
 import type { GroundTruthRecord, TwentyLikeApp } from '../../example/harness';
 import { ATTR } from '../../src/semconv';
 import type { TallyRow } from '../../src/telemetry';
-import { instrumentNestInProcess } from '../helpers/in-process';
+import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /** stage|origin|outcome|reason -> count, for the stages the example app keeps ground truth of. */
 export function groundTruthKeys(records: GroundTruthRecord[]): Map<string, number> {
@@ -48,28 +48,19 @@ export function dropSpans(spans: ReadableSpan[], stage: string, reason: string):
 
 export function describeDropConditions(generation: TwentyGeneration): void {
   const instrumented = instrumentNestInProcess();
-  let app: TwentyLikeApp;
+  const currentApp = useTwentyLikeApp(generation);
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { DROP_CONDITION_SCENARIOS } = require('../../example/drop-conditions') as typeof import('../../example/drop-conditions');
-
-  beforeAll(async () => {
-    const { startTwentyLikeApp } = await import('../../example/harness');
-    app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-  });
 
   const scenarios = DROP_CONDITION_SCENARIOS.filter((scenario) => scenario.expected[generation] !== undefined);
 
   it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))('%s: counters and spans equal the ground truth', async (_name, scenario) => {
     instrumented.telemetry.resetTally();
     instrumented.spans.reset();
-    const before = app.readGroundTruth().length;
-    await scenario.run(app);
-    await app.settle();
-    const truth = app.readGroundTruth().slice(before);
+    const before = currentApp().readGroundTruth().length;
+    await scenario.run(currentApp());
+    await currentApp().settle();
+    const truth = currentApp().readGroundTruth().slice(before);
     const rows = instrumented.telemetry.tallyRows();
 
     expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
@@ -85,9 +76,9 @@ export function describeDropConditions(generation: TwentyGeneration): void {
   it('the OTel counter equals the exact tally and no instrumentation fault happened', async () => {
     instrumented.telemetry.resetTally();
     const baseline = await instrumented.stageEvents({ stage: 'stream' });
-    await DROP_CONDITION_SCENARIOS[DROP_CONDITION_SCENARIOS.length - 1].run(app).catch(() => undefined);
-    await scenarios[0].run(app);
-    await app.settle();
+    await DROP_CONDITION_SCENARIOS[DROP_CONDITION_SCENARIOS.length - 1].run(currentApp()).catch(() => undefined);
+    await scenarios[0].run(currentApp());
+    await currentApp().settle();
     const tallied = instrumented.telemetry.tallyRows().filter((row) => row.stage === 'stream').reduce((sum, row) => sum + row.count, 0);
     expect((await instrumented.stageEvents({ stage: 'stream' })) - baseline).toBe(tallied);
     expect(instrumented.telemetry.faultCount()).toBe(0);

@@ -1,7 +1,6 @@
-import type { TwentyLikeApp } from '../../example/harness';
 import type { TwentyGeneration } from '../../example/app/example-config';
 import type { TallyRow } from '../../src/telemetry';
-import { instrumentNestInProcess } from '../helpers/in-process';
+import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 import { groundTruthKeys, sorted, tallyKeys, unattributed } from './drop-conditions.shared';
 
 /**
@@ -31,14 +30,7 @@ function sum(rows: TallyRow[], stage: string, origin: string, outcome?: string):
 const instrumented = instrumentNestInProcess();
 
 describe.each(['v1', 'v5', 'v8', 'publisher'] as TwentyGeneration[])('randomized scenario, generation %s', (generation) => {
-  let app: TwentyLikeApp;
-  beforeAll(async () => {
-    const { startTwentyLikeApp } = await import('../../example/harness');
-    app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL });
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  const currentApp = useTwentyLikeApp(generation);
 
   it(`seed ${SEED}: drops match the ground truth, none unattributed, units conserved across stages`, async () => {
     const random = mulberry32(SEED + generation.length);
@@ -46,14 +38,14 @@ describe.each(['v1', 'v5', 'v8', 'publisher'] as TwentyGeneration[])('randomized
 
     const workspaces: { workspaceId: string; adminToken: string; adminMemberId: string; companyIds: string[] }[] = [];
     for (let w = 0; w < 2; w++) {
-      const { workspaceId } = await app.seed.workspace();
-      const admin = await app.seed.user({ workspaceId });
-      const restrictedRole = await app.seed.role({ workspaceId, objects: { company: { restrictedFields: ['annualRecurringRevenue'] } } });
-      const noReadRole = await app.seed.role({ workspaceId, objects: { company: { canRead: false } } });
-      const restricted = await app.seed.user({ workspaceId, roleId: restrictedRole.roleId });
-      const noRead = await app.seed.user({ workspaceId, roleId: noReadRole.roleId });
-      const roleless = await app.seed.user({ workspaceId, roleId: null });
-      const { apiKeyId } = await app.seed.apiKey({ workspaceId });
+      const { workspaceId } = await currentApp().seed.workspace();
+      const admin = await currentApp().seed.user({ workspaceId });
+      const restrictedRole = await currentApp().seed.role({ workspaceId, objects: { company: { restrictedFields: ['annualRecurringRevenue'] } } });
+      const noReadRole = await currentApp().seed.role({ workspaceId, objects: { company: { canRead: false } } });
+      const restricted = await currentApp().seed.user({ workspaceId, roleId: restrictedRole.roleId });
+      const noRead = await currentApp().seed.user({ workspaceId, roleId: noReadRole.roleId });
+      const roleless = await currentApp().seed.user({ workspaceId, roleId: null });
+      const { apiKeyId } = await currentApp().seed.apiKey({ workspaceId });
       const subscribers = [
         { userId: admin.userId, userWorkspaceId: admin.userWorkspaceId },
         { userId: restricted.userId, userWorkspaceId: restricted.userWorkspaceId },
@@ -70,45 +62,45 @@ describe.each(['v1', 'v5', 'v8', 'publisher'] as TwentyGeneration[])('randomized
       const streamCount = 1 + Math.floor(random() * 5);
       for (let s = 0; s < streamCount; s++) {
         const queries = pick(queryChoices);
-        const stream = await app.streams.createStreamState({
+        const stream = await currentApp().streams.createStreamState({
           workspaceId,
           authContext: pick(subscribers),
           ...(queries ? { queries: { 'record-table-virtualized': queries.q } } : {}),
         });
-        if (random() < 0.15) await app.streams.expire({ workspaceId, eventStreamId: stream.eventStreamId });
+        if (random() < 0.15) await currentApp().streams.expire({ workspaceId, eventStreamId: stream.eventStreamId });
       }
       const companyIds: string[] = [];
       for (let c = 0; c < 4; c++) {
-        const record = await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `Co ${c}`, stage: pick(['LEAD', 'CUSTOMER']), employees: 1 } });
+        const record = await currentApp().seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `Co ${c}`, stage: pick(['LEAD', 'CUSTOMER']), employees: 1 } });
         companyIds.push(record.id);
       }
       workspaces.push({ workspaceId, adminToken: admin.token, adminMemberId: admin.workspaceMemberId, companyIds });
     }
     // a workspace with no stream at all (D1)
-    const lonely = await app.seed.workspace();
-    const lonelyAdmin = await app.seed.user({ workspaceId: lonely.workspaceId });
-    const lonelyCompany = await app.seed.record({ workspaceId: lonely.workspaceId, objectNameSingular: 'company', data: { name: 'Alone' } });
+    const lonely = await currentApp().seed.workspace();
+    const lonelyAdmin = await currentApp().seed.user({ workspaceId: lonely.workspaceId });
+    const lonelyCompany = await currentApp().seed.record({ workspaceId: lonely.workspaceId, objectNameSingular: 'company', data: { name: 'Alone' } });
     workspaces.push({ workspaceId: lonely.workspaceId, adminToken: lonelyAdmin.token, adminMemberId: lonelyAdmin.workspaceMemberId, companyIds: [lonelyCompany.id] });
 
-    await app.settle();
+    await currentApp().settle();
     instrumented.telemetry.resetTally();
-    const before = app.readGroundTruth().length;
+    const before = currentApp().readGroundTruth().length;
 
     for (let m = 0; m < MUTATIONS; m++) {
       const ws = pick(workspaces);
       const id = pick(ws.companyIds);
       const change = pick([{ name: `N${m}` }, { stage: pick(['LEAD', 'CUSTOMER']) }, { annualRecurringRevenue: m }, { employees: m, name: `E${m}` }]);
       const kind = random();
-      if (kind < 0.4) await app.ui.updateRecord({ token: ws.adminToken, objectNameSingular: 'company', id, data: change });
-      else if (kind < 0.5) await app.ui.createRecord({ token: ws.adminToken, objectNameSingular: 'company', data: { name: `New ${m}`, stage: 'LEAD' } });
-      else if (kind < 0.8) await app.workflows.runAutomatic({ workspaceId: ws.workspaceId, steps: [app.workflows.steps.updateRecord('company', id, change)] });
-      else if (kind < 0.92) await app.workflows.runManual({ workspaceId: ws.workspaceId, workspaceMemberId: ws.adminMemberId, steps: [app.workflows.steps.updateRecord('company', id, change)] });
-      else await app.workflows.runAutomatic({ workspaceId: ws.workspaceId, steps: [app.workflows.steps.createRecord('company', { name: `WF ${m}` })] });
+      if (kind < 0.4) await currentApp().ui.updateRecord({ token: ws.adminToken, objectNameSingular: 'company', id, data: change });
+      else if (kind < 0.5) await currentApp().ui.createRecord({ token: ws.adminToken, objectNameSingular: 'company', data: { name: `New ${m}`, stage: 'LEAD' } });
+      else if (kind < 0.8) await currentApp().workflows.runAutomatic({ workspaceId: ws.workspaceId, steps: [currentApp().workflows.steps.updateRecord('company', id, change)] });
+      else if (kind < 0.92) await currentApp().workflows.runManual({ workspaceId: ws.workspaceId, workspaceMemberId: ws.adminMemberId, steps: [currentApp().workflows.steps.updateRecord('company', id, change)] });
+      else await currentApp().workflows.runAutomatic({ workspaceId: ws.workspaceId, steps: [currentApp().workflows.steps.createRecord('company', { name: `WF ${m}` })] });
     }
-    await app.settle();
+    await currentApp().settle();
 
     const rows = instrumented.telemetry.tallyRows();
-    const truth = app.readGroundTruth().slice(before);
+    const truth = currentApp().readGroundTruth().slice(before);
     expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
     expect(unattributed(rows)).toBe(0);
     expect(instrumented.telemetry.faultCount()).toBe(0);

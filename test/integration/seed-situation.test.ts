@@ -1,6 +1,5 @@
-import type { TwentyLikeApp } from '../../example/harness';
 import { STAGES } from '../../src/semconv';
-import { instrumentNestInProcess } from '../helpers/in-process';
+import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /**
  * The bug report's situation: one table open in a browser (a real SSE stream
@@ -41,40 +40,32 @@ function handComputed(generation: 'v5' | 'publisher'): Expected {
 const instrumented = instrumentNestInProcess();
 
 describe.each(['v5', 'publisher'] as const)('the seed situation, generation %s', (generation) => {
-  let app: TwentyLikeApp;
-
-  beforeAll(async () => {
-    const { startTwentyLikeApp } = await import('../../example/harness');
-    app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL });
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+  const currentApp = useTwentyLikeApp(generation);
 
   it('per-stage counters by origin equal the hand-computed expectation exactly', async () => {
-    const workspace = await app.seed.workspace();
+    const workspace = await currentApp().seed.workspace();
     const { workspaceId } = workspace;
-    const admin = await app.seed.user({ workspaceId });
-    const company = await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
-    const browser = await app.streams.open({ token: admin.token, workspaceId });
+    const admin = await currentApp().seed.user({ workspaceId });
+    const company = await currentApp().seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
+    const browser = await currentApp().streams.open({ token: admin.token, workspaceId });
     await browser.addQuery({ queryId: 'record-table-virtualized-company', operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } });
-    const { apiKeyId } = await app.seed.apiKey({ workspaceId });
-    await app.streams.createStreamState({
+    const { apiKeyId } = await currentApp().seed.apiKey({ workspaceId });
+    await currentApp().streams.createStreamState({
       workspaceId,
       authContext: { apiKeyId },
       queries: { 'record-table-virtualized-company': { objectNameSingular: 'company', variables: { filter: {} } } },
     });
-    await app.settle();
+    await currentApp().settle();
     instrumented.telemetry.resetTally();
 
     for (let i = 0; i < UI_UPDATES; i++) {
-      await app.ui.updateRecord({ token: admin.token, objectNameSingular: 'company', id: company.id, data: { name: `UI ${i}` } });
+      await currentApp().ui.updateRecord({ token: admin.token, objectNameSingular: 'company', id: company.id, data: { name: `UI ${i}` } });
     }
     for (let i = 0; i < WORKFLOW_UPDATES; i++) {
-      await app.workflows.runAutomatic({ workspaceId, steps: [app.workflows.steps.updateRecord('company', company.id, { name: `Workflow ${i}` })] });
+      await currentApp().workflows.runAutomatic({ workspaceId, steps: [currentApp().workflows.steps.updateRecord('company', company.id, { name: `Workflow ${i}` })] });
     }
     await browser.waitForEvents((events) => events.length >= UI_UPDATES + WORKFLOW_UPDATES);
-    await app.settle();
+    await currentApp().settle();
     browser.close();
 
     const observed: Expected = {};

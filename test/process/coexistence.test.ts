@@ -1,10 +1,10 @@
-import { spawn } from 'child_process';
 import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
 import path from 'path';
 import { gunzipSync } from 'zlib';
 import { ATTR } from '../../src/semconv';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { lastJsonLine, runNode } from '../helpers/run-node';
 
 /**
  * An app that registered its own global tracer provider and context manager
@@ -14,7 +14,6 @@ import { OtlpReceiver } from '../helpers/otlp-receiver';
  * and, for the NodeSDK, with the app's SDK preloaded before ours.
  */
 const root = path.resolve(__dirname, '../..');
-const node = process.env.TEST_NODE_BIN ?? process.execPath;
 
 class SentryCatcher {
   bodies: string[] = [];
@@ -39,29 +38,15 @@ class SentryCatcher {
   }
 }
 
-// async spawn: the receivers live in this process and must keep answering while the child runs
 async function run(args: string[], env: Record<string, string>) {
-  const childEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    EXAMPLE_LOG_LEVELS: 'none',
+  const result = await runNode(args, {
     TWENTY_SSE_OTEL_ENABLED: 'true',
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '100',
     OTEL_METRIC_EXPORT_INTERVAL: '500',
     ...env,
-  };
-  delete childEnv.REDIS_URL;
-  delete childEnv.NODE_OPTIONS;
-  const child = spawn(node, args, { cwd: root, env: childEnv });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`coexist fixture failed (${code}): ${stderr}`);
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { ownTraceId?: string; ownSpanActive: boolean };
+  });
+  return lastJsonLine<{ ownTraceId?: string; ownSpanActive: boolean }>(result, 'coexist fixture');
 }
 
 const register = path.join(root, 'dist/src/register.js');

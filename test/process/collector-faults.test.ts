@@ -1,7 +1,8 @@
 import { spawn } from 'child_process';
 import path from 'path';
 import { ATTR, METRIC } from '../../src/semconv';
-import { freePort } from '../helpers/free-port';
+import { freePort } from '../helpers/processes';
+import { lastJsonLine, runNode } from '../helpers/run-node';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 
 /**
@@ -25,26 +26,9 @@ interface WorkloadResult {
   heapAfter: number;
 }
 
-function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, EXAMPLE_LOG_LEVELS: 'none', ...extra };
-  delete env.REDIS_URL;
-  delete env.NODE_OPTIONS;
-  return env;
-}
-
-// async: a receiver living in this process must keep answering while the child runs
 async function runWorkload(extra: Record<string, string>, instrumented: boolean): Promise<{ result: WorkloadResult; stderr: string }> {
-  const args = ['--expose-gc', ...(instrumented ? ['--require', register] : []), workload];
-  const child = spawn(node, args, { cwd: root, env: baseEnv(extra) });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`workload failed (${code}): ${stderr}`);
-  return { result: JSON.parse(stdout.trim().split('\n').pop()!), stderr };
+  const run = await runNode(['--expose-gc', ...(instrumented ? ['--require', register] : []), workload], extra);
+  return { result: lastJsonLine<WorkloadResult>(run, 'workload'), stderr: run.stderr };
 }
 
 const ENABLED = {
@@ -103,7 +87,7 @@ describe('the collector is down, slow, or comes back', () => {
     const receiver = new OtlpReceiver();
     const child = spawn(node, ['--require', register, workload], {
       cwd: root,
-      env: baseEnv({ ...ENABLED, WORKLOAD_EVENTS: '60', PHASES: '2', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }),
+      env: { ...process.env, EXAMPLE_LOG_LEVELS: 'none', REDIS_URL: '', NODE_OPTIONS: '', ...ENABLED, WORKLOAD_EVENTS: '60', PHASES: '2', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
