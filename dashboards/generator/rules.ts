@@ -40,7 +40,8 @@ export const DROP_RATIO_THRESHOLD = 0.05;
  */
 export const ROUTINE_DROP_REASONS = ['no_active_streams', 'no_matching_query'] as const satisfies readonly DropReason[];
 
-export const RUNBOOK_BASE_URL = 'https://github.com/REPLACE/opentelemetry-instrumentation-twenty-sse';
+// The README is published with the npm package; its Runbook section has one heading per alert.
+export const RUNBOOK_BASE_URL = 'https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse';
 export const runbookUrl = (alert: string): string => `${RUNBOOK_BASE_URL}#runbook-${alert.toLowerCase()}`;
 
 // Type aliases, not interfaces, so they fit YamlValue's index signature.

@@ -227,7 +227,7 @@ describe('dashboardQueries() and the variable substitution', () => {
 });
 
 describe('alert rules', () => {
-  const runbook = fs.readFileSync(path.join(ROOT, 'dashboards/RUNBOOK.md'), 'utf8');
+  const runbook = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   /** GitHub's heading anchor. */
   const slug = (heading: string) =>
     heading
@@ -258,7 +258,7 @@ describe('alert rules', () => {
       expect(rule.annotations.summary).not.toBe('');
       expect(rule.annotations.description).not.toBe('');
       expect(rule.annotations.runbook_url).toBe(
-        `https://github.com/REPLACE/opentelemetry-instrumentation-twenty-sse#runbook-${name.toLowerCase()}`,
+        `https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse#runbook-${name.toLowerCase()}`,
       );
       expect(anchors.has(`runbook-${name.toLowerCase()}`)).toBe(true);
       expect(rule.annotations.jaeger_search).toMatch(/^http:\/\/localhost:16686\/search/);
