@@ -22,13 +22,7 @@ for service in redis-server prometheus; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$service" >/dev/null 2>&1 || true; fi
 done
 
-lock_hash="$(sha256sum package-lock.json | cut -c1-16)"
-stamp="node_modules/.twenty-sse-lock-$lock_hash"
-if [ ! -f "$stamp" ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error >&2
-  touch "$stamp"
-fi
+bash .ci/ensure-deps.sh
 
 # Nest 10 for the register entry's Nest 10 test (its own small install).
 nest10="test/fixtures/nest10"
