@@ -118,11 +118,18 @@ export function rememberOrigin(event: unknown, origin: Origin): void {
 }
 
 /** Groups a list of events by origin: origin -> count. */
+// The same events array goes through listen, publish, fanout and every stream of one process.
+const countsByEvents = new WeakMap<readonly unknown[], { workflow: boolean; counts: Map<Origin, number> }>();
+
 export function countByOrigin(events: readonly unknown[], frame: Frame | undefined = storage.getStore()): Map<Origin, number> {
+  const workflow = frame?.workflow !== undefined;
+  const cached = countsByEvents.get(events);
+  if (cached && cached.workflow === workflow) return cached.counts;
   const counts = new Map<Origin, number>();
   for (const event of events) {
     const origin = originOf(event, frame);
     counts.set(origin, (counts.get(origin) ?? 0) + 1);
   }
+  countsByEvents.set(events, { workflow, counts });
   return counts;
 }

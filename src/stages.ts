@@ -102,7 +102,18 @@ export function asRecordBatch(value: unknown): RecordBatch | undefined {
   return batch as unknown as RecordBatch;
 }
 
+// One batch object travels through listen, publish, fanout and every stream: describe it once.
+const attributesByBatch = new WeakMap<object, Attributes>();
+
 function batchAttributes(telemetry: Telemetry, batch: RecordBatch): Attributes {
+  const cached = attributesByBatch.get(batch);
+  if (cached) return cached;
+  const attributes = describeBatch(telemetry, batch);
+  attributesByBatch.set(batch, attributes);
+  return attributes;
+}
+
+function describeBatch(telemetry: Telemetry, batch: RecordBatch): Attributes {
   const attributes: Attributes = { [ATTR.EVENT_NAME]: batch.name };
   const dot = batch.name.lastIndexOf('.');
   if (dot > 0) {
@@ -357,7 +368,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
             : 'unknown';
         const attributes = {
           ...codeAttributes,
-          ...batchAttributes(telemetry, { name, workspaceId: input.workspaceId as string, events: input.events }),
+          ...describeBatch(telemetry, { name, workspaceId: input.workspaceId as string, events: input.events }),
           ...workflowAttributes(frame?.workflow),
         };
         const run = new StageRun(telemetry, 'emit', spanName, dominant(counts), attributes);
