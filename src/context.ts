@@ -65,7 +65,7 @@ export function currentFrame(): Frame | undefined {
 
 export function runInFrame<T>(patch: Partial<Frame>, fn: () => T): T {
   const parent = storage.getStore();
-  return storage.run(parent ? { ...parent, ...patch } : patch, fn);
+  return storage.run(parent ? Object.assign({}, parent, patch) : patch, fn);
 }
 
 const originByEvent = new WeakMap<object, Origin>();

@@ -7,11 +7,19 @@
  * With TWENTY_SSE_OTEL_ENABLED unset or false this file does nothing at all:
  * no hook, no patch, no provider. Loading it twice is harmless.
  */
-import { startInstrumentation } from './runtime';
+import { readConfigFromEnv } from './config';
+import type { Runtime } from './runtime';
 
 const FLUSH_TIMEOUT_MS = 2_000;
 
-const runtime = startInstrumentation({ loadHook: true });
+// Only the tiny config reader is loaded up front: the SDK and everything else
+// are required only when enabled (or when a variable needs its one-line report).
+const { config, problems } = readConfigFromEnv();
+const runtime: Runtime | undefined =
+  config.enabled || problems.length > 0
+    ? // eslint-disable-next-line @typescript-eslint/no-var-requires
+      (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
+    : undefined;
 
 if (runtime) {
   const bounded = (work: Promise<void>) =>
