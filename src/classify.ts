@@ -92,18 +92,32 @@ export function classifySubscriberGate(observation: StreamObservation): DropReas
   return undefined;
 }
 
+// Outcomes are never mutated: one shared object per kind instead of one per (event, stream) pair.
+const FORWARDED: PairOutcome = Object.freeze({ outcome: 'forwarded' });
+const FAILED: PairOutcome = Object.freeze({ outcome: 'failed' });
+const DROPPED = new Map<DropReason, PairOutcome>();
+
+function dropped(reason: DropReason): PairOutcome {
+  let outcome = DROPPED.get(reason);
+  if (!outcome) {
+    outcome = Object.freeze({ outcome: 'dropped', reason });
+    DROPPED.set(reason, outcome);
+  }
+  return outcome;
+}
+
 /** One outcome per event of the batch, in batch order, for one stream. */
 export function classifyStreamPairs(observation: StreamObservation): PairOutcome[] {
   const outcomes: PairOutcome[] = [];
   const { steps } = observation;
-  const unexplained = (): PairOutcome =>
-    observation.threw || observation.publishFailed ? { outcome: 'failed' } : { outcome: 'dropped', reason: 'unattributed' };
+  const unexplainedOutcome = observation.threw || observation.publishFailed ? FAILED : dropped('unattributed');
+  const unexplained = (): PairOutcome => unexplainedOutcome;
 
   if (steps.length === 0) {
     const gate = observation.publishedItems === 0 ? classifySubscriberGate(observation) : undefined;
     for (let i = 0; i < observation.eventCount; i++) {
-      if (gate) outcomes.push({ outcome: 'dropped', reason: gate });
-      else if (i < observation.publishedItems && !observation.publishFailed) outcomes.push({ outcome: 'forwarded' });
+      if (gate) outcomes.push(dropped(gate));
+      else if (i < observation.publishedItems && !observation.publishFailed) outcomes.push(FORWARDED);
       else outcomes.push(unexplained());
     }
     return outcomes;
@@ -121,14 +135,14 @@ export function classifyStreamPairs(observation: StreamObservation): PairOutcome
     if (step.kind === 'filter') {
       cursor++;
       if (step.emptiedUpdatedFields) {
-        outcomes.push({ outcome: 'dropped', reason: 'restricted_fields_only' });
+        outcomes.push(dropped('restricted_fields_only'));
         continue;
       }
       const next = steps[cursor];
       if (next?.kind !== 'match') {
         // filtered but never matched: the record-share gate (a plain function, not a method) turned it away
         outcomes.push(
-          isDefined(observation.recordShareGate) ? { outcome: 'dropped', reason: 'record_share_denied' } : unexplained(),
+          isDefined(observation.recordShareGate) ? dropped('record_share_denied') : unexplained(),
         );
         continue;
       }
@@ -138,11 +152,11 @@ export function classifyStreamPairs(observation: StreamObservation): PairOutcome
       cursor++;
       if (match.matched === 0) {
         // the oldest code has no inline D3 check: an empty query map reaches matching and matches nothing
-        outcomes.push({ outcome: 'dropped', reason: observation.queryCount === 0 ? 'stream_without_queries' : 'no_matching_query' });
+        outcomes.push(dropped(observation.queryCount === 0 ? 'stream_without_queries' : 'no_matching_query'));
         continue;
       }
       candidateIndexes.push(outcomes.length);
-      outcomes.push({ outcome: 'forwarded' });
+      outcomes.push(FORWARDED);
       candidates++;
       continue;
     }
@@ -151,8 +165,6 @@ export function classifyStreamPairs(observation: StreamObservation): PairOutcome
 
   // Candidates count as forwarded only if their payload really went out.
   const published = observation.publishFailed ? 0 : Math.min(observation.publishedItems, candidates);
-  candidateIndexes.forEach((index, position) => {
-    if (position >= published) outcomes[index] = unexplained();
-  });
+  for (let position = published; position < candidateIndexes.length; position++) outcomes[candidateIndexes[position]] = unexplainedOutcome;
   return outcomes;
 }

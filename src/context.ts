@@ -32,8 +32,8 @@ export interface StreamScope {
   objectsPermissionsSeen: boolean;
   recordShareGate?: unknown;
   permissionsContext?: Record<string, unknown>;
-  /** Number of events published to this stream and their payload items. */
-  publishedItems: unknown[];
+  /** Number of payload items published to this stream. */
+  publishedItems: number;
   publishFailed?: boolean;
   explicitDrops: { reason: DropReason; count: number }[];
 }
@@ -63,23 +63,79 @@ export function currentFrame(): Frame | undefined {
   return storage.getStore();
 }
 
-export function runInFrame<T>(patch: Partial<Frame>, fn: () => T): T {
-  const parent = storage.getStore();
-  return storage.run(parent ? Object.assign({}, parent, patch) : patch, fn);
+/**
+ * A new frame that inherits everything from `parent`. Every frame has the same
+ * keys in the same order, so the hot path sees one object shape.
+ */
+export function childFrame(parent: Frame | undefined): Frame {
+  if (!parent) {
+    return {
+      otelContext: undefined,
+      workflow: undefined,
+      action: undefined,
+      fanout: undefined,
+      stream: undefined,
+      emittedAt: undefined,
+      publishOrigin: undefined,
+      explicitDrops: undefined,
+    };
+  }
+  return {
+    otelContext: parent.otelContext,
+    workflow: parent.workflow,
+    action: parent.action,
+    fanout: parent.fanout,
+    stream: parent.stream,
+    emittedAt: parent.emittedAt,
+    publishOrigin: parent.publishOrigin,
+    explicitDrops: parent.explicitDrops,
+  };
 }
 
-const originByEvent = new WeakMap<object, Origin>();
-const emittedAtByEvent = new WeakMap<object, number>();
+/** Runs `fn` with `frame` as the current frame. */
+export function runWithFrame<T>(frame: Frame, fn: () => T): T {
+  return storage.run(frame, fn);
+}
+
+export function runInFrame<T>(patch: Partial<Frame>, fn: () => T): T {
+  return storage.run(Object.assign(childFrame(storage.getStore()), patch), fn);
+}
+
+/** What the emit stage learnt about one event object. */
+interface EventMark {
+  origin: Origin | undefined;
+  emittedAt: number | undefined;
+}
+
+const markByEvent = new WeakMap<object, EventMark>();
+
+function markOf(event: object): EventMark {
+  let mark = markByEvent.get(event);
+  if (!mark) {
+    mark = { origin: undefined, emittedAt: undefined };
+    markByEvent.set(event, mark);
+  }
+  return mark;
+}
 
 export function rememberEmitTime(event: unknown, at: number): void {
-  if (event && typeof event === 'object') emittedAtByEvent.set(event, at);
+  if (event && typeof event === 'object') markOf(event).emittedAt = at;
+}
+
+/** Remembers both at once (the emit stage): one lookup per event. */
+export function rememberEmit(event: unknown, origin: Origin, at: number): void {
+  if (event && typeof event === 'object') {
+    const mark = markOf(event);
+    mark.origin = origin;
+    mark.emittedAt = at;
+  }
 }
 
 /** The earliest emit time of these events, if the emit stage saw them. */
 export function earliestEmitTime(events: readonly unknown[]): number | undefined {
   let earliest: number | undefined;
   for (const event of events) {
-    const at = event && typeof event === 'object' ? emittedAtByEvent.get(event) : undefined;
+    const at = event && typeof event === 'object' ? markByEvent.get(event)?.emittedAt : undefined;
     if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
   }
   return earliest;
@@ -107,29 +163,57 @@ function isPresent(value: unknown): boolean {
 export function originOf(event: unknown, frame: Frame | undefined = storage.getStore()): Origin {
   if (frame?.workflow) return 'workflow';
   if (event && typeof event === 'object') {
-    const remembered = originByEvent.get(event);
+    const remembered = markByEvent.get(event)?.origin;
     if (remembered) return remembered;
   }
   return authorOrigin(event);
 }
 
 export function rememberOrigin(event: unknown, origin: Origin): void {
-  if (event && typeof event === 'object') originByEvent.set(event, origin);
+  if (event && typeof event === 'object') markOf(event).origin = origin;
 }
 
-/** Groups a list of events by origin: origin -> count. */
-// The same events array goes through listen, publish, fanout and every stream of one process.
-const countsByEvents = new WeakMap<readonly unknown[], { workflow: boolean; counts: Map<Origin, number> }>();
+/** The origin of most events in `counts` (the span's origin label). */
+export function dominantOrigin(counts: Map<Origin, number>): Origin {
+  let best: Origin = 'unknown';
+  let bestCount = 0;
+  for (const [origin, count] of counts) {
+    if (count > bestCount) {
+      best = origin;
+      bestCount = count;
+    }
+  }
+  return best;
+}
 
-export function countByOrigin(events: readonly unknown[], frame: Frame | undefined = storage.getStore()): Map<Origin, number> {
+/** What every stage needs to know about one events array, computed once per array and workflow mark. */
+export interface BatchFacts {
+  workflow: boolean;
+  /** origin -> number of events */
+  counts: Map<Origin, number>;
+  dominant: Origin;
+  /** The earliest emit time of the events, if the emit stage saw them (epoch ms). */
+  emittedAt: number | undefined;
+}
+
+// The same events array goes through listen, publish, fanout and every stream of one process.
+const factsByEvents = new WeakMap<readonly unknown[], BatchFacts>();
+
+export function batchFacts(events: readonly unknown[], frame: Frame | undefined = storage.getStore()): BatchFacts {
   const workflow = frame?.workflow !== undefined;
-  const cached = countsByEvents.get(events);
-  if (cached && cached.workflow === workflow) return cached.counts;
+  const cached = factsByEvents.get(events);
+  if (cached && cached.workflow === workflow) return cached;
   const counts = new Map<Origin, number>();
   for (const event of events) {
     const origin = originOf(event, frame);
     counts.set(origin, (counts.get(origin) ?? 0) + 1);
   }
-  countsByEvents.set(events, { workflow, counts });
-  return counts;
+  const facts: BatchFacts = { workflow, counts, dominant: dominantOrigin(counts), emittedAt: earliestEmitTime(events) };
+  factsByEvents.set(events, facts);
+  return facts;
+}
+
+/** Groups a list of events by origin: origin -> count. */
+export function countByOrigin(events: readonly unknown[], frame: Frame | undefined = storage.getStore()): Map<Origin, number> {
+  return batchFacts(events, frame).counts;
 }

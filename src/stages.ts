@@ -12,17 +12,20 @@ import { classifyStreamPairs, PairOutcome } from './classify';
 import { attachCarrier, buildCarrier, detachCarrier, itemEvent, parseCarrier, payloadItems } from './carrier';
 import {
   ActionScope,
+  BatchFacts,
   FanoutScope,
   Frame,
   StreamScope,
+  StreamStep,
   WorkflowMark,
-  countByOrigin,
+  batchFacts,
+  childFrame,
   currentFrame,
-  earliestEmitTime,
-  rememberEmitTime,
+  dominantOrigin,
   originOf,
-  rememberOrigin,
+  rememberEmit,
   runInFrame,
+  runWithFrame,
 } from './context';
 import { presentId } from './ids';
 import { ATTR, DropReason, MESSAGING_SYSTEM_REDIS, Origin, Outcome, SPAN_EVENT_DROP, Stage } from './semconv';
@@ -76,6 +79,13 @@ const PUBSUB_ATTRIBUTES: Attributes = {
   [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
   [ATTR.MESSAGING_OPERATION_NAME]: 'publish',
   [ATTR.MESSAGING_OPERATION_TYPE]: 'send',
+  [ATTR.MESSAGING_DESTINATION_TEMPLATE]: EVENT_STREAM_TEMPLATE,
+};
+
+const DELIVER_ATTRIBUTES: Attributes = {
+  [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
+  [ATTR.MESSAGING_OPERATION_NAME]: 'process',
+  [ATTR.MESSAGING_OPERATION_TYPE]: 'process',
   [ATTR.MESSAGING_DESTINATION_TEMPLATE]: EVENT_STREAM_TEMPLATE,
 };
 
@@ -139,35 +149,52 @@ function mergeAttributes(...parts: (Attributes | undefined)[]): Attributes {
   return Object.assign({}, ...parts) as Attributes;
 }
 
+const NO_ATTRIBUTES: Attributes = Object.freeze({}) as Attributes;
+const attributesByMark = new WeakMap<WorkflowMark, Attributes>();
+
+/** The workflow attributes of a mark (built once per mark; one mark covers a whole step). */
 function workflowAttributes(mark: WorkflowMark | undefined): Attributes {
-  const attributes: Attributes = {};
-  if (mark?.workflowRunId) attributes[ATTR.WORKFLOW_RUN_ID] = mark.workflowRunId;
-  if (mark?.stepId) attributes[ATTR.WORKFLOW_STEP_ID] = mark.stepId;
-  if (mark?.stepType) attributes[ATTR.WORKFLOW_STEP_TYPE] = mark.stepType;
+  if (!mark) return NO_ATTRIBUTES;
+  let attributes = attributesByMark.get(mark);
+  if (attributes) return attributes;
+  attributes = {};
+  if (mark.workflowRunId) attributes[ATTR.WORKFLOW_RUN_ID] = mark.workflowRunId;
+  if (mark.stepId) attributes[ATTR.WORKFLOW_STEP_ID] = mark.stepId;
+  if (mark.stepType) attributes[ATTR.WORKFLOW_STEP_TYPE] = mark.stepType;
+  attributesByMark.set(mark, attributes);
   return attributes;
 }
 
-function dominant(counts: Map<Origin, number>): Origin {
-  let best: Origin = 'unknown';
-  let bestCount = 0;
-  for (const [origin, count] of counts) {
-    if (count > bestCount) {
-      best = origin;
-      bestCount = count;
-    }
-  }
-  return best;
+interface Tally {
+  outcome: Outcome;
+  origin: Origin;
+  reason?: DropReason;
+  count: number;
 }
+
+export interface StageRunOptions {
+  kind?: SpanKind;
+  parent?: Context;
+  links?: Link[];
+}
+
+const NO_OPTIONS: StageRunOptions = {};
 
 /**
  * One invocation of one stage: a span (when sampled) plus exact accounting of
  * the units that entered it. Every unit added here is counted once.
+ *
+ * The span starts with the stage and origin only; everything else is added
+ * through describe(), which does nothing when the span is not recording.
  */
 export class StageRun {
   readonly span: Span;
   readonly context: Context;
-  private readonly startedAt = process.hrtime.bigint();
-  private readonly outcomes = new Map<string, { outcome: Outcome; origin: Origin; reason?: DropReason; count: number }>();
+  readonly recording: boolean;
+  private readonly startedAt = performance.now();
+  // Nearly every invocation ends all its units one way: that one is kept inline, the rest in a list.
+  private first: Tally | undefined;
+  private rest: Tally[] | undefined;
   private ended = false;
   private errorTypeName: string | undefined;
 
@@ -176,32 +203,50 @@ export class StageRun {
     readonly stage: Stage,
     spanName: string,
     private readonly origin: Origin,
-    attributes: Attributes,
-    options: { kind?: SpanKind; parent?: Context; links?: Link[] } = {},
+    options: StageRunOptions = NO_OPTIONS,
   ) {
     const parent = options.parent ?? currentFrame()?.otelContext ?? otelContext.active();
     this.span = telemetry.tracer.startSpan(
       spanName,
       {
         kind: options.kind ?? SpanKind.INTERNAL,
-        attributes: {
-          [ATTR.STAGE]: stage,
-          [ATTR.ORIGIN]: origin,
-          ...attributes,
-        },
+        attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin },
         links: options.links,
       },
       parent,
     );
+    this.recording = this.span.isRecording();
     this.context = trace.setSpan(parent, this.span);
+  }
+
+  /** Sets span attributes, only when the span is sampled. */
+  describe(a: Attributes, b?: Attributes, c?: Attributes, d?: Attributes): void {
+    if (!this.recording) return;
+    this.span.setAttributes(a);
+    if (b) this.span.setAttributes(b);
+    if (c) this.span.setAttributes(c);
+    if (d) this.span.setAttributes(d);
   }
 
   add(outcome: Outcome, origin: Origin, count: number, reason?: DropReason): void {
     if (count <= 0) return;
-    const key = `${outcome}|${origin}|${reason ?? ''}`;
-    const existing = this.outcomes.get(key);
-    if (existing) existing.count += count;
-    else this.outcomes.set(key, { outcome, origin, reason, count });
+    const first = this.first;
+    if (!first) {
+      this.first = { outcome, origin, reason, count };
+      return;
+    }
+    if (first.outcome === outcome && first.origin === origin && first.reason === reason) {
+      first.count += count;
+      return;
+    }
+    const rest = (this.rest ??= []);
+    for (const entry of rest) {
+      if (entry.outcome === outcome && entry.origin === origin && entry.reason === reason) {
+        entry.count += count;
+        return;
+      }
+    }
+    rest.push({ outcome, origin, reason, count });
   }
 
   addAll(outcome: Outcome, counts: Map<Origin, number>, reason?: DropReason): void {
@@ -218,22 +263,23 @@ export class StageRun {
     let forwarded = 0;
     let dropped = 0;
     let failed = 0;
-    const reasons = new Map<DropReason, number>();
-    for (const entry of this.outcomes.values()) {
+    let reasons: Map<DropReason, number> | undefined;
+    const entries = this.first ? (this.rest ? [this.first, ...this.rest] : [this.first]) : [];
+    for (const entry of entries) {
       this.telemetry.recordUnits(this.stage, entry.origin, entry.outcome, entry.count, entry.reason);
       if (entry.outcome === 'forwarded') forwarded += entry.count;
       else if (entry.outcome === 'failed') failed += entry.count;
       else {
         dropped += entry.count;
         const reason = entry.reason ?? 'unattributed';
+        reasons ??= new Map();
         reasons.set(reason, (reasons.get(reason) ?? 0) + entry.count);
       }
     }
     const outcome: Outcome = failed > 0 || this.errorTypeName ? 'failed' : forwarded === 0 && dropped > 0 ? 'dropped' : 'forwarded';
-    const seconds = Number(process.hrtime.bigint() - this.startedAt) / 1e9;
-    this.telemetry.recordDuration(this.stage, this.origin, outcome, seconds);
+    this.telemetry.recordDuration(this.stage, this.origin, outcome, (performance.now() - this.startedAt) / 1000);
 
-    if (!this.span.isRecording()) {
+    if (!this.recording) {
       this.span.end();
       return;
     }
@@ -244,16 +290,18 @@ export class StageRun {
       [ATTR.EVENTS_DROPPED]: dropped,
     };
     if (failed > 0) attributes[ATTR.EVENTS_FAILED] = failed;
-    let topReason: DropReason | undefined;
-    let topCount = 0;
-    for (const [reason, count] of reasons) {
-      this.span.addEvent(SPAN_EVENT_DROP, { [ATTR.DROP_REASON]: reason, [ATTR.EVENTS_DROPPED]: count });
-      if (count > topCount) {
-        topReason = reason;
-        topCount = count;
+    if (reasons) {
+      let topReason: DropReason | undefined;
+      let topCount = 0;
+      for (const [reason, count] of reasons) {
+        this.span.addEvent(SPAN_EVENT_DROP, { [ATTR.DROP_REASON]: reason, [ATTR.EVENTS_DROPPED]: count });
+        if (count > topCount) {
+          topReason = reason;
+          topCount = count;
+        }
       }
+      if (topReason) attributes[ATTR.DROP_REASON] = topReason;
     }
-    if (topReason) attributes[ATTR.DROP_REASON] = topReason;
     if (this.errorTypeName) {
       attributes[ATTR.ERROR_TYPE] = this.errorTypeName;
       // Only the type: exception messages can quote record values.
@@ -264,17 +312,17 @@ export class StageRun {
   }
 }
 
-/** The invocation of a stage method: runs the original inside the stage span's context and a frame patch. */
+/** The invocation of a stage method: runs the original inside the stage span's context and a child frame. */
 class StageInvocation implements Invocation {
   args?: unknown[];
   constructor(
     readonly run_: StageRun,
-    private readonly framePatch: Partial<Frame>,
+    private readonly frame: Frame,
     private readonly finish: (run: StageRun, threw: boolean, valueOrError: unknown) => void,
   ) {}
 
   run<T>(call: () => T): T {
-    return otelContext.with(this.run_.context, () => runInFrame(Object.assign({ otelContext: this.run_.context }, this.framePatch), call));
+    return otelContext.with(this.run_.context, runWithFrame, undefined, this.frame, call) as T;
   }
 
   onReturn(value: unknown): void {
@@ -295,6 +343,15 @@ class StageInvocation implements Invocation {
   }
 }
 
+/** The frame a stage's original runs in: the caller's, with the stage's span context. */
+function frameFor(run: StageRun, parent: Frame | undefined): Frame {
+  const frame = childFrame(parent);
+  frame.otelContext = run.context;
+  return frame;
+}
+
+function noFinish(): void {}
+
 export interface RoleContext {
   telemetry: Telemetry;
   className: string;
@@ -302,6 +359,18 @@ export interface RoleContext {
 }
 
 const RECORD_ACTION = /^(Create|Update|Delete|Upsert|Restore|Destroy|CreateOrUpdate)Records?WorkflowAction$/;
+const LEGACY_CHANNEL = 'DATABASE_EVENT_CHANNEL';
+
+// Steps are immutable: share them instead of allocating one per helper call.
+const FILTER_STEPS: Record<'kept' | 'emptied', StreamStep> = {
+  kept: { kind: 'filter', emptiedUpdatedFields: false },
+  emptied: { kind: 'filter', emptiedUpdatedFields: true },
+};
+const MATCH_STEPS: StreamStep[] = Array.from({ length: 16 }, (_, matched) => ({ kind: 'match', matched }));
+
+function matchStep(matched: number): StreamStep {
+  return MATCH_STEPS[matched] ?? { kind: 'match', matched };
+}
 
 /** Builds the per-call factory for a role. */
 export function invocationFactory(role: Role, ctx: RoleContext): InvocationFactory {
@@ -313,31 +382,40 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
     case 'workflow_run':
       return (_self, args) => {
         const input = asDict(args[0]);
-        const parent = currentFrame()?.workflow;
+        const parentFrame = currentFrame();
+        const parent = parentFrame?.workflow;
         const mark: WorkflowMark = { ...parent, workflowRunId: stringOr(input?.workflowRunId, parent?.workflowRunId) };
-        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow', mergeAttributes(codeAttributes, workflowAttributes(mark)));
-        return new StageInvocation(run, { workflow: mark }, () => undefined);
+        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow');
+        run.describe(codeAttributes, workflowAttributes(mark));
+        const frame = frameFor(run, parentFrame);
+        frame.workflow = mark;
+        return new StageInvocation(run, frame, noFinish);
       };
 
     case 'workflow_step':
       return (_self, args) => {
         const input = asDict(args[0]);
         const step = asDict(input?.step);
-        const parent = currentFrame()?.workflow;
+        const parentFrame = currentFrame();
+        const parent = parentFrame?.workflow;
         const mark: WorkflowMark = {
           workflowRunId: stringOr(input?.workflowRunId, parent?.workflowRunId),
           stepId: stringOr(step?.id, parent?.stepId),
           stepType: stringOr(step?.type, parent?.stepType),
         };
-        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow', mergeAttributes(codeAttributes, workflowAttributes(mark)));
-        return new StageInvocation(run, { workflow: mark }, () => undefined);
+        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow');
+        run.describe(codeAttributes, workflowAttributes(mark));
+        const frame = frameFor(run, parentFrame);
+        frame.workflow = mark;
+        return new StageInvocation(run, frame, noFinish);
       };
 
     case 'workflow_action':
       return (self, args) => {
         const input = asDict(args[0]);
         const runInfo = asDict(input?.runInfo);
-        const parent = currentFrame()?.workflow;
+        const parentFrame = currentFrame();
+        const parent = parentFrame?.workflow;
         const mark: WorkflowMark = {
           workflowRunId: stringOr(runInfo?.workflowRunId, parent?.workflowRunId),
           stepId: stringOr(input?.currentStepId, parent?.stepId),
@@ -348,11 +426,13 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
           return new PassThroughFrame({ workflow: mark });
         }
         const action: ActionScope = { emittedEvents: 0 };
-        const run = new StageRun(telemetry, 'workflow_step', `${runtimeClass}.${ctx.methodName}`, 'workflow', {
-          [ATTR.CODE_FUNCTION]: `${runtimeClass}.${ctx.methodName}`,
-          ...workflowAttributes(mark),
-        });
-        return new StageInvocation(run, { workflow: mark, action }, (stageRun, threw, value) => {
+        const name = `${runtimeClass}.${ctx.methodName}`;
+        const run = new StageRun(telemetry, 'workflow_step', name, 'workflow');
+        run.describe({ [ATTR.CODE_FUNCTION]: name }, workflowAttributes(mark));
+        const frame = frameFor(run, parentFrame);
+        frame.workflow = mark;
+        frame.action = action;
+        return new StageInvocation(run, frame, (stageRun, threw, value) => {
           if (threw) stageRun.add('failed', 'workflow', 1);
           else if (asDict(value)?.error !== undefined && asDict(value)?.error !== null) {
             stageRun.failWith({ constructor: { name: 'WorkflowActionError' } });
@@ -366,61 +446,66 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
       return (_self, args) => {
         const input = asDict(args[0]);
         if (!input || !Array.isArray(input.events) || input.events.length === 0) return undefined;
-        const frame = currentFrame();
+        const events = input.events as unknown[];
+        const parentFrame = currentFrame();
         const counts = new Map<Origin, number>();
         const now = Date.now();
-        for (const event of input.events) {
-          const origin = originOf(event, frame);
-          rememberOrigin(event, origin);
-          rememberEmitTime(event, now);
+        for (const event of events) {
+          const origin = originOf(event, parentFrame);
+          rememberEmit(event, origin, now);
           counts.set(origin, (counts.get(origin) ?? 0) + 1);
         }
-        if (frame?.action) frame.action.emittedEvents += input.events.length;
-        const name =
-          typeof input.objectMetadataNameSingular === 'string' && typeof input.action === 'string'
-            ? `${input.objectMetadataNameSingular}.${input.action}`
-            : 'unknown';
-        const attributes = mergeAttributes(codeAttributes, describeBatch(telemetry, { name, workspaceId: input.workspaceId as string, events: input.events }), workflowAttributes(frame?.workflow));
-        const run = new StageRun(telemetry, 'emit', spanName, dominant(counts), attributes);
-        return new StageInvocation(run, {}, (stageRun, threw) => stageRun.addAll(threw ? 'failed' : 'forwarded', counts));
+        if (parentFrame?.action) parentFrame.action.emittedEvents += events.length;
+        const run = new StageRun(telemetry, 'emit', spanName, dominantOrigin(counts));
+        if (run.recording) {
+          const name =
+            typeof input.objectMetadataNameSingular === 'string' && typeof input.action === 'string'
+              ? `${input.objectMetadataNameSingular}.${input.action}`
+              : 'unknown';
+          run.describe(codeAttributes, describeBatch(telemetry, { name, workspaceId: input.workspaceId as string, events }), workflowAttributes(parentFrame?.workflow));
+        }
+        return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => stageRun.addAll(threw ? 'failed' : 'forwarded', counts));
       };
 
     case 'listen':
-    case 'publish':
+    case 'publish': {
+      const stage = STAGE_OF_ROLE[role] as Stage;
       return (_self, args) => {
         const batch = asRecordBatch(args[0]);
         if (!batch) return undefined;
-        const stage = STAGE_OF_ROLE[role] as Stage;
-        const frame = currentFrame();
-        const counts = countByOrigin(batch.events, frame);
-        const origin = dominant(counts);
-        const run = new StageRun(telemetry, stage, spanName, origin, mergeAttributes(codeAttributes, batchAttributes(telemetry, batch), workflowAttributes(frame?.workflow)));
-        return new StageInvocation(run, { publishOrigin: origin }, (stageRun, threw) =>
-          stageRun.addAll(threw ? 'failed' : 'forwarded', counts),
-        );
+        const parentFrame = currentFrame();
+        const facts = batchFacts(batch.events, parentFrame);
+        const run = new StageRun(telemetry, stage, spanName, facts.dominant);
+        run.describe(codeAttributes, batchAttributes(telemetry, batch), workflowAttributes(parentFrame?.workflow));
+        const frame = frameFor(run, parentFrame);
+        frame.publishOrigin = facts.dominant;
+        return new StageInvocation(run, frame, (stageRun, threw) => stageRun.addAll(threw ? 'failed' : 'forwarded', facts.counts));
       };
+    }
 
     case 'fanout':
-    case 'publish_fanout':
+    case 'publish_fanout': {
+      const fanoutName = role === 'publish_fanout' ? `${spanName} fanout` : spanName;
       return (_self, args) => {
         const batch = asRecordBatch(args[0]);
         if (!batch) return undefined;
-        const frame = currentFrame();
-        const counts = countByOrigin(batch.events, frame);
-        const origin = dominant(counts);
-        const attributes = mergeAttributes(codeAttributes, batchAttributes(telemetry, batch), workflowAttributes(frame?.workflow));
-        const publishRun =
-          role === 'publish_fanout' ? new StageRun(telemetry, 'publish', spanName, origin, attributes) : undefined;
-        const fanoutRun = new StageRun(
-          telemetry,
-          'fanout',
-          role === 'publish_fanout' ? `${spanName} fanout` : spanName,
-          origin,
-          attributes,
-          publishRun ? { parent: publishRun.context } : {},
-        );
+        const parentFrame = currentFrame();
+        const facts = batchFacts(batch.events, parentFrame);
+        const { counts, dominant: origin } = facts;
+        const described = batchAttributes(telemetry, batch);
+        const workflow = workflowAttributes(parentFrame?.workflow);
+        let publishRun: StageRun | undefined;
+        if (role === 'publish_fanout') {
+          publishRun = new StageRun(telemetry, 'publish', spanName, origin);
+          publishRun.describe(codeAttributes, described, workflow);
+        }
+        const fanoutRun = new StageRun(telemetry, 'fanout', fanoutName, origin, publishRun ? { parent: publishRun.context } : NO_OPTIONS);
+        fanoutRun.describe(codeAttributes, described, workflow);
         const scope: FanoutScope = { accountedChannels: new Set() };
-        const invocation = new StageInvocation(fanoutRun, { fanout: scope, publishOrigin: origin }, (stageRun, threw, valueOrError) => {
+        const frame = frameFor(fanoutRun, parentFrame);
+        frame.fanout = scope;
+        frame.publishOrigin = origin;
+        return new StageInvocation(fanoutRun, frame, (stageRun, threw, valueOrError) => {
           try {
             finishFanout(telemetry, stageRun, scope, batch, counts, threw, valueOrError, spanName);
           } finally {
@@ -431,31 +516,37 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
             }
           }
         });
-        return invocation;
       };
+    }
 
     case 'stream':
       return (_self, args) => {
         const streamArgs = readStreamArgs(args);
         if (!streamArgs) return undefined;
         const { channelId, streamData, batch } = streamArgs;
-        const frame = currentFrame();
-        frame?.fanout?.accountedChannels.add(channelId);
+        const parentFrame = currentFrame();
+        parentFrame?.fanout?.accountedChannels.add(channelId);
         const scope: StreamScope = {
           steps: [],
           objectsPermissionsSeen: false,
-          permissionsContext: streamArgs.permissionsContext ?? frame?.fanout?.permissionsContext,
-          publishedItems: [],
+          permissionsContext: streamArgs.permissionsContext ?? parentFrame?.fanout?.permissionsContext,
+          publishedItems: 0,
           explicitDrops: [],
         };
-        const counts = countByOrigin(batch.events, frame);
-        const origin = dominant(counts);
-        const run = new StageRun(telemetry, 'stream', spanName, origin, mergeAttributes(codeAttributes, batchAttributes(telemetry, batch), { [ATTR.STREAM_CHANNEL_ID]: channelId }, subscriberAttributes(telemetry, streamData), workflowAttributes(frame?.workflow)));
-        return new StageInvocation(run, { stream: scope, emittedAt: earliestEmitTime(batch.events) }, (stageRun, threw) => {
+        const facts = batchFacts(batch.events, parentFrame);
+        const run = new StageRun(telemetry, 'stream', spanName, facts.dominant);
+        if (run.recording) {
+          run.describe(codeAttributes, batchAttributes(telemetry, batch), subscriberAttributes(telemetry, streamData), workflowAttributes(parentFrame?.workflow));
+          run.span.setAttribute(ATTR.STREAM_CHANNEL_ID, channelId);
+        }
+        const frame = frameFor(run, parentFrame);
+        frame.stream = scope;
+        frame.emittedAt = facts.emittedAt;
+        return new StageInvocation(run, frame, (stageRun, threw) => {
           const outcomes = classifyStreamPairs({
             eventCount: batch.events.length,
             steps: scope.steps,
-            publishedItems: scope.publishedItems.length,
+            publishedItems: scope.publishedItems,
             publishFailed: scope.publishFailed === true,
             threw,
             subscriberAuthContext: asDict(asDict(streamData)?.authContext),
@@ -467,7 +558,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
             objectsPermissionsSeen: scope.objectsPermissionsSeen,
             recordShareGate: scope.recordShareGate,
           });
-          applyPairOutcomes(stageRun, batch.events, outcomes, frame, scope.explicitDrops);
+          applyPairOutcomes(stageRun, batch.events, outcomes, parentFrame, facts, scope.explicitDrops);
         });
       };
 
@@ -476,41 +567,53 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const input = asDict(args[0]);
         const found = payloadItems(input?.payload);
         if (!input || !found || found.items.length === 0) return undefined;
-        const frame = currentFrame();
-        const origins = found.items.map((item) => originOf(itemEvent(item), frame));
+        const parentFrame = currentFrame();
+        const items = found.items;
+        const origins: Origin[] = new Array(items.length);
         const counts = new Map<Origin, number>();
-        for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
-        const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
-        const attributes = mergeAttributes(codeAttributes, PUBSUB_ATTRIBUTES, workflowAttributes(frame?.workflow));
-        attributes[ATTR.MESSAGING_BATCH_MESSAGE_COUNT] = found.items.length;
-        if (typeof input.eventStreamChannelId === 'string') attributes[ATTR.STREAM_CHANNEL_ID] = input.eventStreamChannelId;
-        if (workspaceId) attributes[ATTR.WORKSPACE_ID] = workspaceId;
-        const run = new StageRun(telemetry, 'pubsub', `send ${EVENT_STREAM_DESTINATION}`, dominant(counts), attributes, { kind: SpanKind.PRODUCER });
-        const stream = frame?.stream;
-        const invocation = new StageInvocation(run, {}, (stageRun, threw) => {
+        for (let i = 0; i < items.length; i++) {
+          const origin = originOf(itemEvent(items[i]), parentFrame);
+          origins[i] = origin;
+          counts.set(origin, (counts.get(origin) ?? 0) + 1);
+        }
+        const run = new StageRun(telemetry, 'pubsub', PUBSUB_SPAN_NAME, dominantOrigin(counts), PRODUCER);
+        if (run.recording) {
+          run.describe(codeAttributes, PUBSUB_ATTRIBUTES, workflowAttributes(parentFrame?.workflow));
+          run.span.setAttribute(ATTR.MESSAGING_BATCH_MESSAGE_COUNT, items.length);
+          if (typeof input.eventStreamChannelId === 'string') run.span.setAttribute(ATTR.STREAM_CHANNEL_ID, input.eventStreamChannelId);
+          const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
+          if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
+        }
+        const stream = parentFrame?.stream;
+        const invocation = new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => {
           stageRun.addAll(threw ? 'failed' : 'forwarded', counts);
           if (stream) {
             if (threw) stream.publishFailed = true;
-            else stream.publishedItems.push(...found.items);
+            else stream.publishedItems += items.length;
           }
         });
-        const carrier = buildCarrier(run.context, origins, Date.now(), frame?.emittedAt);
-        invocation.args = [Object.assign({}, input, { payload: attachCarrier(input.payload, carrier) }), ...args.slice(1)];
+        const carrier = buildCarrier(run.context, origins, Date.now(), parentFrame?.emittedAt);
+        const callArgs = args.slice();
+        callArgs[0] = Object.assign({}, input, { payload: attachCarrier(input.payload, carrier) });
+        invocation.args = callArgs;
         return invocation;
       };
 
     case 'legacy_pubsub':
       return (_self, args) => {
         const input = asDict(args[0]);
-        if (!input || typeof input.channel !== 'string' || !/^DATABASE_EVENT_CHANNEL/.test(input.channel)) return undefined;
-        const frame = currentFrame();
-        const origin: Origin = frame?.workflow ? 'workflow' : frame?.publishOrigin ?? 'unknown';
-        const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
-        const attributes = mergeAttributes(codeAttributes, PUBSUB_ATTRIBUTES);
-        attributes[ATTR.MESSAGING_DESTINATION_TEMPLATE] = `${input.channel}:{workspaceId}`;
-        if (workspaceId) attributes[ATTR.WORKSPACE_ID] = workspaceId;
-        const run = new StageRun(telemetry, 'legacy_pubsub', `send ${input.channel}`, origin, attributes, { kind: SpanKind.PRODUCER });
-        return new StageInvocation(run, {}, (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
+        const channel = input?.channel;
+        if (!input || typeof channel !== 'string' || !channel.startsWith(LEGACY_CHANNEL)) return undefined;
+        const parentFrame = currentFrame();
+        const origin: Origin = parentFrame?.workflow ? 'workflow' : parentFrame?.publishOrigin ?? 'unknown';
+        const names = legacyChannelNames(channel);
+        const run = new StageRun(telemetry, 'legacy_pubsub', names.spanName, origin, PRODUCER);
+        if (run.recording) {
+          run.describe(codeAttributes, names.attributes);
+          const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
+          if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
+        }
+        return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
       };
 
     case 'deliver':
@@ -585,7 +688,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         if (!stream) return undefined;
         return (value: unknown) => {
           const updatedFields = asDict(asDict(value)?.properties)?.updatedFields;
-          stream.steps.push({ kind: 'filter', emptiedUpdatedFields: Array.isArray(updatedFields) && updatedFields.length === 0 });
+          stream.steps.push(Array.isArray(updatedFields) && updatedFields.length === 0 ? FILTER_STEPS.emptied : FILTER_STEPS.kept);
         };
       };
 
@@ -594,10 +697,28 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const stream = currentFrame()?.stream;
         if (!stream) return undefined;
         return (value: unknown) => {
-          stream.steps.push({ kind: 'match', matched: Array.isArray(value) ? value.length : value ? 1 : 0 });
+          stream.steps.push(matchStep(Array.isArray(value) ? value.length : value ? 1 : 0));
         };
       };
   }
+}
+
+const PUBSUB_SPAN_NAME = `send ${EVENT_STREAM_DESTINATION}`;
+const PRODUCER: StageRunOptions = { kind: SpanKind.PRODUCER };
+
+const legacyNames = new Map<string, { spanName: string; attributes: Attributes }>();
+
+/** Span name and attributes of a legacy DATABASE_EVENT_CHANNEL publish, built once per channel. */
+function legacyChannelNames(channel: string): { spanName: string; attributes: Attributes } {
+  let names = legacyNames.get(channel);
+  if (!names) {
+    const attributes = mergeAttributes(PUBSUB_ATTRIBUTES);
+    attributes[ATTR.MESSAGING_DESTINATION_TEMPLATE] = `${channel}:{workspaceId}`;
+    names = { spanName: `send ${channel}`, attributes };
+    // a channel name holds no record data; bounded anyway, in case an app puts ids in it
+    if (legacyNames.size < 64) legacyNames.set(channel, names);
+  }
+  return names;
 }
 
 /** Marks the frame without a span (workflow actions that mutate no record). */
@@ -657,21 +778,25 @@ function applyPairOutcomes(
   events: unknown[],
   outcomes: PairOutcome[],
   frame: Frame | undefined,
+  facts: BatchFacts,
   explicitDrops: { reason: DropReason; count: number }[],
 ): void {
-  const pending = explicitDrops.map((drop) => ({ ...drop }));
-  outcomes.forEach((pair, index) => {
-    const origin = originOf(events[index], frame);
-    if (pair.outcome === 'dropped' && pair.reason === 'unattributed') {
+  const pending = explicitDrops.length > 0 ? explicitDrops.map((drop) => ({ reason: drop.reason, count: drop.count })) : undefined;
+  // one origin for the whole batch (the common case): no per-event lookup
+  const single = facts.counts.size === 1 ? facts.dominant : undefined;
+  for (let index = 0; index < outcomes.length; index++) {
+    const pair = outcomes[index];
+    const origin = single ?? originOf(events[index], frame);
+    if (pending && pair.outcome === 'dropped' && pair.reason === 'unattributed') {
       const declared = pending.find((drop) => drop.count > 0);
       if (declared) {
         declared.count--;
         run.add('dropped', origin, 1, declared.reason);
-        return;
+        continue;
       }
     }
     run.add(pair.outcome, origin, 1, pair.outcome === 'dropped' ? pair.reason : undefined);
-  });
+  }
 }
 
 function finishFanout(
@@ -712,11 +837,8 @@ function finishFanout(
       if (threw) outcome = 'failed';
       else reason = 'unattributed';
     }
-    const pairRun = new StageRun(telemetry, 'stream', `${spanName} stream`, dominant(counts), {
-      [ATTR.CODE_FUNCTION]: spanName,
-      ...batchAttributes(telemetry, batch),
-      [ATTR.STREAM_CHANNEL_ID]: channelId,
-    }, { parent: run.context });
+    const pairRun = new StageRun(telemetry, 'stream', `${spanName} stream`, dominantOrigin(counts), { parent: run.context });
+    pairRun.describe({ [ATTR.CODE_FUNCTION]: spanName }, batchAttributes(telemetry, batch), { [ATTR.STREAM_CHANNEL_ID]: channelId });
     if (outcome === 'failed') pairRun.failWith(error);
     pairRun.addAll(outcome, counts, reason);
     pairRun.end();
@@ -769,26 +891,13 @@ function deliver(result: IteratorResult<unknown>, telemetry: Telemetry, spanName
     const counts = new Map<Origin, number>();
     for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
     const producer = parsed.context ? trace.getSpanContext(parsed.context) : undefined;
-    const run = new StageRun(
-      telemetry,
-      'deliver',
-      `process ${EVENT_STREAM_DESTINATION}`,
-      dominant(counts),
-      {
-        [ATTR.CODE_FUNCTION]: spanName,
-        [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
-        [ATTR.MESSAGING_OPERATION_NAME]: 'process',
-        [ATTR.MESSAGING_OPERATION_TYPE]: 'process',
-        [ATTR.MESSAGING_DESTINATION_TEMPLATE]: EVENT_STREAM_TEMPLATE,
-        [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length,
-      },
-      {
-        kind: SpanKind.CONSUMER,
-        // Single-payload processing: the producer's context is the parent (one trace from worker to browser) and also a link.
-        parent: parsed.context ?? otelContext.active(),
-        links: producer ? [{ context: producer }] : undefined,
-      },
-    );
+    const run = new StageRun(telemetry, 'deliver', `process ${EVENT_STREAM_DESTINATION}`, dominantOrigin(counts), {
+      kind: SpanKind.CONSUMER,
+      // Single-payload processing: the producer's context is the parent (one trace from worker to browser) and also a link.
+      parent: parsed.context ?? otelContext.active(),
+      links: producer ? [{ context: producer }] : undefined,
+    });
+    run.describe(DELIVER_ATTRIBUTES, { [ATTR.CODE_FUNCTION]: spanName, [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length });
     run.addAll('forwarded', counts);
     const since = parsed.emittedAt ?? parsed.publishedAt;
     if (since !== undefined) {

@@ -10,7 +10,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { DEFAULT_CONFIG, TwentySseConfig } from './config';
-import { ATTR, DropReason, METRIC, Origin, Outcome, SCOPE_NAME, Stage } from './semconv';
+import { ATTR, DROP_REASON_NAMES, DropReason, METRIC, ORIGINS, OUTCOMES, Origin, Outcome, SCOPE_NAME, STAGES, Stage } from './semconv';
 import { VERSION } from './version';
 
 export type TargetStatus = 'found' | 'missing';
@@ -32,6 +32,43 @@ export interface TelemetryOptions {
   log?: (line: string) => void;
 }
 
+/** Cumulative count of one (stage, origin, outcome, reason), with its metric attributes built once. */
+interface CountRow {
+  stage: Stage;
+  origin: Origin;
+  outcome: Outcome;
+  reason?: DropReason;
+  count: number;
+  /** `count` when resetTally() last ran: tallyRows() reports what came after. */
+  baseline: number;
+  attributes: Attributes;
+}
+
+function indexOf<T extends string>(names: readonly T[]): Record<string, number> {
+  const index: Record<string, number> = Object.create(null);
+  names.forEach((name, i) => {
+    index[name] = i;
+  });
+  return index;
+}
+
+const STAGE_INDEX = indexOf(STAGES);
+const ORIGIN_INDEX = indexOf(ORIGINS);
+const OUTCOME_INDEX = indexOf(OUTCOMES);
+// 0 = no reason (forwarded, failed); dropped units always carry one
+const REASON_INDEX = indexOf(['', ...DROP_REASON_NAMES]);
+const REASON_SLOTS = DROP_REASON_NAMES.length + 1;
+
+/** A dense slot number for (stage, origin, outcome[, reason]), or -1 for a name outside semconv. */
+function slotOf(stage: string, origin: string, outcome: string, reason: string): number {
+  const s = STAGE_INDEX[stage];
+  const o = ORIGIN_INDEX[origin];
+  const out = OUTCOME_INDEX[outcome];
+  const r = REASON_INDEX[reason];
+  if (s === undefined || o === undefined || out === undefined || r === undefined) return -1;
+  return ((s * ORIGINS.length + o) * OUTCOMES.length + out) * REASON_SLOTS + r;
+}
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const FAULT_LOG_INTERVAL_MS = 60_000;
 
@@ -43,11 +80,15 @@ export class Telemetry {
   readonly config: TwentySseConfig;
   readonly tracer: Tracer;
   readonly meter: Meter;
-  private readonly stageEvents: Counter;
   private readonly stageDuration: Histogram;
   private readonly deliveryLatency: Histogram;
   private readonly instrumentationErrors: Counter;
-  private readonly tally = new Map<string, TallyRow>();
+  // The exact per-stage counts. twenty.sse.stage.events is observed from here at collection time, so the
+  // hot path adds to a number instead of hashing an attribute set per measurement.
+  private readonly rows: (CountRow | undefined)[] = [];
+  private readonly rowList: CountRow[] = [];
+  private readonly otherRows = new Map<string, CountRow>();
+  private readonly durationAttributes: (Attributes | undefined)[] = [];
   private readonly targets = new Map<string, { className: string; method: string; status: TargetStatus }>();
   private readonly faultLoggedAt = new Map<string, number>();
   private readonly faultCounts = new Map<string, number>();
@@ -60,10 +101,14 @@ export class Telemetry {
     const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
     this.tracer = tracerProvider.getTracer(SCOPE_NAME, VERSION);
     this.meter = meterProvider.getMeter(SCOPE_NAME, VERSION);
-    this.stageEvents = this.meter.createCounter(METRIC.STAGE_EVENTS, {
-      description: 'Units that ended a pipeline stage, by outcome and drop reason (events; event x stream pairs for the stream stage).',
-      unit: '{event}',
-    });
+    this.meter
+      .createObservableCounter(METRIC.STAGE_EVENTS, {
+        description: 'Units that ended a pipeline stage, by outcome and drop reason (events; event x stream pairs for the stream stage).',
+        unit: '{event}',
+      })
+      .addCallback((result) => {
+        for (const row of this.rowList) result.observe(row.count, row.attributes);
+      });
     this.stageDuration = this.meter.createHistogram(METRIC.STAGE_DURATION, {
       description: 'Duration of one invocation of a pipeline stage.',
       unit: 's',
@@ -95,28 +140,32 @@ export class Telemetry {
   /** Adds `count` units that ended `stage` with `outcome`. Exact: independent of span sampling. */
   recordUnits(stage: Stage, origin: Origin, outcome: Outcome, count: number, reason?: DropReason): void {
     if (count <= 0) return;
-    const attributes: Attributes = {
-      [ATTR.STAGE]: stage,
-      [ATTR.ORIGIN]: origin,
-      [ATTR.OUTCOME]: outcome,
-    };
-    if (outcome === 'dropped') attributes[ATTR.DROP_REASON] = reason ?? 'unattributed';
-    this.stageEvents.add(count, attributes);
-    const key = `${stage}|${origin}|${outcome}|${outcome === 'dropped' ? reason ?? 'unattributed' : ''}`;
-    const row = this.tally.get(key);
-    if (row) row.count += count;
-    else
-      this.tally.set(key, {
-        stage,
-        origin,
-        outcome,
-        ...(outcome === 'dropped' ? { reason: reason ?? 'unattributed' } : {}),
-        count,
-      });
+    const why = outcome === 'dropped' ? reason ?? 'unattributed' : '';
+    const slot = slotOf(stage, origin, outcome, why);
+    let row = slot >= 0 ? this.rows[slot] : this.otherRows.get(`${stage}|${origin}|${outcome}|${why}`);
+    if (!row) row = this.addRow(slot, stage, origin, outcome, why);
+    row.count += count;
+  }
+
+  private addRow(slot: number, stage: Stage, origin: Origin, outcome: Outcome, why: string): CountRow {
+    const attributes: Attributes = { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin, [ATTR.OUTCOME]: outcome };
+    if (why) attributes[ATTR.DROP_REASON] = why;
+    const row: CountRow = { stage, origin, outcome, count: 0, baseline: 0, attributes };
+    if (why) row.reason = why as DropReason;
+    if (slot >= 0) this.rows[slot] = row;
+    else this.otherRows.set(`${stage}|${origin}|${outcome}|${why}`, row);
+    this.rowList.push(row);
+    return row;
   }
 
   recordDuration(stage: Stage, origin: Origin, outcome: Outcome, seconds: number): void {
-    this.stageDuration.record(seconds, { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin, [ATTR.OUTCOME]: outcome });
+    const slot = slotOf(stage, origin, outcome, '');
+    let attributes = slot >= 0 ? this.durationAttributes[slot] : undefined;
+    if (!attributes) {
+      attributes = { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin, [ATTR.OUTCOME]: outcome };
+      if (slot >= 0) this.durationAttributes[slot] = attributes;
+    }
+    this.stageDuration.record(seconds, attributes);
   }
 
   recordDeliveryLatency(origin: Origin, seconds: number): void {
@@ -160,11 +209,20 @@ export class Telemetry {
 
   /** A copy of the exact tally, for the demo, the doctor's self-check and tests. */
   tallyRows(): TallyRow[] {
-    return [...this.tally.values()].map((row) => ({ ...row }));
+    const rows: TallyRow[] = [];
+    for (const row of this.rowList) {
+      const count = row.count - row.baseline;
+      if (count <= 0) continue;
+      const copy: TallyRow = { stage: row.stage, origin: row.origin, outcome: row.outcome, count };
+      if (row.reason) copy.reason = row.reason;
+      rows.push(copy);
+    }
+    return rows;
   }
 
+  /** Starts the tally view over (tests, the demo); the exported counter stays cumulative. */
   resetTally(): void {
-    this.tally.clear();
+    for (const row of this.rowList) row.baseline = row.count;
   }
 }
 
