@@ -36,6 +36,8 @@ export interface StreamScope {
   publishedItems: number;
   publishFailed?: boolean;
   explicitDrops: { reason: DropReason; count: number }[];
+  /** The origin of every event of the stream's batch, when they all share one. */
+  singleOrigin?: Origin;
 }
 
 export type StreamStep =

@@ -264,8 +264,10 @@ export class StageRun {
     let dropped = 0;
     let failed = 0;
     let reasons: Map<DropReason, number> | undefined;
-    const entries = this.first ? (this.rest ? [this.first, ...this.rest] : [this.first]) : [];
-    for (const entry of entries) {
+    const rest = this.rest;
+    for (let i = -1; i < (rest ? rest.length : 0); i++) {
+      const entry = i < 0 ? this.first : (rest as Tally[])[i];
+      if (!entry) break;
       this.telemetry.recordUnits(this.stage, entry.origin, entry.outcome, entry.count, entry.reason);
       if (entry.outcome === 'forwarded') forwarded += entry.count;
       else if (entry.outcome === 'failed') failed += entry.count;
@@ -534,6 +536,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
           explicitDrops: [],
         };
         const facts = batchFacts(batch.events, parentFrame);
+        if (facts.counts.size === 1) scope.singleOrigin = facts.dominant;
         const run = new StageRun(telemetry, 'stream', spanName, facts.dominant);
         if (run.recording) {
           run.describe(codeAttributes, batchAttributes(telemetry, batch), subscriberAttributes(telemetry, streamData), workflowAttributes(parentFrame?.workflow));
@@ -571,10 +574,17 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const items = found.items;
         const origins: Origin[] = new Array(items.length);
         const counts = new Map<Origin, number>();
-        for (let i = 0; i < items.length; i++) {
-          const origin = originOf(itemEvent(items[i]), parentFrame);
-          origins[i] = origin;
-          counts.set(origin, (counts.get(origin) ?? 0) + 1);
+        // inside a per-stream invocation whose batch has one origin, every item has it
+        const single = parentFrame?.stream?.singleOrigin;
+        if (single) {
+          origins.fill(single);
+          counts.set(single, items.length);
+        } else {
+          for (let i = 0; i < items.length; i++) {
+            const origin = originOf(itemEvent(items[i]), parentFrame);
+            origins[i] = origin;
+            counts.set(origin, (counts.get(origin) ?? 0) + 1);
+          }
         }
         const run = new StageRun(telemetry, 'pubsub', PUBSUB_SPAN_NAME, dominantOrigin(counts), PRODUCER);
         if (run.recording) {

@@ -98,10 +98,10 @@ export function wrapFunction<F extends Function>(
       const value = original.apply(this, args);
       if (isThenable(value)) {
         value.then(
-          (resolved) => safely(() => observe(resolved), component, onFault),
+          (resolved) => observeSafely(observe, resolved, component, onFault),
           () => undefined,
         );
-      } else safely(() => observe(value), component, onFault);
+      } else observeSafely(observe, value, component, onFault);
       return value;
     }
 
@@ -128,7 +128,7 @@ export function wrapFunction<F extends Function>(
       result = inv.run(call);
     } catch (error) {
       if (appThrew && error === appError) {
-        safely(() => inv.onThrow(error), component, onFault);
+        settleThrow(inv, error, component, onFault);
         throw error;
       }
       // The fault is ours: never let it change what Twenty sees.
@@ -140,38 +140,28 @@ export function wrapFunction<F extends Function>(
 
     if (isThenable(result)) {
       if (inv.mapResult) {
-        const mapResult = inv.mapResult.bind(inv);
         return (result as Promise<unknown>).then(
           (value) => {
-            let out = value;
-            safely(() => {
-              out = mapResult(value);
-            }, component, onFault);
-            safely(() => inv.onReturn(value), component, onFault);
+            const out = mapSafely(inv, value, component, onFault);
+            settleReturn(inv, value, component, onFault);
             return out;
           },
           (error) => {
-            safely(() => inv.onThrow(error), component, onFault);
+            settleThrow(inv, error, component, onFault);
             throw error;
           },
         );
       }
       // Observe on a side branch and hand back the very same promise: same identity, same settle order.
       result.then(
-        (value) => safely(() => inv.onReturn(value), component, onFault),
-        (error) => safely(() => inv.onThrow(error), component, onFault),
+        (value) => settleReturn(inv, value, component, onFault),
+        (error) => settleThrow(inv, error, component, onFault),
       );
       return result;
     }
 
-    let out = result;
-    if (inv.mapResult) {
-      const mapResult = inv.mapResult.bind(inv);
-      safely(() => {
-        out = mapResult(result);
-      }, component, onFault);
-    }
-    safely(() => inv.onReturn(result), component, onFault);
+    const out = inv.mapResult ? mapSafely(inv, result, component, onFault) : result;
+    settleReturn(inv, result, component, onFault);
     return out;
   };
 
@@ -182,11 +172,37 @@ export function wrapFunction<F extends Function>(
   return wrapped as unknown as F;
 }
 
-function safely(fn: () => void, component: string, onFault: FaultHandler): void {
+function observeSafely(observe: ResultObserver, value: unknown, component: string, onFault: FaultHandler): void {
   try {
-    fn();
+    observe(value);
   } catch (error) {
     onFault(component, error);
+  }
+}
+
+function settleReturn(inv: Invocation, value: unknown, component: string, onFault: FaultHandler): void {
+  try {
+    inv.onReturn(value);
+  } catch (error) {
+    onFault(component, error);
+  }
+}
+
+function settleThrow(inv: Invocation, error: unknown, component: string, onFault: FaultHandler): void {
+  try {
+    inv.onThrow(error);
+  } catch (fault) {
+    onFault(component, fault);
+  }
+}
+
+/** The invocation's replacement of the result; the original result when the mapping faults. */
+function mapSafely(inv: Invocation, value: unknown, component: string, onFault: FaultHandler): unknown {
+  try {
+    return (inv.mapResult as (value: unknown) => unknown).call(inv, value);
+  } catch (error) {
+    onFault(component, error);
+    return value;
   }
 }
 
