@@ -124,13 +124,9 @@ export function rememberEmitTime(event: unknown, at: number): void {
   if (event && typeof event === 'object') markOf(event).emittedAt = at;
 }
 
-/** Remembers both at once (the emit stage): one lookup per event. */
+/** Remembers both at once (the emit stage): one map write per event. */
 export function rememberEmit(event: unknown, origin: Origin, at: number): void {
-  if (event && typeof event === 'object') {
-    const mark = markOf(event);
-    mark.origin = origin;
-    mark.emittedAt = at;
-  }
+  if (event && typeof event === 'object') markByEvent.set(event, { origin, emittedAt: at });
 }
 
 /** The earliest emit time of these events, if the emit stage saw them. */
