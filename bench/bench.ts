@@ -183,8 +183,11 @@ interface ExportResult { code: number }
 
 class CountingNoopExporter {
   spans = 0;
+  /** Every span ever exported, warm-up included (spans is reset after warm-up). */
+  allSpans = 0;
   export(spans: unknown[], resultCallback: (result: ExportResult) => void): void {
     this.spans += spans.length;
+    this.allSpans += spans.length;
     resultCallback({ code: 0 });
   }
   shutdown(): Promise<void> { return Promise.resolve(); }
@@ -293,6 +296,8 @@ interface ChildResult {
   wrapped?: string[];
   tally?: TallyRow[];
   metricMatchesTally?: boolean;
+  durationObservations?: number;
+  allSpans?: number;
   report?: string;
   faults?: number;
   heap?: { afterWarmup: number; checkpoints: { events: number; heapUsed: number }[]; gc: boolean };
@@ -379,8 +384,12 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
       protected async onForceFlush(): Promise<void> {}
       protected async onShutdown(): Promise<void> {}
     }
-    const reader = new ManualMetricReader();
-    metricReader = reader as unknown as CollectingReader;
+    // Built around the package's histogram producers, as its own PeriodicExportingMetricReader is.
+    const readerFactory = (metricProducers: import('@opentelemetry/sdk-metrics').MetricProducer[]) => {
+      const reader = new ManualMetricReader({ metricProducers });
+      metricReader = reader as unknown as CollectingReader;
+      return reader;
+    };
     const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
     const noopMeterProvider = { getMeter: () => api.createNoopMeter() };
     const noopTracerProvider = new api.ProxyTracerProvider(); // no delegate: a no-op tracer
@@ -390,7 +399,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
       ...(args.mode === 'c-no-metrics' || args.mode === 'c-noop-otel' ? { meterProvider: noopMeterProvider } : {}),
       ...(args.mode === 'c-no-spans' || args.mode === 'c-noop-otel' ? { tracerProvider: noopTracerProvider } : {}),
       spanExporter: exporter as unknown as import('@opentelemetry/sdk-trace-base').SpanExporter,
-      metricReader: reader,
+      metricReader: readerFactory,
       log: (line) => logLines.push(line),
     });
     if (!runtime) throw new Error(`instrumentation did not start: ${logLines.join(' | ')}`);
@@ -596,7 +605,12 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     result.tally = sortTally(runtime.telemetry.tallyRows());
     result.faults = runtime.telemetry.faultCount();
     result.report = logLines.join(' | ');
-    if (metricReader && (args.mode === 'c' || args.mode === 'd')) result.metricMatchesTally = await metricMatchesTally(metricReader, result.tally);
+    if (metricReader && (args.mode === 'c' || args.mode === 'd')) {
+      result.metricMatchesTally = await metricMatchesTally(metricReader, result.tally);
+      // one duration observation per stage invocation; in (c) every invocation is one exported span
+      result.durationObservations = await histogramCount(metricReader, 'twenty.sse.stage.duration');
+      result.allSpans = exporter.allSpans;
+    }
   }
   await app.close().catch(() => undefined);
   return result;
@@ -612,6 +626,18 @@ function sortTally(rows: TallyRow[]): TallyRow[] {
 }
 
 /** The exported counter must say exactly what the in-process tally says. */
+async function histogramCount(reader: CollectingReader, name: string): Promise<number> {
+  const { resourceMetrics } = await reader.collect();
+  let total = 0;
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      if (metric.descriptor.name !== name) continue;
+      for (const point of metric.dataPoints) total += (point.value as { count: number }).count;
+    }
+  }
+  return total;
+}
+
 async function metricMatchesTally(reader: CollectingReader, tally: TallyRow[]): Promise<boolean> {
   const { resourceMetrics } = await reader.collect();
   const fromMetric = new Map<string, number>();
@@ -1142,7 +1168,7 @@ async function runParent(settings: Settings): Promise<void> {
       ? [
           '## Counter totals (tallyRows) of (c), identical in every (c) and (d) child' + (tallyIdentical ? '' : ' — NOT identical'),
           '',
-          `Warm-up plus measured events; exported metric equals tally: ${[...(runs.get('c') ?? []), ...(runs.get('d') ?? [])].every((r) => r.metricMatchesTally) ? 'yes, in every child' : 'NO'}; instrumentation faults: ${[...(runs.get('c') ?? []), ...(runs.get('d') ?? [])].reduce((sum, r) => sum + (r.faults ?? 0), 0)}.`,
+          `Warm-up plus measured events; exported metric equals tally: ${[...(runs.get('c') ?? []), ...(runs.get('d') ?? [])].every((r) => r.metricMatchesTally) ? 'yes, in every child' : 'NO'}; instrumentation faults: ${[...(runs.get('c') ?? []), ...(runs.get('d') ?? [])].reduce((sum, r) => sum + (r.faults ?? 0), 0)}; stage duration observations equal the spans exported by (c), warm-up included: ${(runs.get('c') ?? []).every((r) => r.durationObservations !== undefined && r.durationObservations === r.allSpans) ? 'yes, in every (c) child' : `NO (${(runs.get('c') ?? []).map((r) => `${r.durationObservations}/${r.allSpans}`).join(', ')})`}.`,
           '',
           tallyText,
           '',

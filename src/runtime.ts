@@ -3,7 +3,7 @@ import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { readConfigFromEnv, TwentySseConfig } from './config';
 import { installLoadHook, LoadHookHandle } from './load-hook';
 import { readOtelEnv } from './otel-env';
-import { defaultServiceName, SdkHandle, startSdk } from './sdk';
+import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './sdk';
 import { Instrumenter } from './targets';
 import { setActiveTelemetry, Telemetry } from './telemetry';
 
@@ -25,9 +25,9 @@ export interface StartOptions {
   /** Use these providers instead of building our own SDK from OTEL_* env. */
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
-  /** Keep our SDK but replace its exporters (demo, tests). */
+  /** Keep our SDK but replace its exporters (demo, tests, bench). A factory gets the histogram producers to attach. */
   spanExporter?: tracing.SpanExporter;
-  metricReader?: sdkMetrics.MetricReader;
+  metricReader?: sdkMetrics.MetricReader | MetricReaderFactory;
   /** Install the require-time hook (zero-code path). */
   loadHook?: boolean;
   log?: (line: string) => void;
@@ -77,6 +77,7 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
       config: merged,
       tracerProvider: options.tracerProvider ?? sdk?.tracerProvider,
       meterProvider: options.meterProvider ?? sdk?.meterProvider,
+      histogramProducers: options.meterProvider ? undefined : sdk?.histogramProducers,
       log,
     });
     setActiveTelemetry(telemetry);

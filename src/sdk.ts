@@ -5,6 +5,7 @@ import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/expor
 import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
 import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
 import { withExportFailureReporting } from './export-reporting';
+import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
 import { SCOPE_NAME } from './semconv';
 
@@ -18,9 +19,14 @@ import { SCOPE_NAME } from './semconv';
 export interface SdkHandle {
   tracerProvider: ApiTracerProvider;
   meterProvider: ApiMeterProvider;
+  /** Attached to every reader of meterProvider; empty when a reader without one was supplied. */
+  histogramProducers: ExactHistogramProducer[];
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
+
+/** A reader built by the caller around the producers the package exports its histograms through. */
+export type MetricReaderFactory = (metricProducers: sdkMetrics.MetricProducer[]) => sdkMetrics.MetricReader;
 
 export interface SdkOptions {
   settings: OtelEnvSettings;
@@ -30,7 +36,8 @@ export interface SdkOptions {
   log?: (line: string) => void;
   /** Test and demo hooks: replace the exporters. */
   spanExporter?: tracing.SpanExporter;
-  metricReader?: sdkMetrics.MetricReader;
+  /** A reader, or a factory that attaches the given producers (then the histograms take the cheap path). */
+  metricReader?: sdkMetrics.MetricReader | MetricReaderFactory;
 }
 
 export function defaultServiceName(argv: string[] = process.argv): string {
@@ -61,20 +68,34 @@ export function startSdk(options: SdkOptions): SdkHandle {
   const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
 
   const readers: sdkMetrics.MetricReader[] = [];
-  if (options.metricReader) readers.push(options.metricReader);
-  else if (settings.metricsExporter !== 'none') {
+  const histogramProducers: ExactHistogramProducer[] = [];
+  let plainReader = false;
+  const withProducer = (build: MetricReaderFactory) => {
+    const producer = new ExactHistogramProducer(resource);
+    const reader = build([producer]);
+    producer.useTemporalityOf(reader);
+    readers.push(reader);
+    histogramProducers.push(producer);
+  };
+  if (typeof options.metricReader === 'function') withProducer(options.metricReader);
+  else if (options.metricReader) {
+    readers.push(options.metricReader);
+    plainReader = true;
+  } else if (settings.metricsExporter !== 'none') {
     const exporter =
       settings.metricsExporter === 'console'
         ? new sdkMetrics.ConsoleMetricExporter()
         : settings.protocol === 'http/json'
           ? new OTLPMetricExporterJson(endpoint('metrics'))
           : new OTLPMetricExporterProto(endpoint('metrics'));
-    readers.push(
-      new sdkMetrics.PeriodicExportingMetricReader({
-        exporter: withExportFailureReporting(exporter, 'metrics', log),
-        exportIntervalMillis: settings.metricExportIntervalMs,
-        exportTimeoutMillis: Math.min(30_000, settings.metricExportIntervalMs),
-      }),
+    withProducer(
+      (metricProducers) =>
+        new sdkMetrics.PeriodicExportingMetricReader({
+          exporter: withExportFailureReporting(exporter, 'metrics', log),
+          exportIntervalMillis: settings.metricExportIntervalMs,
+          exportTimeoutMillis: Math.min(30_000, settings.metricExportIntervalMs),
+          metricProducers,
+        }),
     );
   }
   const meterProvider = new sdkMetrics.MeterProvider({ resource, readers });
@@ -82,6 +103,7 @@ export function startSdk(options: SdkOptions): SdkHandle {
   return {
     tracerProvider,
     meterProvider,
+    histogramProducers: plainReader ? [] : histogramProducers,
     async forceFlush() {
       await Promise.allSettled([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
     },

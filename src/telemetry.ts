@@ -12,6 +12,7 @@ import {
 import { DEFAULT_CONFIG, TwentySseConfig } from './config';
 import { ATTR, DROP_REASON_NAMES, DropReason, METRIC, ORIGINS, OUTCOMES, Origin, Outcome, SCOPE_NAME, STAGES, Stage } from './semconv';
 import { VERSION } from './version';
+import { ExactHistogram, ExactHistogramProducer } from './histograms';
 
 export type TargetStatus = 'found' | 'missing';
 
@@ -30,6 +31,11 @@ export interface TelemetryOptions {
   meterProvider?: MeterProvider;
   /** Where one-line messages go (startup report, config problems, faults). Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * MetricProducers already attached to the package's own MetricReader(s). When given, the two
+   * histograms are aggregated here and exported through them instead of the meter's sync Histogram.
+   */
+  histogramProducers?: ExactHistogramProducer[];
 }
 
 /** Cumulative count of one (stage, origin, outcome, reason), with its metric attributes built once. */
@@ -80,8 +86,13 @@ export class Telemetry {
   readonly config: TwentySseConfig;
   readonly tracer: Tracer;
   readonly meter: Meter;
-  private readonly stageDuration: Histogram;
-  private readonly deliveryLatency: Histogram;
+  // Either the package's own aggregation (exported by its MetricProducers) or the meter's sync histograms.
+  private readonly exactDuration: ExactHistogram | undefined;
+  private readonly exactLatency: ExactHistogram | undefined;
+  private readonly stageDuration: Histogram | undefined;
+  private readonly deliveryLatency: Histogram | undefined;
+  private readonly latencyAttributes = new Map<string, { slot: number; attributes: Attributes }>();
+  private readonly extraDurationSlots = new Map<string, number>();
   private readonly instrumentationErrors: Counter;
   // The exact per-stage counts. twenty.sse.stage.events is observed from here at collection time, so the
   // hot path adds to a number instead of hashing an attribute set per measurement.
@@ -109,16 +120,34 @@ export class Telemetry {
       .addCallback((result) => {
         for (const row of this.rowList) result.observe(row.count, row.attributes);
       });
-    this.stageDuration = this.meter.createHistogram(METRIC.STAGE_DURATION, {
+    const durationDefinition = {
+      name: METRIC.STAGE_DURATION,
       description: 'Duration of one invocation of a pipeline stage.',
       unit: 's',
-      advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
-    });
-    this.deliveryLatency = this.meter.createHistogram(METRIC.DELIVERY_LATENCY, {
+      boundaries: LATENCY_BUCKETS,
+    };
+    const latencyDefinition = {
+      name: METRIC.DELIVERY_LATENCY,
       description: 'Time from the Redis publish of an event to its hand-over to an SSE connection, one observation per delivered event.',
       unit: 's',
-      advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
-    });
+      boundaries: LATENCY_BUCKETS,
+    };
+    const producers = options.histogramProducers ?? [];
+    if (producers.length > 0) {
+      this.exactDuration = new ExactHistogram(durationDefinition);
+      this.exactLatency = new ExactHistogram(latencyDefinition);
+      for (const producer of producers) producer.bind([this.exactDuration, this.exactLatency]);
+    } else {
+      for (const definition of [durationDefinition, latencyDefinition]) {
+        const histogram = this.meter.createHistogram(definition.name, {
+          description: definition.description,
+          unit: definition.unit,
+          advice: { explicitBucketBoundaries: [...definition.boundaries] },
+        });
+        if (definition === durationDefinition) this.stageDuration = histogram;
+        else this.deliveryLatency = histogram;
+      }
+    }
     this.instrumentationErrors = this.meter.createCounter(METRIC.INSTRUMENTATION_ERRORS, {
       description: 'Faults inside the instrumentation that were swallowed so Twenty kept working.',
     });
@@ -159,17 +188,35 @@ export class Telemetry {
   }
 
   recordDuration(stage: Stage, origin: Origin, outcome: Outcome, seconds: number): void {
-    const slot = slotOf(stage, origin, outcome, '');
-    let attributes = slot >= 0 ? this.durationAttributes[slot] : undefined;
+    let slot = slotOf(stage, origin, outcome, '');
+    if (slot < 0) slot = this.extraSlot(`${stage}|${origin}|${outcome}`);
+    let attributes = this.durationAttributes[slot];
     if (!attributes) {
       attributes = { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin, [ATTR.OUTCOME]: outcome };
-      if (slot >= 0) this.durationAttributes[slot] = attributes;
+      this.durationAttributes[slot] = attributes;
     }
-    this.stageDuration.record(seconds, attributes);
+    if (this.exactDuration) this.exactDuration.record(slot, attributes, seconds);
+    else this.stageDuration?.record(seconds, attributes);
   }
 
   recordDeliveryLatency(origin: Origin, seconds: number): void {
-    this.deliveryLatency.record(seconds, { [ATTR.ORIGIN]: origin });
+    let series = this.latencyAttributes.get(origin);
+    if (!series) {
+      series = { slot: this.latencyAttributes.size, attributes: { [ATTR.ORIGIN]: origin } };
+      this.latencyAttributes.set(origin, series);
+    }
+    if (this.exactLatency) this.exactLatency.record(series.slot, series.attributes, seconds);
+    else this.deliveryLatency?.record(seconds, series.attributes);
+  }
+
+  // Series numbers past the dense range, for names outside semconv (a decorator's custom stage, say).
+  private extraSlot(key: string): number {
+    let slot = this.extraDurationSlots.get(key);
+    if (slot === undefined) {
+      slot = STAGES.length * ORIGINS.length * OUTCOMES.length * REASON_SLOTS + this.extraDurationSlots.size;
+      this.extraDurationSlots.set(key, slot);
+    }
+    return slot;
   }
 
   /** Counts a swallowed instrumentation fault; logs it at most once a minute per component. */

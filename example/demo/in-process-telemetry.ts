@@ -45,13 +45,14 @@ export type FailureSummary = {
  */
 export const startInProcessTelemetry = (): InProcessTelemetry => {
   const spans = new tracing.InMemorySpanExporter();
-  const reader = new OnDemandMetricReader();
+  let reader: OnDemandMetricReader | undefined;
   const logs: string[] = [];
   const runtime = startInstrumentation({
     env: {},
     config: { enabled: true, generation: 'auto', captureIds: 'hashed' },
     spanExporter: spans,
-    metricReader: reader,
+    // the package's histograms are exported through producers attached to the reader, as in production
+    metricReader: (metricProducers) => (reader = new OnDemandMetricReader({ metricProducers })),
     log: (line) => logs.push(line),
   });
 
@@ -68,6 +69,7 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
     spans,
     logs,
     stageEventsCounterTotal: async () => {
+      if (!reader) throw new Error('the metric reader was not built');
       const { resourceMetrics } = await reader.collect();
       let total = 0;
 
