@@ -962,8 +962,12 @@ async function runParent(settings: Settings): Promise<void> {
   }
   const table = markdownTable(header, rows);
 
-  // ---- targets: judged on wall-clock medians and, separately, on CPU-time medians
-  const targets: { name: string; wall: boolean | undefined; cpu: boolean | undefined; detail: string }[] = [];
+  // ---- targets: judged on wall-clock medians, on CPU-time medians, and on best rounds
+  // A third reading uses each mode's best round (minimum wall time): on a shared VM the noise only ever
+  // slows a round down, so the minimum is the least disturbed figure. Reported next to the medians, not instead.
+  const targets: { name: string; wall: boolean | undefined; cpu: boolean | undefined; best?: boolean; detail: string }[] = [];
+  const best = (mode: Mode | Breakdown) => stats.get(mode)?.min ?? NaN;
+  const bestPerSpan = (mode: Mode | Breakdown) => (best(mode) - best('a')) / spansFor(mode);
   const has = (...modes: (Mode | Breakdown)[]) => modes.every((m) => stats.has(m));
   if (has('a', 'b')) {
     const r = pairedRatio('b');
@@ -972,7 +976,8 @@ async function runParent(settings: Settings): Promise<void> {
       name: '(b) disabled within 2% of (a)',
       wall: r <= 1.02,
       cpu: rc <= 1.02,
-      detail: `b/a: wall ${fmt(r, 3)}, CPU ${fmt(rc, 3)} (medians of per-round ratios)`,
+      best: best('b') / best('a') <= 1.02,
+      detail: `b/a: wall ${fmt(r, 3)}, CPU ${fmt(rc, 3)} (medians of per-round ratios); best rounds ${fmt(best('b'))} vs ${fmt(best('a'))} us (${fmt(best('b') / best('a'), 3)})`,
     });
   }
   if (has('a', 'c', 'f')) {
@@ -984,7 +989,8 @@ async function runParent(settings: Settings): Promise<void> {
       name: '(c) overhead per stage <= 1.25x (f)',
       wall: c <= 1.25 * f,
       cpu: cc <= 1.25 * fc,
-      detail: `per span: wall ${fmt(c)} vs ${fmt(f)} us (${fmt(c / f, 2)}x); CPU ${fmt(cc)} vs ${fmt(fc)} us (${fmt(cc / fc, 2)}x)`,
+      best: bestPerSpan('c') <= 1.25 * bestPerSpan('f'),
+      detail: `per span: wall ${fmt(c)} vs ${fmt(f)} us (${fmt(c / f, 2)}x); CPU ${fmt(cc)} vs ${fmt(fc)} us (${fmt(cc / fc, 2)}x); best rounds ${fmt(bestPerSpan('c'))} vs ${fmt(bestPerSpan('f'))} us (${fmt(bestPerSpan('c') / bestPerSpan('f'), 2)}x)`,
     });
   }
   if (has('c', 'e')) {
@@ -994,7 +1000,8 @@ async function runParent(settings: Settings): Promise<void> {
       name: '(c) faster than (e)',
       wall: c.us < e.us,
       cpu: c.cpuUs < e.cpuUs,
-      detail: `us/event: wall ${fmt(c.us)} vs ${fmt(e.us)} (${fmtInt(c.eps)} vs ${fmtInt(e.eps)} events/s); CPU ${fmt(c.cpuUs)} vs ${fmt(e.cpuUs)}`,
+      best: c.min < e.min,
+      detail: `us/event: wall ${fmt(c.us)} vs ${fmt(e.us)} (${fmtInt(c.eps)} vs ${fmtInt(e.eps)} events/s); CPU ${fmt(c.cpuUs)} vs ${fmt(e.cpuUs)}; best rounds ${fmt(c.min)} vs ${fmt(e.min)}`,
     });
   }
   let tallyIdentical: boolean | undefined;
@@ -1008,7 +1015,8 @@ async function runParent(settings: Settings): Promise<void> {
       name: '(d) cheaper than (c), identical counter totals',
       wall: d.us < c.us && tallyIdentical,
       cpu: d.cpuUs < c.cpuUs && tallyIdentical,
-      detail: `us/event: wall ${fmt(d.us)} vs ${fmt(c.us)}; CPU ${fmt(d.cpuUs)} vs ${fmt(c.cpuUs)}; tallyRows ${tallyIdentical ? 'identical' : 'DIFFER'} across all ${all.length} c/d children`,
+      best: d.min < c.min && tallyIdentical,
+      detail: `us/event: wall ${fmt(d.us)} vs ${fmt(c.us)}; CPU ${fmt(d.cpuUs)} vs ${fmt(c.cpuUs)}; best rounds ${fmt(d.min)} vs ${fmt(c.min)}; tallyRows ${tallyIdentical ? 'identical' : 'DIFFER'} across all ${all.length} c/d children`,
     });
     const sample = runs.get('c')![0].tally ?? [];
     tallyText = markdownTable(
@@ -1036,6 +1044,7 @@ async function runParent(settings: Settings): Promise<void> {
       name: 'no heap growth after warm-up (mode c)',
       wall: ok,
       cpu: ok,
+      best: ok,
       detail:
         `${fmtMb(afterWarmup)} after warm-up, ${fmtMb(checkpoints[checkpoints.length - 1].heapUsed)} after ${fmtInt(heap.events)} events ` +
         `(${sign(growth)}, second half ${sign(secondHalfOf(heap.heap))}; allowed ${sign(allowed)})` +
@@ -1056,8 +1065,8 @@ async function runParent(settings: Settings): Promise<void> {
   }
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'NOT met');
   const targetText = markdownTable(
-    ['target', 'on wall-clock medians', 'on CPU-time medians', 'figures'],
-    targets.map((t) => [t.name, verdict(t.wall), verdict(t.cpu), t.detail]),
+    ['target', 'on wall-clock medians', 'on CPU-time medians', 'on best rounds', 'figures'],
+    targets.map((t) => [t.name, verdict(t.wall), verdict(t.cpu), verdict(t.best), t.detail]),
   );
 
   let profileText = '';
