@@ -78,10 +78,20 @@ export function buildCarrier(context: Context, origins: Origin[], publishedAt: n
 export function attachCarrier(payload: unknown, carrier: Carrier): unknown {
   const found = payloadItems(payload);
   if (!found || found.items.length === 0) return payload;
-  if (found.shape === 'object') return { ...(payload as object), [CARRIER_KEY]: carrier };
-  const [first, ...rest] = found.items;
+  // Object.assign + a keyed write, not `{ ...x, [key]: v }`: a literal that starts with a spread is slow on Node 20.
+  if (found.shape === 'object') return withCarrier(payload as object, carrier);
+  const first = found.items[0];
   if (!first || typeof first !== 'object' || Array.isArray(first)) return payload;
-  return [{ ...(first as object), [CARRIER_KEY]: carrier }, ...rest];
+  const items = found.items.slice();
+  items[0] = withCarrier(first, carrier);
+  return items;
+}
+
+function withCarrier(value: object, carrier: Carrier): Record<string, unknown> {
+  // Object.assign would turn an own `__proto__` key into a prototype change; the spread copies it as a key.
+  const copy = (Object.prototype.hasOwnProperty.call(value, '__proto__') ? { ...value } : Object.assign({}, value)) as Record<string, unknown>;
+  copy[CARRIER_KEY] = carrier;
+  return copy;
 }
 
 /**

@@ -21,3 +21,23 @@ describe('package', () => {
     }
   });
 });
+
+describe('attachCarrier', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { attachCarrier } = require('../../src/carrier') as typeof import('../../src/carrier');
+  const carrier = { v: 1 as const, origins: ['ui' as const], publishedAt: 1 };
+
+  it('copies an own __proto__ key as a key (never as a prototype) and leaves the input untouched', () => {
+    for (const wire of ['{"__proto__":{"polluted":true},"objectRecordEventsWithQueryIds":[{"queryIds":["q"]}]}', '[{"__proto__":{"polluted":true},"queryIds":["q"]}]']) {
+      const payload = JSON.parse(wire) as object;
+      const out = attachCarrier(payload, carrier) as Record<string, unknown> | Record<string, unknown>[];
+      const carrying = (Array.isArray(out) ? out[0] : out) as Record<string, unknown>;
+      expect(Object.getPrototypeOf(carrying)).toBe(Object.prototype);
+      expect(Object.prototype.hasOwnProperty.call(carrying, '__proto__')).toBe(true);
+      const { __twentySseOtel: attached, ...rest } = carrying;
+      expect(attached).toBe(carrier);
+      expect(JSON.stringify(Array.isArray(out) ? [rest, ...out.slice(1)] : rest)).toBe(wire);
+      expect(JSON.stringify(payload)).toBe(wire);
+    }
+  });
+});
