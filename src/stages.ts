@@ -180,6 +180,7 @@ export interface StageRunOptions {
 
 const NO_OPTIONS: StageRunOptions = {};
 
+
 /**
  * One invocation of one stage: a span (when sampled) plus exact accounting of
  * the units that entered it. Every unit added here is counted once.
@@ -204,8 +205,10 @@ export class StageRun {
     spanName: string,
     private readonly origin: Origin,
     options: StageRunOptions = NO_OPTIONS,
+    /** The caller's frame when it already has it (saves a second async-context lookup). */
+    frame: Frame | undefined = currentFrame(),
   ) {
-    const parent = options.parent ?? currentFrame()?.otelContext ?? otelContext.active();
+    const parent = options.parent ?? frame?.otelContext ?? otelContext.active();
     this.span = telemetry.tracer.startSpan(
       spanName,
       {
@@ -387,7 +390,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const parentFrame = currentFrame();
         const parent = parentFrame?.workflow;
         const mark: WorkflowMark = { ...parent, workflowRunId: stringOr(input?.workflowRunId, parent?.workflowRunId) };
-        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow');
+        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow', NO_OPTIONS, parentFrame);
         run.describe(codeAttributes, workflowAttributes(mark));
         const frame = frameFor(run, parentFrame);
         frame.workflow = mark;
@@ -405,7 +408,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
           stepId: stringOr(step?.id, parent?.stepId),
           stepType: stringOr(step?.type, parent?.stepType),
         };
-        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow');
+        const run = new StageRun(telemetry, 'workflow_step', spanName, 'workflow', NO_OPTIONS, parentFrame);
         run.describe(codeAttributes, workflowAttributes(mark));
         const frame = frameFor(run, parentFrame);
         frame.workflow = mark;
@@ -429,7 +432,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         }
         const action: ActionScope = { emittedEvents: 0 };
         const name = `${runtimeClass}.${ctx.methodName}`;
-        const run = new StageRun(telemetry, 'workflow_step', name, 'workflow');
+        const run = new StageRun(telemetry, 'workflow_step', name, 'workflow', NO_OPTIONS, parentFrame);
         run.describe({ [ATTR.CODE_FUNCTION]: name }, workflowAttributes(mark));
         const frame = frameFor(run, parentFrame);
         frame.workflow = mark;
@@ -458,7 +461,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
           counts.set(origin, (counts.get(origin) ?? 0) + 1);
         }
         if (parentFrame?.action) parentFrame.action.emittedEvents += events.length;
-        const run = new StageRun(telemetry, 'emit', spanName, dominantOrigin(counts));
+        const run = new StageRun(telemetry, 'emit', spanName, dominantOrigin(counts), NO_OPTIONS, parentFrame);
         if (run.recording) {
           const name =
             typeof input.objectMetadataNameSingular === 'string' && typeof input.action === 'string'
@@ -477,7 +480,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         if (!batch) return undefined;
         const parentFrame = currentFrame();
         const facts = batchFacts(batch.events, parentFrame);
-        const run = new StageRun(telemetry, stage, spanName, facts.dominant);
+        const run = new StageRun(telemetry, stage, spanName, facts.dominant, NO_OPTIONS, parentFrame);
         run.describe(codeAttributes, batchAttributes(telemetry, batch), workflowAttributes(parentFrame?.workflow));
         const frame = frameFor(run, parentFrame);
         frame.publishOrigin = facts.dominant;
@@ -498,10 +501,10 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const workflow = workflowAttributes(parentFrame?.workflow);
         let publishRun: StageRun | undefined;
         if (role === 'publish_fanout') {
-          publishRun = new StageRun(telemetry, 'publish', spanName, origin);
+          publishRun = new StageRun(telemetry, 'publish', spanName, origin, NO_OPTIONS, parentFrame);
           publishRun.describe(codeAttributes, described, workflow);
         }
-        const fanoutRun = new StageRun(telemetry, 'fanout', fanoutName, origin, publishRun ? { parent: publishRun.context } : NO_OPTIONS);
+        const fanoutRun = new StageRun(telemetry, 'fanout', fanoutName, origin, publishRun ? { parent: publishRun.context } : NO_OPTIONS, parentFrame);
         fanoutRun.describe(codeAttributes, described, workflow);
         const scope: FanoutScope = { accountedChannels: new Set() };
         const frame = frameFor(fanoutRun, parentFrame);
@@ -537,7 +540,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         };
         const facts = batchFacts(batch.events, parentFrame);
         if (facts.counts.size === 1) scope.singleOrigin = facts.dominant;
-        const run = new StageRun(telemetry, 'stream', spanName, facts.dominant);
+        const run = new StageRun(telemetry, 'stream', spanName, facts.dominant, NO_OPTIONS, parentFrame);
         if (run.recording) {
           run.describe(codeAttributes, batchAttributes(telemetry, batch), subscriberAttributes(telemetry, streamData), workflowAttributes(parentFrame?.workflow));
           run.span.setAttribute(ATTR.STREAM_CHANNEL_ID, channelId);
@@ -586,7 +589,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
             counts.set(origin, (counts.get(origin) ?? 0) + 1);
           }
         }
-        const run = new StageRun(telemetry, 'pubsub', PUBSUB_SPAN_NAME, dominantOrigin(counts), PRODUCER);
+        const run = new StageRun(telemetry, 'pubsub', PUBSUB_SPAN_NAME, dominantOrigin(counts), PRODUCER, parentFrame);
         if (run.recording) {
           run.describe(codeAttributes, PUBSUB_ATTRIBUTES, workflowAttributes(parentFrame?.workflow));
           run.span.setAttribute(ATTR.MESSAGING_BATCH_MESSAGE_COUNT, items.length);
@@ -617,7 +620,7 @@ export function invocationFactory(role: Role, ctx: RoleContext): InvocationFacto
         const parentFrame = currentFrame();
         const origin: Origin = parentFrame?.workflow ? 'workflow' : parentFrame?.publishOrigin ?? 'unknown';
         const names = legacyChannelNames(channel);
-        const run = new StageRun(telemetry, 'legacy_pubsub', names.spanName, origin, PRODUCER);
+        const run = new StageRun(telemetry, 'legacy_pubsub', names.spanName, origin, PRODUCER, parentFrame);
         if (run.recording) {
           run.describe(codeAttributes, names.attributes);
           const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
