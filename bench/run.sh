@@ -6,15 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-machine_node() {
-  local dir
-  local IFS=:
-  for dir in $PATH; do
-    case "$dir" in *node_modules/.bin*) continue ;; esac
-    if [ -x "$dir/node" ]; then printf '%s\n' "$dir/node"; return 0; fi
-  done
-  return 1
-}
-
-node_bin="$(machine_node || command -v node)"
+node_bin="$(bash .ci/machine-node.sh || command -v node)"
 exec "$node_bin" --expose-gc dist/bench/bench.js "$@"

