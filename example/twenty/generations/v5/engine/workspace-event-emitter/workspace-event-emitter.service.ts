@@ -3,14 +3,12 @@ import { Injectable } from '@nestjs/common';
 import { GroundTruth } from '../../../../../app/ground-truth';
 import { type ObjectRecordEvent } from '../../../../twenty-shared/database-events';
 import {
-  combineFilters,
   type ObjectsPermissionsByRoleId,
   type RecordGqlOperationFilter,
   type RecordOrMetadataGqlOperationSignature,
   type RestrictedFieldsPermissions,
 } from '../../../../twenty-shared/types';
 import { isDefined } from '../../../../twenty-shared/utils';
-import { DatabaseEventAction } from '../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
 import { type SerializableAuthContext } from '../../../../engine/core-modules/auth/types/auth-context.type';
 import {
   type FlatEntityMaps,
@@ -26,11 +24,14 @@ import { EventStreamService } from '../../../../engine/subscriptions/event-strea
 import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
 import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
-import { buildRowLevelPermissionRecordFilter } from '../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
-import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
 import { WorkspaceCacheService } from '../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
 import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import {
+  buildSubscriberRowLevelPermissionFilter,
+  filterRestrictedFieldsFromSubscriptionEvent,
+  isQueryMatchingEventOnCombinedFilter,
+} from '../../../../engine/workspace-event-emitter/utils/stream-event-permissions.util';
 
 type PermissionsContext = {
   flatRowLevelPermissionPredicateMaps: FlatRowLevelPermissionPredicateMaps;
@@ -230,18 +231,12 @@ export class WorkspaceEventEmitterService {
     flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
   ): RecordGqlOperationFilter | null {
     // The stream's auth context never holds workspaceMemberId here (D11).
-    const workspaceMember = isDefined(subscriberAuthContext.workspaceMemberId)
-      ? flatWorkspaceMemberMaps.byId[subscriberAuthContext.workspaceMemberId]
-      : undefined;
-
-    return buildRowLevelPermissionRecordFilter({
-      flatRowLevelPermissionPredicateMaps: permissionsContext.flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps:
-        permissionsContext.flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
-      objectMetadata,
+    return buildSubscriberRowLevelPermissionFilter({
+      subscriberAuthContext,
       roleIds: [roleId],
-      workspaceMember,
+      objectMetadata,
+      permissionsContext,
+      flatWorkspaceMemberMaps,
     });
   }
 
@@ -250,53 +245,7 @@ export class WorkspaceEventEmitterService {
     restrictedFields: RestrictedFieldsPermissions | undefined,
     flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
   ): ObjectRecordSubscriptionEvent {
-    if (!restrictedFields || Object.keys(restrictedFields).length === 0) {
-      return event;
-    }
-
-    const restrictedFieldNames = new Set(
-      Object.entries(restrictedFields)
-        .filter(([, permissions]) => permissions.canRead === false)
-        .map(([fieldMetadataId]) => flatFieldMetadataMaps.byId[fieldMetadataId]?.name)
-        .filter(isDefined),
-    );
-
-    if (restrictedFieldNames.size === 0) {
-      return event;
-    }
-
-    const filterRecord = (record: object | undefined): object | undefined => {
-      if (!record) {
-        return record;
-      }
-
-      return Object.fromEntries(
-        Object.entries(record).filter(([key]) => !restrictedFieldNames.has(key)),
-      );
-    };
-
-    const properties = event.properties as {
-      before?: object;
-      after?: object;
-      updatedFields?: string[];
-      diff?: object;
-    };
-
-    const filteredBefore = filterRecord(properties.before);
-    const filteredAfter = filterRecord(properties.after);
-    const filteredDiff = filterRecord(properties.diff);
-
-    const filteredProperties = {
-      ...properties,
-      ...(filteredBefore !== undefined && { before: filteredBefore }),
-      ...(filteredAfter !== undefined && { after: filteredAfter }),
-      ...(filteredDiff !== undefined && { diff: filteredDiff }),
-      updatedFields: properties.updatedFields?.filter(
-        (field) => !restrictedFieldNames.has(field),
-      ),
-    };
-
-    return { ...event, properties: filteredProperties } as ObjectRecordSubscriptionEvent;
+    return filterRestrictedFieldsFromSubscriptionEvent(event, restrictedFields, flatFieldMetadataMaps);
   }
 
   private getMatchingQueryIds(
@@ -338,66 +287,23 @@ export class WorkspaceEventEmitterService {
     objectMetadata: FlatObjectMetadata,
     flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
   ): boolean {
-    if (operationSignature.objectNameSingular !== event.objectNameSingular) {
-      return false;
-    }
-
-    const properties = event.properties as { after?: object; before?: object };
     // Only `after` is tested for updates: a record leaving the filter is not delivered.
-    const record = properties?.after ?? properties?.before;
-
-    if (!isDefined(record)) {
-      return false;
-    }
-
-    const queryFilter = operationSignature.variables?.filter ?? {};
-
-    const filtersToApply: RecordGqlOperationFilter[] = [queryFilter];
-
-    if (subscriberRLSFilter && Object.keys(subscriberRLSFilter).length > 0) {
-      filtersToApply.push(subscriberRLSFilter);
-    }
-
-    const combinedFilter = combineFilters(filtersToApply);
-
-    if (Object.keys(combinedFilter).length === 0) {
-      return true;
-    }
-
-    const shouldIgnoreSoftDeleteDefaultFilter =
-      event.action === DatabaseEventAction.DELETED ||
-      event.action === DatabaseEventAction.RESTORED;
-
-    return isRecordMatchingRLSRowLevelPermissionPredicate({
-      record: record as Record<string, unknown>,
-      filter: combinedFilter,
-      flatObjectMetadata: objectMetadata,
+    return isQueryMatchingEventOnCombinedFilter({
+      operationSignature,
+      event,
+      subscriberRLSFilter,
+      objectMetadata,
       flatFieldMetadataMaps,
-      shouldIgnoreSoftDeleteDefaultFilter,
     });
   }
 
   private async fetchPermissionsContext(workspaceId: string): Promise<PermissionsContext> {
-    const {
-      flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps,
-      userWorkspaceRoleMap,
-      rolesPermissions,
-    } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+    return this.workspaceCacheService.getOrRecompute(workspaceId, [
       'flatRowLevelPermissionPredicateMaps',
       'flatRowLevelPermissionPredicateGroupMaps',
       'flatFieldMetadataMaps',
       'userWorkspaceRoleMap',
       'rolesPermissions',
     ]);
-
-    return {
-      flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps,
-      userWorkspaceRoleMap,
-      rolesPermissions,
-    };
   }
 }

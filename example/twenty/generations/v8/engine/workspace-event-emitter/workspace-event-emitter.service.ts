@@ -3,7 +3,6 @@ import { Injectable } from '@nestjs/common';
 import { GroundTruth } from '../../../../../app/ground-truth';
 import { type ObjectRecordEvent } from '../../../../twenty-shared/database-events';
 import {
-  combineFilters,
   isMetadataGqlOperationSignature,
   isRecordGqlOperationSignature,
   type ObjectsPermissionsByRoleId,
@@ -17,10 +16,8 @@ import {
   ProcessNestedRelationsHelper,
   QUERY_MAX_RECORDS_FROM_RELATION,
 } from '../../../../engine/api/common/process-nested-relations.helper';
-import { DatabaseEventAction } from '../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
 import { type SerializableAuthContext } from '../../../../engine/core-modules/auth/types/auth-context.type';
 import {
-  findFlatEntityByIdInFlatEntityMaps,
   type FlatEntityMaps,
   type FlatFieldMetadata,
   type FlatObjectMetadata,
@@ -34,11 +31,14 @@ import { EventStreamService } from '../../../../engine/subscriptions/event-strea
 import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
 import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
-import { buildRowLevelPermissionRecordFilter } from '../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
-import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
 import { WorkspaceCacheService } from '../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
 import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import {
+  buildSubscriberRowLevelPermissionFilter,
+  filterRestrictedFieldsFromSubscriptionEvent,
+  isQueryMatchingEventOnCombinedFilter,
+} from '../../../../engine/workspace-event-emitter/utils/stream-event-permissions.util';
 
 export type MetadataEvent = {
   type: 'created' | 'updated' | 'deleted';
@@ -377,18 +377,12 @@ export class WorkspaceEventEmitterService {
     permissionsContext: PermissionsContext,
     flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
   ): Promise<RecordGqlOperationFilter | null> {
-    const workspaceMember = isDefined(subscriberAuthContext.workspaceMemberId)
-      ? flatWorkspaceMemberMaps.byId[subscriberAuthContext.workspaceMemberId]
-      : undefined;
-
-    return buildRowLevelPermissionRecordFilter({
-      flatRowLevelPermissionPredicateMaps: permissionsContext.flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps:
-        permissionsContext.flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
-      objectMetadata,
+    return buildSubscriberRowLevelPermissionFilter({
+      subscriberAuthContext,
       roleIds: [roleId],
-      workspaceMember,
+      objectMetadata,
+      permissionsContext,
+      flatWorkspaceMemberMaps,
     });
   }
 
@@ -397,57 +391,7 @@ export class WorkspaceEventEmitterService {
     restrictedFields: RestrictedFieldsPermissions | undefined,
     flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
   ): ObjectRecordSubscriptionEvent {
-    if (!restrictedFields || Object.keys(restrictedFields).length === 0) {
-      return event;
-    }
-
-    const restrictedFieldNames = new Set(
-      Object.entries(restrictedFields)
-        .filter(([, permissions]) => permissions.canRead === false)
-        .map(
-          ([fieldMetadataId]) =>
-            findFlatEntityByIdInFlatEntityMaps({
-              flatEntityId: fieldMetadataId,
-              flatEntityMaps: flatFieldMetadataMaps,
-            })?.name,
-        )
-        .filter(isDefined),
-    );
-
-    if (restrictedFieldNames.size === 0) {
-      return event;
-    }
-
-    const filterRecord = (record: object | undefined): object | undefined =>
-      record
-        ? Object.fromEntries(
-            Object.entries(record).filter(([key]) => !restrictedFieldNames.has(key)),
-          )
-        : record;
-
-    const properties = event.properties as {
-      before?: object;
-      after?: object;
-      updatedFields?: string[];
-      diff?: object;
-    };
-
-    const filteredBefore = filterRecord(properties.before);
-    const filteredAfter = filterRecord(properties.after);
-    const filteredDiff = filterRecord(properties.diff);
-
-    return {
-      ...event,
-      properties: {
-        ...properties,
-        ...(filteredBefore !== undefined && { before: filteredBefore }),
-        ...(filteredAfter !== undefined && { after: filteredAfter }),
-        ...(filteredDiff !== undefined && { diff: filteredDiff }),
-        updatedFields: properties.updatedFields?.filter(
-          (field) => !restrictedFieldNames.has(field),
-        ),
-      },
-    } as ObjectRecordSubscriptionEvent;
+    return filterRestrictedFieldsFromSubscriptionEvent(event, restrictedFields, flatFieldMetadataMaps);
   }
 
   private getMatchingObjectRecordQueryIds(
@@ -487,65 +431,22 @@ export class WorkspaceEventEmitterService {
     objectMetadata: FlatObjectMetadata,
     flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
   ): boolean {
-    if (operationSignature.objectNameSingular !== event.objectNameSingular) {
-      return false;
-    }
-
-    const properties = event.properties as { after?: object; before?: object };
-    const record = properties?.after ?? properties?.before;
-
-    if (!isDefined(record)) {
-      return false;
-    }
-
-    const queryFilter = operationSignature.variables?.filter ?? {};
-
-    const filtersToApply: RecordGqlOperationFilter[] = [queryFilter];
-
-    if (subscriberRLSFilter && Object.keys(subscriberRLSFilter).length > 0) {
-      filtersToApply.push(subscriberRLSFilter);
-    }
-
-    const combinedFilter = combineFilters(filtersToApply);
-
-    if (Object.keys(combinedFilter).length === 0) {
-      return true;
-    }
-
-    const shouldIgnoreSoftDeleteDefaultFilter =
-      event.action === DatabaseEventAction.DELETED ||
-      event.action === DatabaseEventAction.RESTORED;
-
-    return isRecordMatchingRLSRowLevelPermissionPredicate({
-      record: record as Record<string, unknown>,
-      filter: combinedFilter,
-      flatObjectMetadata: objectMetadata,
+    return isQueryMatchingEventOnCombinedFilter({
+      operationSignature,
+      event,
+      subscriberRLSFilter,
+      objectMetadata,
       flatFieldMetadataMaps,
-      shouldIgnoreSoftDeleteDefaultFilter,
     });
   }
 
   private async fetchPermissionsContext(workspaceId: string): Promise<PermissionsContext> {
-    const {
-      flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps,
-      userWorkspaceRoleMap,
-      rolesPermissions,
-    } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+    return this.workspaceCacheService.getOrRecompute(workspaceId, [
       'flatRowLevelPermissionPredicateMaps',
       'flatRowLevelPermissionPredicateGroupMaps',
       'flatFieldMetadataMaps',
       'userWorkspaceRoleMap',
       'rolesPermissions',
     ]);
-
-    return {
-      flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps,
-      userWorkspaceRoleMap,
-      rolesPermissions,
-    };
   }
 }

@@ -21,7 +21,6 @@ import {
 import { DatabaseEventAction } from '../../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
 import { type SerializableAuthContext } from '../../../../../engine/core-modules/auth/types/auth-context.type';
 import {
-  findFlatEntityByIdInFlatEntityMaps,
   type FlatApplicationCacheMaps,
   type FlatEntityMaps,
   type FlatFieldMetadata,
@@ -44,7 +43,6 @@ import { EventStreamService } from '../../../../../engine/subscriptions/event-st
 import { SubscriptionService } from '../../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../../engine/subscriptions/types/event-stream-data.type';
 import { type ObjectRecordSubscriptionEvent } from '../../../../../engine/subscriptions/types/object-record-subscription-event.type';
-import { buildRowLevelPermissionRecordFilter } from '../../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
 import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
 import {
   computePermissionIntersection,
@@ -54,6 +52,10 @@ import {
 import { WorkspaceCacheService } from '../../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
 import { parseEventNameOrThrow } from '../../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import {
+  buildSubscriberRowLevelPermissionFilter,
+  filterRestrictedFieldsFromSubscriptionEvent,
+} from '../../../../../engine/workspace-event-emitter/utils/stream-event-permissions.util';
 
 export type EventStreamPayload = {
   objectRecordEventsWithQueryIds: {
@@ -412,18 +414,12 @@ export class ObjectRecordEventPublisher {
     permissionsContext: StreamPermissionsContext,
     flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
   ): RecordGqlOperationFilter | null {
-    const workspaceMember = isDefined(subscriberAuthContext.workspaceMemberId)
-      ? flatWorkspaceMemberMaps.byId[subscriberAuthContext.workspaceMemberId]
-      : undefined;
-
-    return buildRowLevelPermissionRecordFilter({
-      flatRowLevelPermissionPredicateMaps: permissionsContext.flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps:
-        permissionsContext.flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
-      objectMetadata,
+    return buildSubscriberRowLevelPermissionFilter({
+      subscriberAuthContext,
       roleIds,
-      workspaceMember,
+      objectMetadata,
+      permissionsContext,
+      flatWorkspaceMemberMaps,
     });
   }
 
@@ -519,57 +515,7 @@ export class ObjectRecordEventPublisher {
     restrictedFields: RestrictedFieldsPermissions | undefined,
     flatFieldMetadataMaps: FlatEntityMaps<FlatFieldMetadata>,
   ): ObjectRecordSubscriptionEvent {
-    if (!restrictedFields || Object.keys(restrictedFields).length === 0) {
-      return event;
-    }
-
-    const restrictedFieldNames = new Set(
-      Object.entries(restrictedFields)
-        .filter(([, permissions]) => permissions.canRead === false)
-        .map(
-          ([fieldMetadataId]) =>
-            findFlatEntityByIdInFlatEntityMaps({
-              flatEntityId: fieldMetadataId,
-              flatEntityMaps: flatFieldMetadataMaps,
-            })?.name,
-        )
-        .filter(isDefined),
-    );
-
-    if (restrictedFieldNames.size === 0) {
-      return event;
-    }
-
-    const filterRecord = (record: object | undefined): object | undefined =>
-      record
-        ? Object.fromEntries(
-            Object.entries(record).filter(([key]) => !restrictedFieldNames.has(key)),
-          )
-        : record;
-
-    const properties = event.properties as {
-      before?: object;
-      after?: object;
-      updatedFields?: string[];
-      diff?: object;
-    };
-
-    const filteredBefore = filterRecord(properties.before);
-    const filteredAfter = filterRecord(properties.after);
-    const filteredDiff = filterRecord(properties.diff);
-
-    return {
-      ...event,
-      properties: {
-        ...properties,
-        ...(filteredBefore !== undefined && { before: filteredBefore }),
-        ...(filteredAfter !== undefined && { after: filteredAfter }),
-        ...(filteredDiff !== undefined && { diff: filteredDiff }),
-        updatedFields: properties.updatedFields?.filter(
-          (field) => !restrictedFieldNames.has(field),
-        ),
-      },
-    } as ObjectRecordSubscriptionEvent;
+    return filterRestrictedFieldsFromSubscriptionEvent(event, restrictedFields, flatFieldMetadataMaps);
   }
 
   private getMatchingObjectRecordQueryIds({
@@ -678,15 +624,7 @@ export class ObjectRecordEventPublisher {
   }
 
   private async fetchPermissionsContext(workspaceId: string): Promise<StreamPermissionsContext> {
-    const {
-      flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps,
-      userWorkspaceRoleMap,
-      rolesPermissions,
-      flatApplicationMaps,
-      featureFlagsMap,
-    } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+    return this.workspaceCacheService.getOrRecompute(workspaceId, [
       'flatRowLevelPermissionPredicateMaps',
       'flatRowLevelPermissionPredicateGroupMaps',
       'flatFieldMetadataMaps',
@@ -695,15 +633,5 @@ export class ObjectRecordEventPublisher {
       'flatApplicationMaps',
       'featureFlagsMap',
     ]);
-
-    return {
-      flatRowLevelPermissionPredicateMaps,
-      flatRowLevelPermissionPredicateGroupMaps,
-      flatFieldMetadataMaps,
-      userWorkspaceRoleMap,
-      rolesPermissions,
-      flatApplicationMaps,
-      featureFlagsMap,
-    };
   }
 }
