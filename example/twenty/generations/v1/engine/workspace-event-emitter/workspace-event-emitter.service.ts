@@ -3,13 +3,12 @@ import { Injectable } from '@nestjs/common';
 import { GroundTruth } from '../../../../../app/ground-truth';
 import { type ObjectRecordEvent } from '../../../../twenty-shared/database-events';
 import { isDefined } from '../../../../twenty-shared/utils';
-import { transformEventToWebhookEvent } from '../../../../engine/metadata-modules/webhook/transform-event-to-webhook-event';
-import { SubscriptionChannel } from '../../../../engine/subscriptions/enums/subscription-channel.enum';
 import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
 import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
 import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
 import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import { publishBatchToLegacyChannel } from '../../../../engine/workspace-event-emitter/utils/publish-batch-to-legacy-channel.util';
 import { EventStreamService } from '../subscriptions/event-stream.service';
 
 // V1 of the event-stream publisher, in the shape of commit 0c76dde0: streams
@@ -23,29 +22,8 @@ export class WorkspaceEventEmitterService {
   ) {}
 
   async publish(workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
-    const [nameSingular, operation] = workspaceEventBatch.name.split('.');
-
-    for (const eventData of workspaceEventBatch.events) {
-      const { record, updatedFields } = transformEventToWebhookEvent({
-        eventName: workspaceEventBatch.name,
-        event: eventData,
-      });
-
-      const event = {
-        action: operation,
-        objectNameSingular: nameSingular,
-        eventDate: new Date(),
-        record,
-        ...(updatedFields && { updatedFields }),
-      };
-
-      // Publish individual events to legacy channel (onDbEvent)
-      await this.subscriptionService.publish({
-        channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
-        workspaceId: workspaceEventBatch.workspaceId,
-        payload: { onDbEvent: event },
-      });
-    }
+    // Publish individual events to legacy channel (onDbEvent)
+    await publishBatchToLegacyChannel(this.subscriptionService, workspaceEventBatch);
 
     await this.publishToEventStreams(workspaceEventBatch);
   }

@@ -18,15 +18,14 @@ import {
   type FlatRowLevelPermissionPredicateMaps,
   type FlatWorkspaceMemberMaps,
 } from '../../../../engine/metadata-modules/flat-entity.types';
-import { transformEventToWebhookEvent } from '../../../../engine/metadata-modules/webhook/transform-event-to-webhook-event';
-import { SubscriptionChannel } from '../../../../engine/subscriptions/enums/subscription-channel.enum';
 import { EventStreamService } from '../../../../engine/subscriptions/event-stream.service';
 import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
 import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
 import { WorkspaceCacheService } from '../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
-import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import { publishBatchToLegacyChannel } from '../../../../engine/workspace-event-emitter/utils/publish-batch-to-legacy-channel.util';
+import { matchBatchEventsForStream } from '../../../../engine/workspace-event-emitter/utils/match-batch-events-for-stream.util';
 import {
   buildSubscriberRowLevelPermissionFilter,
   filterRestrictedFieldsFromSubscriptionEvent,
@@ -52,29 +51,8 @@ export class WorkspaceEventEmitterService {
   ) {}
 
   async publish(workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
-    const [nameSingular, operation] = workspaceEventBatch.name.split('.');
-
-    for (const eventData of workspaceEventBatch.events) {
-      const { record, updatedFields } = transformEventToWebhookEvent({
-        eventName: workspaceEventBatch.name,
-        event: eventData,
-      });
-
-      const event = {
-        action: operation,
-        objectNameSingular: nameSingular,
-        eventDate: new Date(),
-        record,
-        ...(updatedFields && { updatedFields }),
-      };
-
-      // Publish individual events to legacy channel (onDbEvent)
-      await this.subscriptionService.publish({
-        channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
-        workspaceId: workspaceEventBatch.workspaceId,
-        payload: { onDbEvent: event },
-      });
-    }
+    // Publish individual events to legacy channel (onDbEvent)
+    await publishBatchToLegacyChannel(this.subscriptionService, workspaceEventBatch);
 
     await this.publishToEventStreams(workspaceEventBatch);
   }
@@ -155,13 +133,6 @@ export class WorkspaceEventEmitterService {
       return;
     }
 
-    const matchedEvents: {
-      queryIds: string[];
-      event: ObjectRecordSubscriptionEvent;
-    }[] = [];
-
-    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
-
     const subscriberRLSFilter = this.buildSubscriberRLSFilter(
       streamData.authContext,
       roleId,
@@ -172,46 +143,22 @@ export class WorkspaceEventEmitterService {
 
     const restrictedFields = objectPermissions.restrictedFields;
 
-    for (const event of workspaceEventBatch.events) {
-      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
-
-      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
-        action,
-        objectNameSingular,
-        ...event,
-      };
-
-      const filteredEvent = this.filterRestrictedFieldsFromEvent(
-        eventWithObjectName,
-        restrictedFields,
-        permissionsContext.flatFieldMetadataMaps,
-      );
-
-      const filteredProperties = filteredEvent.properties as { updatedFields?: string[] };
-
-      if (
-        isDefined(filteredProperties.updatedFields) &&
-        filteredProperties.updatedFields.length === 0
-      ) {
-        this.groundTruth.eventDrop('D7', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      const matchedQueryIds = this.getMatchingQueryIds(
-        streamData.queries,
-        filteredEvent,
-        subscriberRLSFilter,
-        workspaceEventBatch.objectMetadata,
-        permissionsContext.flatFieldMetadataMaps,
-      );
-
-      if (matchedQueryIds.length === 0) {
-        this.groundTruth.eventDrop('D8', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      matchedEvents.push({ queryIds: matchedQueryIds, event: filteredEvent });
-    }
+    const matchedEvents = matchBatchEventsForStream({
+      workspaceEventBatch,
+      streamChannelId,
+      groundTruth: this.groundTruth,
+      filterRestrictedFields: (event) =>
+        this.filterRestrictedFieldsFromEvent(event, restrictedFields, permissionsContext.flatFieldMetadataMaps),
+      getMatchingQueryIds: (filteredEvent) =>
+        this.getMatchingQueryIds(
+          streamData.queries,
+          filteredEvent,
+          subscriberRLSFilter,
+          workspaceEventBatch.objectMetadata,
+          permissionsContext.flatFieldMetadataMaps,
+        ),
+      toMatchedEvent: (queryIds, event) => ({ queryIds, event }),
+    });
 
     if (matchedEvents.length > 0) {
       this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ event }) => event));

@@ -25,15 +25,14 @@ import {
   type FlatRowLevelPermissionPredicateMaps,
   type FlatWorkspaceMemberMaps,
 } from '../../../../engine/metadata-modules/flat-entity.types';
-import { transformEventToWebhookEvent } from '../../../../engine/metadata-modules/webhook/transform-event-to-webhook-event';
-import { SubscriptionChannel } from '../../../../engine/subscriptions/enums/subscription-channel.enum';
 import { EventStreamService } from '../../../../engine/subscriptions/event-stream.service';
 import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
 import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
 import { WorkspaceCacheService } from '../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
-import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import { publishBatchToLegacyChannel } from '../../../../engine/workspace-event-emitter/utils/publish-batch-to-legacy-channel.util';
+import { matchBatchEventsForStream } from '../../../../engine/workspace-event-emitter/utils/match-batch-events-for-stream.util';
 import {
   buildSubscriberRowLevelPermissionFilter,
   filterRestrictedFieldsFromSubscriptionEvent,
@@ -101,28 +100,7 @@ export class WorkspaceEventEmitterService {
   private async publishToLegacyChannel(
     eventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
   ): Promise<void> {
-    const [nameSingular, operation] = eventBatch.name.split('.');
-
-    for (const eventData of eventBatch.events) {
-      const { record, updatedFields } = transformEventToWebhookEvent({
-        eventName: eventBatch.name,
-        event: eventData,
-      });
-
-      await this.subscriptionService.publish({
-        channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
-        workspaceId: eventBatch.workspaceId,
-        payload: {
-          onDbEvent: {
-            action: operation,
-            objectNameSingular: nameSingular,
-            eventDate: new Date(),
-            record,
-            ...(updatedFields && { updatedFields }),
-          },
-        },
-      });
-    }
+    await publishBatchToLegacyChannel(this.subscriptionService, eventBatch);
   }
 
   private async publishToEventStreams(
@@ -267,10 +245,6 @@ export class WorkspaceEventEmitterService {
       return;
     }
 
-    const matchedEvents: EventStreamPayload['objectRecordEventsWithQueryIds'] = [];
-
-    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
-
     const subscriberRLSFilter = await this.buildSubscriberRLSFilter(
       streamData.authContext,
       roleId,
@@ -281,46 +255,22 @@ export class WorkspaceEventEmitterService {
 
     const restrictedFields = objectPermissions.restrictedFields;
 
-    for (const event of workspaceEventBatch.events) {
-      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
-
-      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
-        action,
-        objectNameSingular,
-        ...event,
-      };
-
-      const filteredEvent = this.filterRestrictedFieldsFromEvent(
-        eventWithObjectName,
-        restrictedFields,
-        permissionsContext.flatFieldMetadataMaps,
-      );
-
-      const filteredProperties = filteredEvent.properties as { updatedFields?: string[] };
-
-      if (
-        isDefined(filteredProperties.updatedFields) &&
-        filteredProperties.updatedFields.length === 0
-      ) {
-        this.groundTruth.eventDrop('D7', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      const matchedQueryIds = this.getMatchingObjectRecordQueryIds(
-        streamData.queries,
-        filteredEvent,
-        subscriberRLSFilter,
-        workspaceEventBatch.objectMetadata,
-        permissionsContext.flatFieldMetadataMaps,
-      );
-
-      if (matchedQueryIds.length === 0) {
-        this.groundTruth.eventDrop('D8', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      matchedEvents.push({ queryIds: matchedQueryIds, objectRecordEvent: filteredEvent });
-    }
+    const matchedEvents: EventStreamPayload['objectRecordEventsWithQueryIds'] = matchBatchEventsForStream({
+      workspaceEventBatch,
+      streamChannelId,
+      groundTruth: this.groundTruth,
+      filterRestrictedFields: (event) =>
+        this.filterRestrictedFieldsFromEvent(event, restrictedFields, permissionsContext.flatFieldMetadataMaps),
+      getMatchingQueryIds: (filteredEvent) =>
+        this.getMatchingObjectRecordQueryIds(
+          streamData.queries,
+          filteredEvent,
+          subscriberRLSFilter,
+          workspaceEventBatch.objectMetadata,
+          permissionsContext.flatFieldMetadataMaps,
+        ),
+      toMatchedEvent: (queryIds, objectRecordEvent) => ({ queryIds, objectRecordEvent }),
+    });
 
     if (matchedEvents.length > 0) {
       await this.enrichEventBatchWithNestedRelations({

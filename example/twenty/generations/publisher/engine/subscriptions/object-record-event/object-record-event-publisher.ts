@@ -51,7 +51,7 @@ import {
 } from '../../../../../engine/twenty-orm/utils/role-permissions.util';
 import { WorkspaceCacheService } from '../../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
-import { parseEventNameOrThrow } from '../../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import { matchBatchEventsForStream } from '../../../../../engine/workspace-event-emitter/utils/match-batch-events-for-stream.util';
 import {
   buildSubscriberRowLevelPermissionFilter,
   filterRestrictedFieldsFromSubscriptionEvent,
@@ -226,10 +226,6 @@ export class ObjectRecordEventPublisher {
       return;
     }
 
-    const matchedEvents: EventStreamPayload['objectRecordEventsWithQueryIds'] = [];
-
-    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
-
     const subscriberAuthContext: SerializableAuthContext = {
       ...streamData.authContext,
       workspaceMemberId: this.resolveSubscriberWorkspaceMemberId({
@@ -256,58 +252,29 @@ export class ObjectRecordEventPublisher {
 
     const restrictedFields = objectPermissions.restrictedFields;
 
-    for (const event of workspaceEventBatch.events) {
-      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
-
-      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
-        action,
-        objectNameSingular,
-        ...event,
-      };
-
-      const filteredEvent = this.filterRestrictedFieldsFromEvent(
-        eventWithObjectName,
-        restrictedFields,
-        permissionsContext.flatFieldMetadataMaps,
-      );
-
-      const filteredProperties = filteredEvent.properties as { updatedFields?: string[] };
-
-      if (
-        isDefined(filteredProperties.updatedFields) &&
-        filteredProperties.updatedFields.length === 0
-      ) {
-        this.groundTruth.eventDrop('D7', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      if (
+    const matchedEvents: EventStreamPayload['objectRecordEventsWithQueryIds'] = matchBatchEventsForStream({
+      workspaceEventBatch,
+      streamChannelId,
+      groundTruth: this.groundTruth,
+      filterRestrictedFields: (event) =>
+        this.filterRestrictedFieldsFromEvent(event, restrictedFields, permissionsContext.flatFieldMetadataMaps),
+      isHiddenByRecordSharing: (filteredEvent) =>
         isDefined(subscriberRecordShareGate) &&
         !isRecordSharedWithPrincipals({
           recordShareGate: subscriberRecordShareGate,
           recordId: filteredEvent.recordId,
           accessLevels: resolveRequiredRecordShareAccessLevels('select'),
-        })
-      ) {
-        this.groundTruth.eventDrop('D7b', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      const matchedQueryIds = this.getMatchingObjectRecordQueryIds({
-        queries: streamData.queries,
-        event: filteredEvent,
-        subscriberRLSFilter,
-        objectMetadata: workspaceEventBatch.objectMetadata,
-        flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
-      });
-
-      if (matchedQueryIds.length === 0) {
-        this.groundTruth.eventDrop('D8', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      matchedEvents.push({ queryIds: matchedQueryIds, objectRecordEvent: filteredEvent });
-    }
+        }),
+      getMatchingQueryIds: (filteredEvent) =>
+        this.getMatchingObjectRecordQueryIds({
+          queries: streamData.queries,
+          event: filteredEvent,
+          subscriberRLSFilter,
+          objectMetadata: workspaceEventBatch.objectMetadata,
+          flatFieldMetadataMaps: permissionsContext.flatFieldMetadataMaps,
+        }),
+      toMatchedEvent: (queryIds, objectRecordEvent) => ({ queryIds, objectRecordEvent }),
+    });
 
     if (matchedEvents.length > 0) {
       try {
