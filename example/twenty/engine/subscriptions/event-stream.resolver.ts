@@ -11,7 +11,6 @@ import {
 } from '../core-modules/auth/decorators/auth.decorators';
 import { type AuthContextUser } from '../core-modules/auth/types/auth-context.type';
 
-import { EVENT_STREAM_TTL_MS } from './constants/event-stream-ttl.constant';
 import {
   AddQuerySubscriptionInput,
   RemoveQueryFromEventStreamInput,
@@ -20,7 +19,7 @@ import { EventStreamService } from './event-stream.service';
 import { EventStreamException, EventStreamExceptionCode } from './event-stream.exception';
 import { SubscriptionService } from './subscription.service';
 import { eventStreamIdToChannelId } from './utils/get-channel-id-from-event-stream-id';
-import { wrapAsyncIteratorWithLifecycle } from './utils/wrap-async-iterator-with-lifecycle';
+import { changeEventStreamQueries, openEventStreamIterator } from './utils/event-stream-resolver.helpers';
 
 // The object-payload era (V7 onwards). `resolve` keeps only the keys the
 // EventSubscription type declares: any other top-level payload key is dropped.
@@ -86,34 +85,12 @@ export const createEventStreamResolver = <Payload extends object>({
         },
       });
 
-      let iterator: AsyncIterator<Payload>;
-
-      try {
-        iterator = await this.subscriptionService.subscribeToEventStream<Payload>({
-          workspaceId: workspace.id,
-          eventStreamChannelId,
-        });
-      } catch (error) {
-        await this.eventStreamService.destroyEventStream({
-          workspaceId: workspace.id,
-          eventStreamChannelId,
-        });
-        throw error;
-      }
-
-      return wrapAsyncIteratorWithLifecycle(iterator, {
+      return openEventStreamIterator<Payload>({
+        subscriptionService: this.subscriptionService,
+        eventStreamService: this.eventStreamService,
+        workspaceId: workspace.id,
+        eventStreamChannelId,
         initialValue,
-        onHeartbeat: () =>
-          this.eventStreamService.refreshEventStreamTTL({
-            workspaceId: workspace.id,
-            eventStreamChannelId,
-          }),
-        heartbeatIntervalMs: EVENT_STREAM_TTL_MS / 5,
-        onCleanup: () =>
-          this.eventStreamService.destroyEventStream({
-            workspaceId: workspace.id,
-            eventStreamChannelId,
-          }),
       });
     }
 
@@ -125,36 +102,21 @@ export const createEventStreamResolver = <Payload extends object>({
       @AuthUserWorkspaceId({ allowUndefined: true }) userWorkspaceId: string | undefined,
       @AuthApiKey() apiKey: { id: string } | undefined,
     ): Promise<boolean> {
-      const eventStreamChannelId = eventStreamIdToChannelId(input.eventStreamId);
-      const streamData = await this.eventStreamService.getStreamData(
-        workspace.id,
-        eventStreamChannelId,
-      );
-
-      if (!isDefined(streamData)) {
-        return false;
-      }
-
-      const isAuthorized = await this.eventStreamService.isAuthorized({
-        streamData,
-        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
-      });
-
-      if (!isAuthorized) {
-        throw new EventStreamException(
-          'You are not authorized to add a query to this event stream',
-          EventStreamExceptionCode.NOT_AUTHORIZED,
-        );
-      }
-
-      await this.eventStreamService.addQuery({
+      return changeEventStreamQueries({
+        eventStreamService: this.eventStreamService,
         workspaceId: workspace.id,
-        eventStreamChannelId,
-        queryId: input.queryId,
-        operationSignature: input.operationSignature as never,
+        eventStreamId: input.eventStreamId,
+        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
+        onMissingStream: 'return-false',
+        notAuthorizedMessage: 'You are not authorized to add a query to this event stream',
+        change: (eventStreamChannelId) =>
+          this.eventStreamService.addQuery({
+            workspaceId: workspace.id,
+            eventStreamChannelId,
+            queryId: input.queryId,
+            operationSignature: input.operationSignature as never,
+          }),
       });
-
-      return true;
     }
 
     @Mutation(() => Boolean)
@@ -165,35 +127,20 @@ export const createEventStreamResolver = <Payload extends object>({
       @AuthUserWorkspaceId({ allowUndefined: true }) userWorkspaceId: string | undefined,
       @AuthApiKey() apiKey: { id: string } | undefined,
     ): Promise<boolean> {
-      const eventStreamChannelId = eventStreamIdToChannelId(input.eventStreamId);
-      const streamData = await this.eventStreamService.getStreamData(
-        workspace.id,
-        eventStreamChannelId,
-      );
-
-      if (!isDefined(streamData)) {
-        return false;
-      }
-
-      const isAuthorized = await this.eventStreamService.isAuthorized({
-        streamData,
-        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
-      });
-
-      if (!isAuthorized) {
-        throw new EventStreamException(
-          'You are not authorized to remove a query from this event stream',
-          EventStreamExceptionCode.NOT_AUTHORIZED,
-        );
-      }
-
-      await this.eventStreamService.removeQuery({
+      return changeEventStreamQueries({
+        eventStreamService: this.eventStreamService,
         workspaceId: workspace.id,
-        eventStreamChannelId,
-        queryId: input.queryId,
+        eventStreamId: input.eventStreamId,
+        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
+        onMissingStream: 'return-false',
+        notAuthorizedMessage: 'You are not authorized to remove a query from this event stream',
+        change: (eventStreamChannelId) =>
+          this.eventStreamService.removeQuery({
+            workspaceId: workspace.id,
+            eventStreamChannelId,
+            queryId: input.queryId,
+          }),
       });
-
-      return true;
     }
   }
 

@@ -9,7 +9,6 @@ import {
   AuthWorkspace,
 } from '../core-modules/auth/decorators/auth.decorators';
 import { type AuthContextUser } from '../core-modules/auth/types/auth-context.type';
-import { EVENT_STREAM_TTL_MS } from '../subscriptions/constants/event-stream-ttl.constant';
 import {
   AddQuerySubscriptionInput,
   RemoveQueryFromEventStreamInput,
@@ -27,7 +26,10 @@ import {
 } from '../subscriptions/event-stream.exception';
 import { SubscriptionService } from '../subscriptions/subscription.service';
 import { eventStreamIdToChannelId } from '../subscriptions/utils/get-channel-id-from-event-stream-id';
-import { wrapAsyncIteratorWithLifecycle } from '../subscriptions/utils/wrap-async-iterator-with-lifecycle';
+import {
+  changeEventStreamQueries,
+  openEventStreamIterator,
+} from '../subscriptions/utils/event-stream-resolver.helpers';
 
 type StreamStateService = Pick<
   EventStreamService,
@@ -113,34 +115,12 @@ export const createWorkspaceEventEmitterResolver = ({
         authContext: { userId: user?.id, userWorkspaceId, apiKeyId: apiKey?.id },
       });
 
-      let iterator: AsyncIterator<EventWithQueryIdsDTO[]>;
-
-      try {
-        iterator = await this.subscriptionService.subscribeToEventStream<EventWithQueryIdsDTO[]>({
-          workspaceId: workspace.id,
-          eventStreamChannelId,
-        });
-      } catch (error) {
-        await this.eventStreamService.destroyEventStream({
-          workspaceId: workspace.id,
-          eventStreamChannelId,
-        });
-        throw error;
-      }
-
-      return wrapAsyncIteratorWithLifecycle(iterator, {
-        ...(yieldsInitialValue && { initialValue: [] }),
-        onHeartbeat: () =>
-          this.eventStreamService.refreshEventStreamTTL({
-            workspaceId: workspace.id,
-            eventStreamChannelId,
-          }),
-        heartbeatIntervalMs: EVENT_STREAM_TTL_MS / 5,
-        onCleanup: () =>
-          this.eventStreamService.destroyEventStream({
-            workspaceId: workspace.id,
-            eventStreamChannelId,
-          }),
+      return openEventStreamIterator<EventWithQueryIdsDTO[]>({
+        subscriptionService: this.subscriptionService,
+        eventStreamService: this.eventStreamService,
+        workspaceId: workspace.id,
+        eventStreamChannelId,
+        initialValue: yieldsInitialValue ? [] : undefined,
       });
     }
 
@@ -152,39 +132,21 @@ export const createWorkspaceEventEmitterResolver = ({
       @AuthUserWorkspaceId({ allowUndefined: true }) userWorkspaceId: string | undefined,
       @AuthApiKey() apiKey: { id: string } | undefined,
     ): Promise<boolean> {
-      const eventStreamChannelId = eventStreamIdToChannelId(input.eventStreamId);
-      const streamData = await this.eventStreamService.getStreamData(
-        workspace.id,
-        eventStreamChannelId,
-      );
-
-      if (!isDefined(streamData)) {
-        throw new EventStreamException(
-          'Event stream does not exist',
-          EventStreamExceptionCode.EVENT_STREAM_DOES_NOT_EXIST,
-        );
-      }
-
-      const isAuthorized = await this.eventStreamService.isAuthorized({
-        streamData,
-        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
-      });
-
-      if (!isAuthorized) {
-        throw new EventStreamException(
-          'You are not authorized to add a query to this event stream',
-          EventStreamExceptionCode.NOT_AUTHORIZED,
-        );
-      }
-
-      await this.eventStreamService.addQuery({
+      return changeEventStreamQueries({
+        eventStreamService: this.eventStreamService,
         workspaceId: workspace.id,
-        eventStreamChannelId,
-        queryId: input.queryId,
-        operationSignature: input.operationSignature as never,
+        eventStreamId: input.eventStreamId,
+        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
+        onMissingStream: 'throw',
+        notAuthorizedMessage: 'You are not authorized to add a query to this event stream',
+        change: (eventStreamChannelId) =>
+          this.eventStreamService.addQuery({
+            workspaceId: workspace.id,
+            eventStreamChannelId,
+            queryId: input.queryId,
+            operationSignature: input.operationSignature as never,
+          }),
       });
-
-      return true;
     }
 
     @Mutation(() => Boolean)
@@ -195,38 +157,20 @@ export const createWorkspaceEventEmitterResolver = ({
       @AuthUserWorkspaceId({ allowUndefined: true }) userWorkspaceId: string | undefined,
       @AuthApiKey() apiKey: { id: string } | undefined,
     ): Promise<boolean> {
-      const eventStreamChannelId = eventStreamIdToChannelId(input.eventStreamId);
-      const streamData = await this.eventStreamService.getStreamData(
-        workspace.id,
-        eventStreamChannelId,
-      );
-
-      if (!isDefined(streamData)) {
-        throw new EventStreamException(
-          'Event stream does not exist',
-          EventStreamExceptionCode.EVENT_STREAM_DOES_NOT_EXIST,
-        );
-      }
-
-      const isAuthorized = await this.eventStreamService.isAuthorized({
-        streamData,
-        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
-      });
-
-      if (!isAuthorized) {
-        throw new EventStreamException(
-          'You are not authorized to remove a query from this event stream',
-          EventStreamExceptionCode.NOT_AUTHORIZED,
-        );
-      }
-
-      await this.eventStreamService.removeQuery({
+      return changeEventStreamQueries({
+        eventStreamService: this.eventStreamService,
         workspaceId: workspace.id,
-        eventStreamChannelId,
-        queryId: input.queryId,
+        eventStreamId: input.eventStreamId,
+        authContext: { userWorkspaceId, apiKeyId: apiKey?.id },
+        onMissingStream: 'throw',
+        notAuthorizedMessage: 'You are not authorized to remove a query from this event stream',
+        change: (eventStreamChannelId) =>
+          this.eventStreamService.removeQuery({
+            workspaceId: workspace.id,
+            eventStreamChannelId,
+            queryId: input.queryId,
+          }),
       });
-
-      return true;
     }
   }
 
