@@ -11,15 +11,13 @@
  *   print the startup report line with 0 missing targets;
  * - both processes still end on SIGTERM.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
-import { startTwentyLikeApp, type TwentyLikeApp } from '../../example/harness';
+import { type TwentyLikeApp } from '../../example/harness';
 import { presentId } from '../../src/ids';
 import { ATTR, METRIC, STAGES } from '../../src/semconv';
-import { OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver';
-import { type Deployment, type Generation, pollUntil, redisUrlWithDb, startDeployment, stopAllProcesses } from '../helpers/processes';
+import { useInstrumentedDeployment } from '../helpers/instrumented-deployment';
+import { type ReceivedSpan } from '../helpers/otlp-receiver';
+import { type Deployment, type Generation, pollUntil } from '../helpers/processes';
 
 // OTLP span kinds
 const SPAN_KIND_PRODUCER = 4;
@@ -53,30 +51,12 @@ function isSubsequence(wanted: string[], stages: string[]): boolean {
  */
 export function describeCrossProcessTrace(generations: { generation: Generation; db: number }[]): void {
   describe.each(generations)('cross-process trace context, generation $generation', ({ generation, db }) => {
-    const receiver = new OtlpReceiver();
-    const redisUrl = redisUrlWithDb(db);
-    let deployment: Deployment | undefined;
+    const env = useInstrumentedDeployment({ generation, db, tmpPrefix: 'cross-process-' });
+    const { receiver } = env;
     let client: TwentyLikeApp | undefined;
-
-    beforeAll(async () => {
-      const endpoint = await receiver.start();
-      const groundTruthFile = join(mkdtempSync(join(tmpdir(), 'cross-process-')), 'ground-truth.jsonl');
-      deployment = await startDeployment({
-        generation,
-        redisUrl,
-        otlpEndpoint: endpoint,
-        instrumentServer: true,
-        instrumentWorker: true,
-        groundTruthFile,
-      });
-      client = await startTwentyLikeApp({ generation, mode: 'client', url: deployment.url, redisUrl, groundTruthFile });
-    });
-
-    afterAll(async () => {
-      await client?.close().catch(() => undefined);
-      await deployment?.stop();
-      await stopAllProcesses();
-      await receiver.stop();
+    let deployment: Deployment | undefined;
+    beforeAll(() => {
+      ({ client, deployment } = env);
     });
 
     /**

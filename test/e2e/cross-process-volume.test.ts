@@ -16,15 +16,12 @@
  *     (one observation per delivered event).
  * Spans are sampled at 10%: counters must not depend on sampling.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { ExampleMutationsService } from '../../example/app/rest/example-mutations.service';
-import { startTwentyLikeApp, type SseStream, type TwentyLikeApp } from '../../example/harness';
+import { type SseStream, type TwentyLikeApp } from '../../example/harness';
 import { ATTR, METRIC, ORIGINS } from '../../src/semconv';
-import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { type Deployment, type Generation, pollUntil, redisUrlWithDb, startDeployment, stopAllProcesses } from '../helpers/processes';
+import { useInstrumentedDeployment } from '../helpers/instrumented-deployment';
+import { type Generation, pollUntil } from '../helpers/processes';
 
 jest.setTimeout(60_000);
 
@@ -42,31 +39,16 @@ const GENERATIONS: { generation: Generation; db: number }[] = [
 type ByOrigin = Record<'ui' | 'workflow', number>;
 
 describe.each(GENERATIONS)('delivered counters equal SSE deliveries at volume, generation $generation', ({ generation, db }) => {
-  const receiver = new OtlpReceiver();
-  const redisUrl = redisUrlWithDb(db);
-  let deployment: Deployment | undefined;
-  let client: TwentyLikeApp | undefined;
-
-  beforeAll(async () => {
-    const endpoint = await receiver.start();
-    const groundTruthFile = join(mkdtempSync(join(tmpdir(), 'cross-process-volume-')), 'ground-truth.jsonl');
-    deployment = await startDeployment({
-      generation,
-      redisUrl,
-      otlpEndpoint: endpoint,
-      instrumentServer: true,
-      instrumentWorker: true,
-      groundTruthFile,
-      otelEnv: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
-    });
-    client = await startTwentyLikeApp({ generation, mode: 'client', url: deployment.url, redisUrl, groundTruthFile });
+  const env = useInstrumentedDeployment({
+    generation,
+    db,
+    tmpPrefix: 'cross-process-volume-',
+    otelEnv: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
   });
-
-  afterAll(async () => {
-    await client?.close().catch(() => undefined);
-    await deployment?.stop();
-    await stopAllProcesses();
-    await receiver.stop();
+  const { receiver } = env;
+  let client: TwentyLikeApp | undefined;
+  beforeAll(() => {
+    client = env.client;
   });
 
   it(`${TOTAL_EVENTS} mixed UI and workflow events: deliver{forwarded} and delivery.latency count equal the SSE deliveries, by origin`, async () => {

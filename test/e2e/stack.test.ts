@@ -409,30 +409,54 @@ function doctorRows(report: DoctorJson): FunnelRow[] {
 
 // ---------------------------------------------------------------------------
 
+interface StackRun {
+  stack: Stack;
+  scenario: Scenario;
+  expected: Counts;
+  funnel: FunnelRow[];
+}
+
+/**
+ * A fresh stack and processes for one describe block: runs the scenario, then
+ * waits until the Prometheus funnel equals the app's ground truth and the
+ * delivered counts equal what the SSE clients received. The returned object is
+ * filled in by the time the block's tests run.
+ */
+function useScenarioOnStack(run: (stack: Stack) => Promise<Scenario>): StackRun {
+  const state = {} as StackRun;
+  beforeAll(async () => {
+    state.stack = await startStack();
+    try {
+      state.scenario = await run(state.stack);
+    } catch (error) {
+      await state.stack.stop();
+      throw error;
+    }
+    state.expected = groundTruthCounts(state.scenario.groundTruth());
+    const received = state.scenario.receivedByOrigin();
+    state.funnel = await waitForFunnel(state.stack, state.expected, (rows) => JSON.stringify(deliveredByOrigin(rows)) === JSON.stringify(received));
+  }, 90_000);
+
+  afterAll(async () => {
+    await state.scenario?.close();
+    await state.stack?.stop();
+  });
+  return state;
+}
+
+// ---------------------------------------------------------------------------
+
 describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the real stack', () => {
   let stack: Stack;
   let scenario: Scenario;
   let expected: Counts;
   let funnel: FunnelRow[];
 
-  beforeAll(async () => {
-    stack = await startStack();
-    try {
-      await sendOversizedSpan(stack);
-      scenario = await runDropScenario(stack);
-    } catch (error) {
-      await stack.stop();
-      throw error;
-    }
-    expected = groundTruthCounts(scenario.groundTruth());
-    const received = scenario.receivedByOrigin();
-    funnel = await waitForFunnel(stack, expected, (rows) => JSON.stringify(deliveredByOrigin(rows)) === JSON.stringify(received));
-  }, 90_000);
-
-  afterAll(async () => {
-    await scenario?.close();
-    await stack?.stop();
+  const run = useScenarioOnStack(async (started) => {
+    await sendOversizedSpan(started);
+    return runDropScenario(started);
   });
+  beforeAll(() => ({ stack, scenario, expected, funnel } = run));
 
   const diagnostics = () => `${scenario.example.logs(20)}\n${stack.logs(15)}`;
 
@@ -678,23 +702,8 @@ describe('scenario 2: every event delivered, fresh stack and processes', () => {
   let expected: Counts;
   let funnel: FunnelRow[];
 
-  beforeAll(async () => {
-    stack = await startStack();
-    try {
-      scenario = await runCleanScenario(stack);
-    } catch (error) {
-      await stack.stop();
-      throw error;
-    }
-    expected = groundTruthCounts(scenario.groundTruth());
-    const received = scenario.receivedByOrigin();
-    funnel = await waitForFunnel(stack, expected, (rows) => JSON.stringify(deliveredByOrigin(rows)) === JSON.stringify(received));
-  }, 90_000);
-
-  afterAll(async () => {
-    await scenario?.close();
-    await stack?.stop();
-  });
+  const run = useScenarioOnStack(runCleanScenario);
+  beforeAll(() => ({ stack, scenario, expected, funnel } = run));
 
   test('ground truth and Prometheus agree: nothing dropped or failed, both updates delivered', () => {
     expect(sortedEntries(expected)).toEqual(
