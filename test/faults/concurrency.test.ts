@@ -1,5 +1,5 @@
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
-import { groundTruthKeys, sorted, tallyKeys, unattributed } from '../integration/drop-conditions.shared';
+import { expectTallyEqualsGroundTruth } from '../integration/drop-conditions.shared';
 
 /**
  * Thousands of interleaved batches across streams and origins, all in flight
@@ -48,10 +48,7 @@ describe.each(['v5', 'publisher'] as const)('concurrency, generation %s', (gener
     }
     await currentApp().settle();
 
-    const rows = instrumented.telemetry.tallyRows();
-    const truth = currentApp().readGroundTruth().slice(before);
-    expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
-    expect(unattributed(rows)).toBe(0);
+    const { rows, truth } = expectTallyEqualsGroundTruth(instrumented.telemetry, currentApp(), before);
     expect(instrumented.telemetry.faultCount()).toBe(0);
     for (const origin of ['ui', 'workflow']) {
       const emitted = truth.filter((r) => r.kind === 'emitted' && r.origin === origin).reduce((s, r) => s + r.count, 0);

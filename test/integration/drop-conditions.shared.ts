@@ -32,6 +32,22 @@ export function sorted(map: Map<string, number>): [string, number][] {
   return [...map.entries()].sort(([a], [b]) => a.localeCompare(b));
 }
 
+/**
+ * After `app.settle()`: the tally since the last resetTally() equals the ground truth the app
+ * wrote since `before` (same stage/origin/outcome/reason keys and counts), with nothing unattributed.
+ */
+export function expectTallyEqualsGroundTruth(
+  telemetry: { tallyRows(): TallyRow[] },
+  app: TwentyLikeApp,
+  before: number,
+): { rows: TallyRow[]; truth: GroundTruthRecord[] } {
+  const truth = app.readGroundTruth().slice(before);
+  const rows = telemetry.tallyRows();
+  expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
+  expect(unattributed(rows)).toBe(0);
+  return { rows, truth };
+}
+
 /** Every stage's conservation: in = forwarded + dropped + failed is true by construction of the tally; here: no unattributed. */
 export function unattributed(rows: TallyRow[]): number {
   return rows.filter((row) => row.reason === 'unattributed').reduce((sum, row) => sum + row.count, 0);
@@ -60,11 +76,7 @@ export function describeDropConditions(generation: TwentyGeneration): void {
     const before = currentApp().readGroundTruth().length;
     await scenario.run(currentApp());
     await currentApp().settle();
-    const truth = currentApp().readGroundTruth().slice(before);
-    const rows = instrumented.telemetry.tallyRows();
-
-    expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
-    expect(unattributed(rows)).toBe(0);
+    const { truth } = expectTallyEqualsGroundTruth(instrumented.telemetry, currentApp(), before);
 
     const spans = instrumented.spans.getFinishedSpans();
     for (const record of truth) {

@@ -1,7 +1,7 @@
 import type { TwentyGeneration } from '../../example/app/example-config';
 import type { TallyRow } from '../../src/telemetry';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
-import { groundTruthKeys, sorted, tallyKeys, unattributed } from './drop-conditions.shared';
+import { expectTallyEqualsGroundTruth } from './drop-conditions.shared';
 
 /**
  * Many mixed batches over many streams with random subscribers, roles,
@@ -99,10 +99,7 @@ describe.each(['v1', 'v5', 'v8', 'publisher'] as TwentyGeneration[])('randomized
     }
     await currentApp().settle();
 
-    const rows = instrumented.telemetry.tallyRows();
-    const truth = currentApp().readGroundTruth().slice(before);
-    expect(sorted(tallyKeys(rows))).toEqual(sorted(groundTruthKeys(truth)));
-    expect(unattributed(rows)).toBe(0);
+    const { rows, truth } = expectTallyEqualsGroundTruth(instrumented.telemetry, currentApp(), before);
     expect(instrumented.telemetry.faultCount()).toBe(0);
 
     const origins = [...new Set(rows.map((r) => r.origin))];
