@@ -59,6 +59,16 @@ export function describeCrossProcessTrace(generations: { generation: Generation;
       ({ client, deployment } = env);
     });
 
+    /** A workspace with one user, one company and that user's SSE stream watching companies. */
+    async function seedCompanyWithStream(app: TwentyLikeApp) {
+      const { workspaceId } = await app.seed.workspace();
+      const user = await app.seed.user({ workspaceId });
+      const company = await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
+      const stream = await app.streams.open({ token: user.token });
+      expect(await stream.addQuery({ queryId: 'companies', operationSignature: { objectNameSingular: 'company' } })).toBe(true);
+      return { workspaceId, user, company, stream };
+    }
+
     /**
      * Every span of the trace that holds the emit span of this workspace's mutation, once it is complete: every
      * wanted stage is there and the tree is closed (one true root, every other span's parent received). Spans are
@@ -121,11 +131,7 @@ export function describeCrossProcessTrace(generations: { generation: Generation;
 
     it('an automatic workflow run in the worker is one trace from workflow_step to deliver in the server', async () => {
       const app = client!;
-      const { workspaceId } = await app.seed.workspace();
-      const user = await app.seed.user({ workspaceId });
-      const company = await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
-      const stream = await app.streams.open({ token: user.token });
-      expect(await stream.addQuery({ queryId: 'companies', operationSignature: { objectNameSingular: 'company' } })).toBe(true);
+      const { workspaceId, company, stream } = await seedCompanyWithStream(app);
 
       const run = await app.workflows.runAutomatic({
         workspaceId,
@@ -168,11 +174,7 @@ export function describeCrossProcessTrace(generations: { generation: Generation;
 
     it('a UI mutation handled by the server is one trace, all spans from twenty-server', async () => {
       const app = client!;
-      const { workspaceId } = await app.seed.workspace();
-      const user = await app.seed.user({ workspaceId });
-      const company = await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
-      const stream = await app.streams.open({ token: user.token });
-      expect(await stream.addQuery({ queryId: 'companies', operationSignature: { objectNameSingular: 'company' } })).toBe(true);
+      const { workspaceId, user, company, stream } = await seedCompanyWithStream(app);
 
       await app.ui.updateRecord({ token: user.token, objectNameSingular: 'companies', id: company.id, data: { name: 'Acme UI' } });
       const events = await stream.waitForEvents((received) => received.length >= 1, 10_000);
