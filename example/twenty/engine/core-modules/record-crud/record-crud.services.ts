@@ -19,6 +19,27 @@ const toFailure = (error: unknown): RecordCrudOutput => ({
   error: error instanceof Error ? error.message : String(error),
 });
 
+type WorkspaceRepository = Awaited<ReturnType<GlobalWorkspaceOrmManager['getRepository']>>;
+
+// The repository of `objectName` as `authContext` sees it; any throw becomes a failure value.
+const withRepository = async (
+  globalWorkspaceOrmManager: GlobalWorkspaceOrmManager,
+  { objectName, authContext }: { objectName: string; authContext: WorkspaceAuthContext },
+  work: (repository: WorkspaceRepository) => Promise<RecordCrudOutput>,
+): Promise<RecordCrudOutput> => {
+  try {
+    const repository = await globalWorkspaceOrmManager.getRepository({
+      workspaceId: authContext.workspace.id,
+      objectNameSingular: objectName,
+      authContext,
+    });
+
+    return await work(repository);
+  } catch (error) {
+    return toFailure(error);
+  }
+};
+
 @Injectable()
 export class CreateRecordService {
   constructor(private readonly globalWorkspaceOrmManager: GlobalWorkspaceOrmManager) {}
@@ -34,20 +55,13 @@ export class CreateRecordService {
     authContext: WorkspaceAuthContext;
     createdBy?: ActorMetadata;
   }): Promise<RecordCrudOutput> {
-    try {
-      const repository = await this.globalWorkspaceOrmManager.getRepository({
-        workspaceId: authContext.workspace.id,
-        objectNameSingular: objectName,
-        authContext,
-      });
+    return withRepository(this.globalWorkspaceOrmManager, { objectName, authContext }, async (repository) => {
       const [result] = await repository.insert([
         { ...objectRecord, ...(createdBy && { createdBy }) },
       ]);
 
       return { success: true, result };
-    } catch (error) {
-      return toFailure(error);
-    }
+    });
   }
 }
 
@@ -70,12 +84,7 @@ export class UpdateRecordService {
     authContext: WorkspaceAuthContext;
     updatedBy?: ActorMetadata;
   }): Promise<RecordCrudOutput> {
-    try {
-      const repository = await this.globalWorkspaceOrmManager.getRepository({
-        workspaceId: authContext.workspace.id,
-        objectNameSingular: objectName,
-        authContext,
-      });
+    return withRepository(this.globalWorkspaceOrmManager, { objectName, authContext }, async (repository) => {
       const previousRecord = await repository.findOneBy({ id: objectRecordId });
 
       if (!previousRecord) {
@@ -97,9 +106,7 @@ export class UpdateRecordService {
       });
 
       return { success: true, result: result ?? previousRecord };
-    } catch (error) {
-      return toFailure(error);
-    }
+    });
   }
 }
 
@@ -118,12 +125,7 @@ export class DeleteRecordService {
     authContext: WorkspaceAuthContext;
     soft?: boolean;
   }): Promise<RecordCrudOutput> {
-    try {
-      const repository = await this.globalWorkspaceOrmManager.getRepository({
-        workspaceId: authContext.workspace.id,
-        objectNameSingular: objectName,
-        authContext,
-      });
+    return withRepository(this.globalWorkspaceOrmManager, { objectName, authContext }, async (repository) => {
       const result = soft
         ? await repository.softDelete(objectRecordId)
         : await repository.delete(objectRecordId);
@@ -133,9 +135,7 @@ export class DeleteRecordService {
       }
 
       return { success: true, result };
-    } catch (error) {
-      return toFailure(error);
-    }
+    });
   }
 }
 
@@ -154,12 +154,7 @@ export class UpsertRecordService {
     objectRecord: Record<string, unknown> & { id?: string };
     authContext: WorkspaceAuthContext;
   }): Promise<RecordCrudOutput> {
-    try {
-      const repository = await this.globalWorkspaceOrmManager.getRepository({
-        workspaceId: authContext.workspace.id,
-        objectNameSingular: objectName,
-        authContext,
-      });
+    return withRepository(this.globalWorkspaceOrmManager, { objectName, authContext }, async (repository) => {
       const existing = objectRecord.id ? await repository.findOneBy({ id: objectRecord.id }) : null;
 
       if (existing) {
@@ -170,9 +165,7 @@ export class UpsertRecordService {
       const [result] = await repository.insert([objectRecord]);
 
       return { success: true, result };
-    } catch (error) {
-      return toFailure(error);
-    }
+    });
   }
 }
 
