@@ -207,12 +207,18 @@ interface Scenario {
  */
 const REDIS_DB = 15;
 
-async function startScenarioProcesses(stack: Stack): Promise<{ example: ExampleProcesses; client: TwentyLikeApp; redisUrl: string }> {
+async function startScenarioProcesses(
+  stack: Stack,
+): Promise<{ example: ExampleProcesses; client: TwentyLikeApp; redisUrl: string; close: () => Promise<void> }> {
   const redisUrl = redisUrlWithDb(REDIS_DB);
   const example = await startExampleProcesses({ otlpHttpUrl: stack.otlpHttpUrl, redisUrl, workDir: stack.workDir, generation: 'v5' });
   try {
     const client = await startTwentyLikeApp({ generation: 'v5', mode: 'client', url: example.url, redisUrl, groundTruthFile: example.groundTruthFile });
-    return { example, client, redisUrl };
+    const close = async () => {
+      await client.close().catch(() => undefined);
+      await example.stop();
+    };
+    return { example, client, redisUrl, close };
   } catch (error) {
     await example.stop();
     throw error;
@@ -268,11 +274,7 @@ async function sendOversizedSpan(stack: Stack): Promise<void> {
  */
 async function runDropScenario(stack: Stack): Promise<Scenario> {
   const startedAtMs = Date.now() - 1000;
-  const { example, client } = await startScenarioProcesses(stack);
-  const close = async () => {
-    await client.close().catch(() => undefined);
-    await example.stop();
-  };
+  const { example, client, close } = await startScenarioProcesses(stack);
   try {
     const { workspaceId } = await client.seed.workspace();
     const admin = await client.seed.user({ workspaceId });
@@ -343,11 +345,7 @@ async function runDropScenario(stack: Stack): Promise<Scenario> {
 
 async function runCleanScenario(stack: Stack): Promise<Scenario> {
   const startedAtMs = Date.now() - 1000;
-  const { example, client } = await startScenarioProcesses(stack);
-  const close = async () => {
-    await client.close().catch(() => undefined);
-    await example.stop();
-  };
+  const { example, client, close } = await startScenarioProcesses(stack);
   try {
     const { workspaceId } = await client.seed.workspace();
     const admin = await client.seed.user({ workspaceId });
