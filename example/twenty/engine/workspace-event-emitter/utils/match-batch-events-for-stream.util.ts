@@ -5,11 +5,12 @@ import { type ObjectRecordSubscriptionEvent } from '../../subscriptions/types/ob
 import { type WorkspaceEventBatch } from '../types/workspace-event-batch.type';
 import { parseEventNameOrThrow } from './parse-event-name';
 
-// The per-event part of one stream's processing in v5, v8 and the newest
-// publisher: filter restricted fields (D7 when an update is left with no
-// readable changed field), the record-share gate where it exists (D7b), then
-// query matching (D8). The helpers are the generation's own private methods,
-// passed as callbacks so Twenty's method names stay where they are.
+// The per-event part of one stream's processing, every generation: filter
+// restricted fields where the generation has it (D7 when an update is left with
+// no readable changed field), the record-share gate where it exists (D7b), then
+// query matching (D8; v1, which has no inline D3 check, reaches matching with an
+// empty query map and drops there). The helpers are the generation's own
+// methods, passed as callbacks so Twenty's method names stay where they are.
 export const matchBatchEventsForStream = <Matched>({
   workspaceEventBatch,
   streamChannelId,
@@ -18,14 +19,16 @@ export const matchBatchEventsForStream = <Matched>({
   isHiddenByRecordSharing,
   getMatchingQueryIds,
   toMatchedEvent,
+  noMatchDropCode = 'D8',
 }: {
   workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>;
   streamChannelId: string;
   groundTruth: GroundTruth;
-  filterRestrictedFields: (event: ObjectRecordSubscriptionEvent) => ObjectRecordSubscriptionEvent;
+  filterRestrictedFields?: (event: ObjectRecordSubscriptionEvent) => ObjectRecordSubscriptionEvent;
   isHiddenByRecordSharing?: (filteredEvent: ObjectRecordSubscriptionEvent) => boolean;
   getMatchingQueryIds: (filteredEvent: ObjectRecordSubscriptionEvent) => string[];
   toMatchedEvent: (queryIds: string[], filteredEvent: ObjectRecordSubscriptionEvent) => Matched;
+  noMatchDropCode?: 'D3' | 'D8';
 }): Matched[] => {
   const matchedEvents: Matched[] = [];
   const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
@@ -39,11 +42,15 @@ export const matchBatchEventsForStream = <Matched>({
       ...event,
     };
 
-    const filteredEvent = filterRestrictedFields(eventWithObjectName);
+    const filteredEvent = filterRestrictedFields ? filterRestrictedFields(eventWithObjectName) : eventWithObjectName;
 
     const filteredProperties = filteredEvent.properties as { updatedFields?: string[] };
 
-    if (isDefined(filteredProperties.updatedFields) && filteredProperties.updatedFields.length === 0) {
+    if (
+      filterRestrictedFields &&
+      isDefined(filteredProperties.updatedFields) &&
+      filteredProperties.updatedFields.length === 0
+    ) {
       groundTruth.eventDrop('D7', workspaceEventBatch, streamChannelId, event);
       continue;
     }
@@ -56,7 +63,7 @@ export const matchBatchEventsForStream = <Matched>({
     const matchedQueryIds = getMatchingQueryIds(filteredEvent);
 
     if (matchedQueryIds.length === 0) {
-      groundTruth.eventDrop('D8', workspaceEventBatch, streamChannelId, event);
+      groundTruth.eventDrop(noMatchDropCode, workspaceEventBatch, streamChannelId, event);
       continue;
     }
 

@@ -5,9 +5,8 @@ import { type ObjectRecordEvent } from '../../../../twenty-shared/database-event
 import { isDefined } from '../../../../twenty-shared/utils';
 import { SubscriptionService } from '../../../../engine/subscriptions/subscription.service';
 import { type EventStreamData } from '../../../../engine/subscriptions/types/event-stream-data.type';
-import { type ObjectRecordSubscriptionEvent } from '../../../../engine/subscriptions/types/object-record-subscription-event.type';
 import { type WorkspaceEventBatch } from '../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
-import { parseEventNameOrThrow } from '../../../../engine/workspace-event-emitter/utils/parse-event-name';
+import { matchBatchEventsForStream } from '../../../../engine/workspace-event-emitter/utils/match-batch-events-for-stream.util';
 import { publishBatchToLegacyChannel } from '../../../../engine/workspace-event-emitter/utils/publish-batch-to-legacy-channel.util';
 import { EventStreamService } from '../subscriptions/event-stream.service';
 
@@ -64,34 +63,15 @@ export class WorkspaceEventEmitterService {
     streamData: EventStreamData,
     workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
   ): Promise<void> {
-    const matchedEvents: {
-      queryIds: string[];
-      event: ObjectRecordSubscriptionEvent;
-    }[] = [];
-
-    const objectNameSingular = workspaceEventBatch.objectMetadata.nameSingular;
-
-    for (const event of workspaceEventBatch.events) {
-      const { action } = parseEventNameOrThrow(workspaceEventBatch.name);
-
-      const eventWithObjectName: ObjectRecordSubscriptionEvent = {
-        action,
-        objectNameSingular,
-        ...event,
-      };
-
-      const matchedQueryIds = this.eventStreamService.matchQueriesWithEvent(
-        streamData.queries,
-        eventWithObjectName,
-      );
-
-      if (matchedQueryIds.length === 0) {
-        this.groundTruth.eventDrop(Object.keys(streamData.queries).length === 0 ? 'D3' : 'D8', workspaceEventBatch, streamChannelId, event);
-        continue;
-      }
-
-      matchedEvents.push({ queryIds: matchedQueryIds, event: eventWithObjectName });
-    }
+    // No permission checks and no restricted-field filtering in this generation.
+    const matchedEvents = matchBatchEventsForStream({
+      workspaceEventBatch,
+      streamChannelId,
+      groundTruth: this.groundTruth,
+      getMatchingQueryIds: (event) => this.eventStreamService.matchQueriesWithEvent(streamData.queries, event),
+      noMatchDropCode: Object.keys(streamData.queries).length === 0 ? 'D3' : 'D8',
+      toMatchedEvent: (queryIds, event) => ({ queryIds, event }),
+    });
 
     if (matchedEvents.length > 0) {
       this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ event }) => event));
