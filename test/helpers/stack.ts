@@ -15,12 +15,12 @@
  * hook SIGKILLs whatever a crashed test left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import IORedis from 'ioredis';
+import YAML from 'yaml';
 import { getRedisQueueListKey } from '../../example/twenty/engine/core-modules/message-queue/drivers/redis-list.driver';
 import { MessageQueue } from '../../example/twenty/engine/core-modules/message-queue/message-queue.constants';
 
@@ -73,35 +73,12 @@ export function promtoolBinary(): string {
 // ---------------------------------------------------------------------------
 // YAML
 
-/**
- * Parses YAML with the `yaml` package (a dependency of @opentelemetry/sdk-node's
- * configuration package, so always installed), else with python3's PyYAML.
- */
 export function parseYaml(text: string): unknown {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const yaml = require('yaml') as { parse(text: string): unknown };
-    return yaml.parse(text);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-  }
-  const out = execFileSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], {
-    input: text,
-    encoding: 'utf8',
-  });
-  return JSON.parse(out);
+  return YAML.parse(text);
 }
 
 export function stringifyYaml(value: unknown): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const yaml = require('yaml') as { stringify(value: unknown): string };
-    return yaml.stringify(value);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-  }
-  // JSON is YAML.
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return YAML.stringify(value);
 }
 
 export function readYamlFile<T = Record<string, unknown>>(file: string): T {
