@@ -173,7 +173,8 @@ function withRefIds(queries: readonly QueryBuilder[]): QueryBuilder[] {
 /**
  * One instant table query per column, merged into one table by their common
  * labels. Grafana names each query's value column `Value #<refId>`; `rename`
- * maps those (and the label columns in `labelTitles`) to readable titles.
+ * maps those (and the label columns in `labelTitles`) to readable titles, for
+ * refIds given in column order (as tablePanel does).
  */
 function mergedTableColumns(labelTitles: Record<string, string>, columns: ReadonlyArray<{ title: string; expr: string }>) {
   const rename: Record<string, string> = { ...labelTitles };
@@ -181,7 +182,7 @@ function mergedTableColumns(labelTitles: Record<string, string>, columns: Readon
     rename[`Value #${refIdAt(index)}`] = column.title;
   });
   return {
-    targets: withRefIds(columns.map((column) => promQuery(column.expr, { instant: true, table: true }))),
+    targets: columns.map((column) => promQuery(column.expr, { instant: true, table: true })),
     rename,
   };
 }
@@ -192,9 +193,9 @@ const UNIT_NOTE =
 const JAEGER_TIME_RANGE = 'lookback=custom&start=${__from}000&end=${__to}000&limit=20';
 
 /**
- * Drops the `placement` the SDK gives every link and annotation: in Grafana 13
- * it moves them into the controls menu, while without it a dashboard link
- * stays in the dashboard's link bar.
+ * Drops the `placement` the SDK gives every link and annotation by default:
+ * Grafana versions that know it (`inControlsMenu`) tuck the link into the
+ * dashboard controls menu; without it the Jaeger link stays in the link bar.
  */
 function withoutPlacement<T extends { placement?: unknown }>(builder: cog.Builder<T>): cog.Builder<T> {
   return {
@@ -304,7 +305,7 @@ function tablePanel(
     .span(size.w)
     .height(size.h)
     .datasource(datasource)
-    .targets([...queries])
+    .targets(withRefIds(queries))
     .showHeader(true)
     .cellHeight(common.TableCellHeight.Sm)
     .footer(new common.TableFooterOptionsBuilder().show(false).reducer(['sum']));
@@ -478,12 +479,12 @@ function dropPanels(): PanelBuilder[] {
       'Drops by reason, stage and origin',
       `Dropped units in the time range per process (job), stage, origin and reason. Click a row for the Jaeger search of spans with that reason and origin (service: $jaeger_service). Reasons and their codes in twenty-pipeline.md: ${DROP_REASON_CODES}. ${UNIT_NOTE}`,
       { w: 12, h: 10 },
-      withRefIds([
+      [
         promQuery(`${eventsInRange(['job', STAGE, ORIGIN, REASON], outcomeIs('dropped'), originSelected)} > 0`, {
           instant: true,
           table: true,
         }),
-      ]),
+      ],
     )
       .withTransformation(
         organizeColumns({ job: 'Service', [STAGE]: 'Stage', [ORIGIN]: 'Origin', [REASON]: 'Reason', Value: 'Dropped' }),
@@ -559,7 +560,7 @@ function dropPanels(): PanelBuilder[] {
       'Recent traces with drops (Jaeger)',
       'Traces of $jaeger_service with a span whose outcome is dropped, from the Jaeger datasource. Click a trace id to open it.',
       { w: 12, h: 9 },
-      withRefIds([new JaegerSearchQueryBuilder({ service: '$jaeger_service', tags: `${ATTR.OUTCOME}=dropped`, limit: 20 })]),
+      [new JaegerSearchQueryBuilder({ service: '$jaeger_service', tags: `${ATTR.OUTCOME}=dropped`, limit: 20 })],
       JAEGER,
     ),
   ];
@@ -626,12 +627,12 @@ function healthPanels(): PanelBuilder[] {
       'Instrumentation targets',
       'Every class.method the package looked for at startup, per process: found (patched) or missing. Each Twenty generation legitimately lacks some targets; what matters is that a publish-stage target (publish / processStreamEvents / processObjectRecordStreamEvents) is found.',
       { w: 12, h: 10 },
-      withRefIds([
+      [
         promQuery(`max by (${targetLabels.join(', ')}) (${series(PROM.INSTRUMENTATION_TARGETS, jobSelected)})`, {
           instant: true,
           table: true,
         }),
-      ]),
+      ],
     )
       .withTransformation(
         organizeColumns(
