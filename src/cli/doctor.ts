@@ -1,4 +1,4 @@
-import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from '../report';
+import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 
 /**
