@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from '../report';
+import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 
 /**
