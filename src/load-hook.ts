@@ -29,7 +29,10 @@ const NEST_SCANNER = /[\\/]@nestjs[\\/]core[\\/]scanner\.js$/;
 const NEST_FACTORY = /[\\/]@nestjs[\\/]core[\\/]nest-factory\.js$/;
 const NODE_MODULES = /[\\/]node_modules[\\/]/;
 
-export function installLoadHook(instrumenter: Instrumenter, telemetry: Telemetry, onAppReady: () => void): LoadHookHandle {
+/** Called once Nest built an app: `httpServer` is true for NestFactory.create, false for an application context or microservice. */
+export type AppReadyHandler = (httpServer: boolean) => void;
+
+export function installLoadHook(instrumenter: Instrumenter, telemetry: Telemetry, onAppReady: AppReadyHandler): LoadHookHandle {
   const extensions = (Module as ModuleWithExtensions)._extensions;
   const originalLoader = extensions['.js'];
   const fault = (component: string, error: unknown) => telemetry.fault(component, error);
@@ -95,7 +98,7 @@ export function hookNestScanner(exported: unknown, instrumenter: Instrumenter, o
   }
 }
 
-export function hookNestFactory(exported: unknown, onAppReady: () => void, onFault: (c: string, e: unknown) => void): void {
+export function hookNestFactory(exported: unknown, onAppReady: AppReadyHandler, onFault: (c: string, e: unknown) => void): void {
   const factory = (exported as { NestFactoryStatic?: { prototype: object } } | undefined)?.NestFactoryStatic;
   if (!factory?.prototype) return;
   for (const method of ['create', 'createApplicationContext', 'createMicroservice']) {
@@ -105,7 +108,7 @@ export function hookNestFactory(exported: unknown, onAppReady: () => void, onFau
       `NestFactoryStatic.${method}`,
       () => ({
         run: (call) => call(),
-        onReturn: () => onAppReady(),
+        onReturn: () => onAppReady(method === 'create'),
         onThrow: () => undefined,
       }),
       onFault,

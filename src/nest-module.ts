@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Module, Optional } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { Runtime, StartOptions, startInstrumentation } from './runtime';
 
@@ -13,7 +13,14 @@ export const TWENTY_SSE_OTEL_RUNTIME = Symbol.for('opentelemetry-instrumentation
  */
 @Global()
 @Module({})
-export class TwentySseOtelModule {
+export class TwentySseOtelModule implements BeforeApplicationShutdown {
+  constructor(@Optional() @Inject(TWENTY_SSE_OTEL_RUNTIME) private readonly runtime?: Runtime) {}
+
+  /** SSE connections still open when the app is closed are ended by that shutdown. */
+  beforeApplicationShutdown(): void {
+    this.runtime?.telemetry.connections.shutdown();
+  }
+
   static forRoot(options: StartOptions = {}): DynamicModule {
     return {
       module: TwentySseOtelModule,

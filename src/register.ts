@@ -37,6 +37,8 @@ if (runtime) {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const onSignal = () => {
       const othersListen = process.listenerCount(signal) > 0;
+      // SSE connections still open are ended by this shutdown: count them now, so the flush carries them.
+      runtime.telemetry.connections.shutdown();
       void flush().finally(() => {
         if (!othersListen) process.kill(process.pid, signal);
       });

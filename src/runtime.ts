@@ -90,7 +90,12 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
       return line;
     };
     let hook: LoadHookHandle | undefined;
-    if (options.loadHook) hook = installLoadHook(instrumenter, telemetry, report);
+    if (options.loadHook) {
+      hook = installLoadHook(instrumenter, telemetry, (httpServer) => {
+        instrumenter.setHttpServer(httpServer);
+        report();
+      });
+    }
     const runtime: Runtime = {
       telemetry,
       instrumenter,
@@ -101,6 +106,7 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
       },
       shutdown: async () => {
         hook?.uninstall();
+        telemetry.connections.shutdown();
         await sdk?.shutdown();
         if ((globalThis as GlobalWithRuntime)[RUNTIME_KEY] === runtime) delete (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
         setActiveTelemetry(undefined);

@@ -36,6 +36,7 @@ export const DROP_REASONS = {
   restricted_fields_only: { code: 'D7', stage: 'stream' },
   record_share_denied: { code: 'D7b', stage: 'stream' },
   no_matching_query: { code: 'D8', stage: 'stream' },
+  no_live_connection: { code: 'P0', stage: 'pubsub' },
   not_emitted: { code: '-', stage: 'workflow_step' },
   unattributed: { code: '?', stage: 'any' },
 } as const satisfies Record<string, { code: string; stage: Stage | 'any' }>;
@@ -82,7 +83,43 @@ export const ATTR = {
   TARGET_METHOD: 'twenty.sse.target.method',
   TARGET_STATUS: 'twenty.sse.target.status',
   COMPONENT: 'twenty.sse.component',
+  // the last mile: the Redis PUBLISH reply and the SSE connections of the API server
+  PUBSUB_SUBSCRIBERS: 'twenty.sse.pubsub.subscribers',
+  CLOSE_REASON: 'twenty.sse.connection.close_reason',
+  RESUBSCRIBE_PREVIOUS: 'twenty.sse.resubscription.previous',
 } as const;
+
+/**
+ * Why an SSE connection of an event stream ended, seen from the API server:
+ * `client_gone` (the browser, or a proxy between, closed it), `server_shutdown`
+ * (the process was asked to stop while it was open), `error` (reading the
+ * stream failed, or it ended without the client leaving).
+ */
+export const CLOSE_REASONS = ['client_gone', 'server_shutdown', 'error'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/**
+ * Where the earlier connection of a re-subscribed stream was: still open on
+ * this server (a half-open connection the browser already gave up),
+ * closed on this server within RESUBSCRIBE_WINDOW_SECONDS, or unknown here
+ * but the stream was still registered in Redis (its connection was on
+ * another server, or a server went away without cleaning up).
+ */
+export const RESUBSCRIBE_PREVIOUS = ['open_here', 'closed_here', 'registered'] as const;
+export type ResubscribePrevious = (typeof RESUBSCRIBE_PREVIOUS)[number];
+
+/** How long after a close the same stream coming back counts as a reconnect (the browser's retry backs off up to about 2 minutes). */
+export const RESUBSCRIBE_WINDOW_SECONDS = 300;
+
+/**
+ * Bucket boundaries of twenty.sse.connection.lifetime, in seconds. Pairs close
+ * around the idle and request timeouts proxies commonly use (30 s, 60 s,
+ * 100 s, 300 s, 1 h) so that a proxy cutting connections at one of them shows
+ * as one narrow bucket.
+ */
+export const CONNECTION_LIFETIME_BUCKETS = [
+  1, 2.5, 5, 10, 20, 29, 31, 45, 55, 59, 61, 90, 99, 101, 120, 240, 299, 301, 600, 1800, 3599, 3601, 7200, 14400,
+] as const;
 
 export const SPAN_EVENT_DROP = 'twenty.sse.drop';
 
@@ -92,6 +129,12 @@ export const METRIC = {
   DELIVERY_LATENCY: 'twenty.sse.delivery.latency',
   INSTRUMENTATION_TARGETS: 'twenty.sse.instrumentation.targets',
   INSTRUMENTATION_ERRORS: 'twenty.sse.instrumentation.errors',
+  CONNECTIONS_OPENED: 'twenty.sse.connections.opened',
+  CONNECTIONS_CLOSED: 'twenty.sse.connections.closed',
+  CONNECTIONS_ACTIVE: 'twenty.sse.connections.active',
+  CONNECTION_LIFETIME: 'twenty.sse.connection.lifetime',
+  CONNECTION_LATE_EVENTS: 'twenty.sse.connection.late_events',
+  STREAM_RESUBSCRIPTIONS: 'twenty.sse.stream.resubscriptions',
 } as const;
 
 /**
@@ -108,6 +151,14 @@ export const PROM = {
   DELIVERY_LATENCY_SUM: 'twenty_sse_delivery_latency_seconds_sum',
   INSTRUMENTATION_TARGETS: 'twenty_sse_instrumentation_targets',
   INSTRUMENTATION_ERRORS: 'twenty_sse_instrumentation_errors_total',
+  CONNECTIONS_OPENED: 'twenty_sse_connections_opened_total',
+  CONNECTIONS_CLOSED: 'twenty_sse_connections_closed_total',
+  CONNECTIONS_ACTIVE: 'twenty_sse_connections_active',
+  CONNECTION_LIFETIME_BUCKET: 'twenty_sse_connection_lifetime_seconds_bucket',
+  CONNECTION_LIFETIME_COUNT: 'twenty_sse_connection_lifetime_seconds_count',
+  CONNECTION_LIFETIME_SUM: 'twenty_sse_connection_lifetime_seconds_sum',
+  CONNECTION_LATE_EVENTS: 'twenty_sse_connection_late_events_total',
+  STREAM_RESUBSCRIPTIONS: 'twenty_sse_stream_resubscriptions_total',
   LABEL_STAGE: 'twenty_sse_stage',
   LABEL_ORIGIN: 'twenty_sse_origin',
   LABEL_OUTCOME: 'twenty_sse_outcome',
@@ -116,6 +167,8 @@ export const PROM = {
   LABEL_TARGET_METHOD: 'twenty_sse_target_method',
   LABEL_TARGET_STATUS: 'twenty_sse_target_status',
   LABEL_COMPONENT: 'twenty_sse_component',
+  LABEL_CLOSE_REASON: 'twenty_sse_connection_close_reason',
+  LABEL_RESUBSCRIBE_PREVIOUS: 'twenty_sse_resubscription_previous',
 } as const;
 
 /** The reserved key that carries trace context, origin and publish time across Redis pub/sub. */

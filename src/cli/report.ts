@@ -64,6 +64,7 @@ const NOT_EMITTED_AT = {
 /** Where Twenty drops for this reason, and the condition, in the generation's own words. */
 function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string; condition: string } {
   if (reason === 'not_emitted') return { ...NOT_EMITTED_AT, condition: REASON_CONDITIONS.not_emitted };
+  if (reason === 'no_live_connection') return { ...STAGE_METHODS.pubsub!, condition: REASON_CONDITIONS.no_live_connection };
   const module = moduleFor(generation);
   const rule = module.dropRules.find((candidate) => candidate.reason === reason);
   if (rule) return { ...rule.where, condition: rule.condition };

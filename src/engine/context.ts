@@ -1,6 +1,7 @@
 import { Context } from '@opentelemetry/api';
 import { AsyncLocalStorage } from 'async_hooks';
 import { DropReason, Origin } from '../semconv';
+import type { ConnectionRecord } from '../otel/connections';
 import type { EventLedger } from './event-ledger';
 
 /** What a workflow step marks on the async context so that everything it causes counts as origin=workflow. */
@@ -43,6 +44,24 @@ export interface StreamScope {
   singleOrigin?: Origin;
 }
 
+/**
+ * Filled by the pub/sub client's publish while a `pubsub` invocation runs:
+ * the number of subscribers Redis reported for the publish(es) it made.
+ */
+export interface PublishReceipt {
+  /** Publishes whose reply arrived (0 when the client gives no count). */
+  replies: number;
+  subscribers: number;
+}
+
+/** The SSE subscription a resolver call is setting up (see roles/connection.ts). */
+export interface ConnectionScope {
+  /** The resolver found the stream already registered in Redis before it (re)created it. */
+  streamWasRegistered?: boolean;
+  /** Set once the Redis iterator exists: the connection's record. */
+  record?: ConnectionRecord;
+}
+
 export interface Frame {
   /** The span context of the innermost stage, kept here so parentage works even when the app registered no context manager. */
   otelContext?: Context;
@@ -56,6 +75,8 @@ export interface Frame {
   publishOrigin?: Origin;
   /** Drops declared with recordDrop() inside a @TraceStage method. */
   explicitDrops?: { reason: DropReason; count: number }[];
+  publishReceipt?: PublishReceipt;
+  connection?: ConnectionScope;
 }
 
 const storage = new AsyncLocalStorage<Frame>();
@@ -79,6 +100,8 @@ export function childFrame(parent: Frame | undefined): Frame {
       emittedAt: undefined,
       publishOrigin: undefined,
       explicitDrops: undefined,
+      publishReceipt: undefined,
+      connection: undefined,
     };
   }
   return {
@@ -90,6 +113,8 @@ export function childFrame(parent: Frame | undefined): Frame {
     emittedAt: parent.emittedAt,
     publishOrigin: parent.publishOrigin,
     explicitDrops: parent.explicitDrops,
+    publishReceipt: parent.publishReceipt,
+    connection: parent.connection,
   };
 }
 

@@ -105,6 +105,8 @@ export interface AppModel {
   readPublish(args: unknown[]): PublishView | undefined;
   withPayload(args: unknown[], payload: unknown): unknown[];
   eventStreamDestination: { name: string; template: string };
+  /** The event-stream subscription of one SSE connection: which stream (channel id) it reads. */
+  readSubscribe(args: unknown[]): { channelId?: string } | undefined;
   /** A publish to a legacy per-event channel, or undefined for any other publish. */
   readLegacyPublish(args: unknown[]): { channel: string; template: string; workspaceId?: unknown } | undefined;
 }

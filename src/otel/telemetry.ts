@@ -12,6 +12,7 @@ import {
 import { DEFAULT_CONFIG, TwentySseConfig } from '../config';
 import { ATTR, DROP_REASON_NAMES, DropReason, METRIC, ORIGINS, OUTCOMES, Origin, Outcome, SCOPE_NAME, STAGES, Stage } from '../semconv';
 import { VERSION } from '../version';
+import { ConnectionHealth } from './connections';
 import { ExactHistogram, ExactHistogramProducer } from './histograms';
 
 export type TargetStatus = 'found' | 'missing';
@@ -104,6 +105,9 @@ export class Telemetry {
   private readonly faultLoggedAt = new Map<string, number>();
   private readonly faultCounts = new Map<string, number>();
   readonly log: (line: string) => void;
+  /** The SSE connections of event streams in this process (API server). */
+  readonly connections: ConnectionHealth;
+  private subscriberCountNoted = false;
 
   constructor(options: TelemetryOptions = {}) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
@@ -164,6 +168,20 @@ export class Telemetry {
           });
         }
       });
+    this.connections = new ConnectionHealth(this.meter);
+  }
+
+  /**
+   * Says once per process that the pub/sub client in use reports no
+   * subscriber count for a publish, so the pubsub stage cannot tell
+   * no_live_connection and counts every publish as forwarded.
+   */
+  noteNoSubscriberCount(clientName: string): void {
+    if (this.subscriberCountNoted) return;
+    this.subscriberCountNoted = true;
+    this.log(
+      `the pub/sub client (${clientName}) reports no subscriber count for a publish: the pubsub stage counts every event-stream publish as forwarded and cannot see no_live_connection (graphql-redis-subscriptions' RedisPubSub over ioredis can)`,
+    );
   }
 
   /** Adds `count` units that ended `stage` with `outcome`. Exact: independent of span sampling. */
@@ -270,6 +288,7 @@ export class Telemetry {
   /** Starts the tally view over (tests, the demo); the exported counter stays cumulative. */
   resetTally(): void {
     for (const row of this.rowList) row.baseline = row.count;
+    this.connections.resetSnapshot();
   }
 }
 

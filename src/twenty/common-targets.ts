@@ -26,6 +26,7 @@ export const EVENT_STREAM_SERVICE: ClassTarget = {
   methods: [
     { names: ['getActiveStreamIds'], role: 'probe', probe: PROBES.activeStreamIds },
     { names: ['getStreamsData'], role: 'probe', probe: PROBES.streamsData },
+    { names: ['getStreamData'], role: 'stream_lookup' },
   ],
 };
 
@@ -39,4 +40,16 @@ export function subscriptionService(withLegacyChannel: boolean): ClassTarget {
       { names: ['subscribeToEventStream'], role: 'deliver' },
     ],
   };
+}
+
+/**
+ * The last mile: the pub/sub client (its publisher's reply is the subscriber
+ * count of a publish) and the resolver whose subscription is an SSE
+ * connection. The resolver lives only in the API server.
+ */
+export function lastMileTargets(resolverClassName: 'WorkspaceEventEmitterResolver' | 'EventStreamResolver'): ClassTarget[] {
+  return [
+    { className: 'RedisClientService', methods: [{ names: ['getPubSubClient'], role: 'pubsub_client' }] },
+    { className: resolverClassName, methods: [{ names: ['onEventSubscription'], role: 'sse_subscribe' }], apiServerOnly: true },
+  ];
 }

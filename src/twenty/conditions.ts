@@ -20,6 +20,8 @@ export const REASON_CONDITIONS: Record<DropReason, string> = {
   record_share_denied: 'the record-share gate (IS_RECORD_SHARING_ENABLED) does not admit this record for the subscriber',
   no_matching_query:
     "no registered query of the stream matches the event (object name, RLS filter or the table's filter); before the ObjectRecordEventPublisher only `after` is tested, so an update that moves a record OUT of a table's filter is never delivered",
+  no_live_connection:
+    "SubscriptionService.publishToEventStream published to EVENT_STREAM_CHANNEL:<ws>:<channelId> and Redis answered 0 subscribers (RedisPubSub.publish discards that reply): the stream is still registered (its 30 min TTL runs) but no API server holds its SSE connection - the tab is gone, is reconnecting, or the server that held it stopped without cleaning up",
   not_emitted:
     'the workflow step changed a record but no database event was emitted (formatTwentyOrmEventToDatabaseBatchEvent emits nothing when no field changed, and writes outside the twenty-orm event path emit nothing)',
   unattributed:

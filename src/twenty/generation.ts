@@ -30,6 +30,8 @@ export interface ClassTarget {
   methods: MethodTarget[];
   /** Expected only in the process that runs it: reported but never alarming. */
   optional?: boolean;
+  /** Exists only in the API server (a GraphQL resolver): left out of the report of a process without HTTP (the queue worker). */
+  apiServerOnly?: boolean;
 }
 
 /** Where in Twenty's code something happens, for the diagnosis. */

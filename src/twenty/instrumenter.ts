@@ -43,6 +43,7 @@ export class Instrumenter {
   private readonly wrappedMethods = new Map<string, string>();
   private detected: GenerationModule | undefined;
   private detectedAt = -1;
+  private httpServer: boolean | undefined;
 
   constructor(private readonly telemetry: Telemetry) {}
 
@@ -81,6 +82,11 @@ export class Instrumenter {
     }
   }
 
+  /** Whether this process serves HTTP (NestFactory.create) or not (createApplicationContext: the queue worker). */
+  setHttpServer(httpServer: boolean): void {
+    this.httpServer = httpServer;
+  }
+
   generation(): Generation | undefined {
     return this.generationModule()?.id;
   }
@@ -113,6 +119,7 @@ export class Instrumenter {
       }
       if (target.optional) optionalClasses.add(target.className);
       const classFound = this.seen.has(target.className);
+      if (target.apiServerOnly && !classFound && this.httpServer === false) continue;
       for (const methodTarget of target.methods) {
         const used = this.wrappedMethods.get(`${target.className}.${methodTarget.names.join('|')}`);
         lines.push({

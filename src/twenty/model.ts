@@ -138,6 +138,10 @@ export const TWENTY_MODEL: AppModel = {
     return callArgs;
   },
   eventStreamDestination: { name: EVENT_STREAM_CHANNEL, template: EVENT_STREAM_CHANNEL_TEMPLATE },
+  readSubscribe(args) {
+    const input = asDict(args[0]);
+    return input ? { channelId: nonEmptyString(input.eventStreamChannelId) } : undefined;
+  },
   readLegacyPublish(args) {
     const input = asDict(args[0]);
     const channel = input?.channel;

@@ -1,22 +1,40 @@
 import { Attributes, SpanKind, context as otelContext, trace } from '@opentelemetry/api';
+import { ConnectionRecord } from '../../otel/connections';
 import { Telemetry } from '../../otel/telemetry';
-import { ATTR, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
+import { ATTR, CloseReason, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
 import { detachCarrier, parseCarrier } from '../carrier';
-import { dominantOrigin } from '../context';
+import { currentFrame, dominantOrigin } from '../context';
 import { AppModel } from '../model';
 import { StageRun } from '../stage-run';
 import { InvocationFactory } from '../wrap';
 import { RoleContext } from './types';
 
-/** The subscription method: its resolved iterator is wrapped so that each payload read from it is one `deliver`. */
+/**
+ * The subscription method: its resolved iterator is one SSE connection's
+ * Redis subscription. Each payload read from it is one `deliver`; the
+ * iterator's life is the connection's (opened, closed and why, lifetime).
+ */
 export function deliverRole(ctx: RoleContext): InvocationFactory {
   const spanName = `${ctx.className}.${ctx.methodName}`;
-  return () => ({
-    run: (call) => call(),
-    onReturn: () => undefined,
-    onThrow: () => undefined,
-    mapResult: (value) => wrapDeliveryIterator(value, ctx.telemetry, spanName, ctx.model),
-  });
+  const { telemetry, model } = ctx;
+  return (_self, args) => {
+    const scope = currentFrame()?.connection;
+    return {
+      run: (call) => call(),
+      onReturn: () => undefined,
+      onThrow: () => undefined,
+      mapResult: (value) => {
+        if (!isAsyncIterator(value)) return value;
+        const record = telemetry.connections.connectionOpened(model.readSubscribe(args)?.channelId, scope?.streamWasRegistered);
+        if (scope) scope.record = record;
+        return wrapDeliveryIterator(value, telemetry, spanName, model, record);
+      },
+    };
+  };
+}
+
+function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
+  return !!value && typeof value === 'object' && typeof (value as { next?: unknown }).next === 'function';
 }
 
 /**
@@ -24,22 +42,56 @@ export function deliverRole(ctx: RoleContext): InvocationFactory {
  * API server): each payload pulled from it is one `deliver` invocation. The
  * carrier is removed before the payload goes on; everything else (return,
  * throw, Symbol.asyncIterator, other properties) behaves as the original.
+ * With a connection record, the iterator's end is the connection's close:
+ * return() (the transport ending it), throw() and a failed next() (error),
+ * or a next() that reports done without either.
  */
-export function wrapDeliveryIterator(value: unknown, telemetry: Telemetry, spanName: string, model: AppModel): unknown {
-  if (!value || typeof value !== 'object' || typeof (value as { next?: unknown }).next !== 'function') return value;
+export function wrapDeliveryIterator(
+  value: unknown,
+  telemetry: Telemetry,
+  spanName: string,
+  model: AppModel,
+  connection?: ConnectionRecord,
+): unknown {
+  if (!isAsyncIterator(value)) return value;
   const target = value as AsyncIterator<unknown> & Record<PropertyKey, unknown>;
+  const closed = (cause: CloseReason) => {
+    if (!connection) return;
+    try {
+      telemetry.connections.connectionClosed(connection, cause);
+    } catch (error) {
+      telemetry.fault('connection.close', error);
+    }
+  };
   const proxy: AsyncIterator<unknown> = new Proxy(target, {
     get(obj, property) {
       if (property === 'next') {
         return (...nextArgs: [] | [unknown]) => {
           const pending = obj.next(...nextArgs);
           if (!pending || typeof (pending as Promise<unknown>).then !== 'function') return pending;
-          return (pending as Promise<IteratorResult<unknown>>).then((result) => deliver(result, telemetry, spanName, model));
+          return (pending as Promise<IteratorResult<unknown>>).then(
+            (result) => {
+              if (result && result.done) closed('error');
+              return deliver(result, telemetry, spanName, model, connection);
+            },
+            (error: unknown) => {
+              closed('error');
+              throw error;
+            },
+          );
         };
       }
       if (property === Symbol.asyncIterator) return () => proxy;
       const member = Reflect.get(obj, property, obj);
-      return typeof member === 'function' ? member.bind(obj) : member;
+      if (typeof member !== 'function') return member;
+      if (connection && (property === 'return' || property === 'throw')) {
+        const cause: CloseReason = property === 'return' ? 'client_gone' : 'error';
+        return (...callArgs: unknown[]) => {
+          closed(cause);
+          return (member as (...a: unknown[]) => unknown).apply(obj, callArgs);
+        };
+      }
+      return member.bind(obj);
     },
   });
   return proxy;
@@ -54,7 +106,13 @@ function consumerAttributes(template: string): Attributes {
   };
 }
 
-function deliver(result: IteratorResult<unknown>, telemetry: Telemetry, spanName: string, model: AppModel): IteratorResult<unknown> {
+function deliver(
+  result: IteratorResult<unknown>,
+  telemetry: Telemetry,
+  spanName: string,
+  model: AppModel,
+  connection: ConnectionRecord | undefined,
+): IteratorResult<unknown> {
   if (!result || result.done) return result;
   let detached: ReturnType<typeof detachCarrier>;
   try {
@@ -82,6 +140,11 @@ function deliver(result: IteratorResult<unknown>, telemetry: Telemetry, spanName
     });
     run.describe(consumerAttributes(destination.template), { [ATTR.CODE_FUNCTION]: spanName, [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length });
     run.addAll('forwarded', counts);
+    if (connection) {
+      for (const [origin, count] of counts) {
+        if (!telemetry.connections.lateEventsHandedOver(connection, origin, count)) break;
+      }
+    }
     const since = parsed.emittedAt ?? parsed.publishedAt;
     if (since !== undefined) {
       const seconds = Math.max(0, now - since) / 1000;

@@ -1,6 +1,7 @@
 import { InvocationFactory } from '../wrap';
 import { deliverRole } from './deliver';
 import { emit } from './emit';
+import { pubsubClient, sseSubscribe, streamLookup } from './last-mile';
 import { fanout } from './fanout';
 import { wholeBatch } from './listen';
 import { probe } from './probes';
@@ -29,6 +30,9 @@ const HANDLERS: Record<Role, RoleHandler> = {
   legacy_pubsub: legacyPubsub,
   deliver: deliverRole,
   probe,
+  pubsub_client: pubsubClient,
+  stream_lookup: streamLookup,
+  sse_subscribe: sseSubscribe,
 };
 
 /** The per-call factory of a role, for one patched method. */

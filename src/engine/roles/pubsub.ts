@@ -2,7 +2,7 @@ import { Attributes, SpanKind } from '@opentelemetry/api';
 import { ATTR, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
 import { mergeAttributes, workflowAttributes } from '../attributes';
 import { attachCarrier, buildCarrier } from '../carrier';
-import { currentFrame, dominantOrigin, originOf } from '../context';
+import { currentFrame, dominantOrigin, originOf, PublishReceipt } from '../context';
 import { presentId } from '../ids';
 import { frameFor, StageInvocation, StageRun, StageRunOptions } from '../stage-run';
 import { InvocationFactory } from '../wrap';
@@ -22,6 +22,9 @@ export function producerAttributes(template: string): Attributes {
 /**
  * The Redis publish of one stream's payload. Counts its items and sends a
  * copy of the payload with the carrier (trace context, origins, times).
+ * Where the pub/sub client reports how many subscribers Redis delivered the
+ * publish to (see last-mile.ts), a publish that reached none drops its items
+ * as no_live_connection; otherwise they are forwarded.
  */
 export function pubsub(ctx: RoleContext): InvocationFactory {
   const { telemetry, model } = ctx;
@@ -58,8 +61,14 @@ export function pubsub(ctx: RoleContext): InvocationFactory {
       if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
     }
     const stream = parentFrame?.stream;
-    const invocation = new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => {
-      stageRun.addAll(threw ? 'failed' : 'forwarded', counts);
+    const receipt: PublishReceipt = { replies: 0, subscribers: 0 };
+    const frame = frameFor(run, parentFrame);
+    frame.publishReceipt = receipt;
+    const invocation = new StageInvocation(run, frame, (stageRun, threw) => {
+      if (threw) stageRun.addAll('failed', counts);
+      else if (receipt.replies > 0 && receipt.subscribers === 0) stageRun.addAll('dropped', counts, 'no_live_connection');
+      else stageRun.addAll('forwarded', counts);
+      if (receipt.replies > 0 && stageRun.recording) stageRun.span.setAttribute(ATTR.PUBSUB_SUBSCRIBERS, receipt.subscribers);
       if (stream) {
         if (threw) stream.publishFailed = true;
         else stream.publishedItems += items.length;

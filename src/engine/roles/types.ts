@@ -22,7 +22,10 @@ export type Role =
   | 'pubsub'
   | 'legacy_pubsub'
   | 'deliver'
-  | 'probe';
+  | 'probe'
+  | 'pubsub_client'
+  | 'stream_lookup'
+  | 'sse_subscribe';
 
 export const STAGE_OF_ROLE: Partial<Record<Role, Stage>> = {
   workflow_run: 'workflow_step',

@@ -1,6 +1,6 @@
 import { StreamObservation } from '../../engine/model';
 import { REASON_CONDITIONS } from '../conditions';
-import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
 import { FILES } from '../facts';
 import { ClassTarget, CodeLocation, GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, PROBES, subscriberGate } from '../rules';
@@ -44,6 +44,7 @@ export const PUBLISHER_GENERATION: GenerationModule = {
     },
     EVENT_STREAM_SERVICE,
     subscriptionService(false),
+    ...lastMileTargets('EventStreamResolver'),
   ],
   fanoutAt: PUBLISHER_FANOUT,
   streamAt: PUBLISHER_STREAM,

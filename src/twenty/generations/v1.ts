@@ -1,5 +1,5 @@
 import { StreamObservation } from '../../engine/model';
-import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
 import { GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, PROBES, subscriberGate } from '../rules';
 import { readPositionalStreamCall } from '../stream-args';
@@ -24,6 +24,7 @@ export const V1: GenerationModule = {
       methods: [...EVENT_STREAM_SERVICE.methods, { names: ['matchQueriesWithEvent'], role: 'probe', probe: PROBES.matchedQueryIds }],
     },
     subscriptionService(true),
+    ...lastMileTargets('WorkspaceEventEmitterResolver'),
   ],
   fanoutAt: SERVICE_FANOUT,
   streamAt,

@@ -1,5 +1,5 @@
 import { StreamObservation } from '../../engine/model';
-import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
 import { GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, subscriberGate } from '../rules';
 import { readPositionalStreamCall } from '../stream-args';
@@ -15,7 +15,7 @@ const streamAt = serviceStream('processStreamEvents');
 export const V5: GenerationModule = {
   id: 'v5',
   title: 'WorkspaceEventEmitterService V5: processStreamEvents with userWorkspaceId/role/RLS checks',
-  targets: [...WORKFLOW_TARGETS, ...EMIT_LISTEN_TARGETS, serviceTarget(true), EVENT_STREAM_SERVICE, subscriptionService(true)],
+  targets: [...WORKFLOW_TARGETS, ...EMIT_LISTEN_TARGETS, serviceTarget(true), EVENT_STREAM_SERVICE, subscriptionService(true), ...lastMileTargets('WorkspaceEventEmitterResolver')],
   fanoutAt: SERVICE_FANOUT,
   streamAt,
   dropRules: [

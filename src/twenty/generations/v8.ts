@@ -1,5 +1,5 @@
 import { StreamObservation } from '../../engine/model';
-import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
 import { GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, subscriberGate } from '../rules';
 import { readPositionalStreamCall } from '../stream-args';
@@ -15,7 +15,7 @@ const streamAt = serviceStream('processObjectRecordStreamEvents');
 export const V8: GenerationModule = {
   id: 'v8',
   title: 'WorkspaceEventEmitterService V8: processObjectRecordStreamEvents, positional arguments, metadata streams',
-  targets: [...WORKFLOW_TARGETS, ...EMIT_LISTEN_TARGETS, serviceTarget(true), EVENT_STREAM_SERVICE, subscriptionService(true)],
+  targets: [...WORKFLOW_TARGETS, ...EMIT_LISTEN_TARGETS, serviceTarget(true), EVENT_STREAM_SERVICE, subscriptionService(true), ...lastMileTargets('EventStreamResolver')],
   fanoutAt: SERVICE_FANOUT,
   streamAt,
   dropRules: [
