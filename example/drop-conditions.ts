@@ -343,5 +343,5 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
 // The outcome a scenario's record met, read from the ground truth.
 export const outcomeOf = (records: GroundTruthRecord[]): string[] =>
   records
-    .filter((record) => record.kind !== 'emitted')
+    .filter((record) => record.kind !== 'emitted' && record.kind !== 'received')
     .map((record) => (record.kind === 'dropped' ? record.dCode : record.kind));

@@ -68,22 +68,40 @@ export type SseSubscription = {
   unsubscribe: () => void;
 };
 
+// How Twenty's SSEClientEffect keeps a stream up: it retries forever
+// (`retryAttempts: Infinity`) after a broken connection, re-sending the same
+// subscription (same eventStreamId); its own delay is random up to minutes,
+// tests pass a short fixed one. `connected` fires on every (re)connect.
+export type SseReconnect = {
+  retryWaitMs: number;
+  onConnected?: (reconnected: boolean) => void;
+};
+
 // A real graphql-sse client, like Twenty's SSEClientEffect (distinct connections mode).
+// Without `reconnect` a broken connection ends the subscription with an error.
 export const openSseSubscription = ({
   url,
   token,
   generation,
   eventStreamId,
+  reconnect,
 }: {
   url: string;
   token: string;
   generation: TwentyGeneration;
   eventStreamId: string;
+  reconnect?: SseReconnect;
 }): SseSubscription => {
   const client = createClient({
     url: `${url}/metadata`,
     headers: { Authorization: `Bearer ${token}` },
-    retryAttempts: 0,
+    ...(reconnect
+      ? {
+          retryAttempts: Infinity,
+          retry: () => new Promise<void>((resolve) => setTimeout(resolve, reconnect.retryWaitMs)),
+          ...(reconnect.onConnected && { on: { connected: reconnect.onConnected } }),
+        }
+      : { retryAttempts: 0 }),
   });
   const subscription: SseSubscription = {
     client,

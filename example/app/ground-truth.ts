@@ -85,11 +85,24 @@ export type GroundTruthFailed = GroundTruthCommon & {
   errorMessage: string;
 };
 
+// Redis handed an event-stream message to this process's pub/sub subscriber
+// connection (API server): the publish reached a live subscriber. One record
+// per message, with the events inside it; a publish no process receives has
+// no such record. The receiver cannot tell a workflow from its author, so the
+// origin is `unknown`: match a receipt to its `forwarded` record by stream
+// channel and record ids.
+export type GroundTruthReceived = GroundTruthCommon & {
+  kind: 'received';
+  stage: 'pubsub';
+  streamChannelId: string;
+};
+
 export type GroundTruthRecord =
   | GroundTruthEmitted
   | GroundTruthDropped
   | GroundTruthForwarded
-  | GroundTruthFailed;
+  | GroundTruthFailed
+  | GroundTruthReceived;
 
 export const DEFAULT_REASON_BY_DROP_CODE: Record<
   GroundTruthDropCode,
@@ -194,6 +207,39 @@ export class GroundTruth {
     };
   }
 
+  // An event-stream message arrived on the subscriber connection (`channel` is
+  // EVENT_STREAM_CHANNEL:<workspaceId>:<channelId>, `message` the JSON payload).
+  received(channel: string, message: string): void {
+    const [prefix, workspaceId, streamChannelId] = channel.split(':');
+
+    if (prefix !== SubscriptionChannelPrefix.EVENT_STREAM || !workspaceId || !streamChannelId) {
+      return;
+    }
+    let events: { recordId?: string; objectNameSingular?: string; action?: string }[];
+
+    try {
+      events = eventsOfPayload(JSON.parse(message));
+    } catch {
+      return;
+    }
+    const first = events[0];
+
+    this.push({
+      kind: 'received',
+      stage: 'pubsub',
+      streamChannelId,
+      generation: this.config.generation,
+      process: this.config.processName,
+      pid: process.pid,
+      workspaceId,
+      eventName: first?.objectNameSingular && first.action ? `${first.objectNameSingular}.${first.action}` : 'unknown',
+      recordIds: events.map((event) => event.recordId ?? ''),
+      count: events.length,
+      origin: 'unknown',
+      at: Date.now(),
+    });
+  }
+
   // A workflow step wrote records but the ORM produced no event for them.
   notEmitted(input: { workspaceId: string; eventName: string; recordIds: string[] }): void {
     if (input.recordIds.length === 0 || this.currentOrigin()?.origin !== 'workflow') {
@@ -256,6 +302,24 @@ export class GroundTruth {
     }
   }
 }
+
+const SubscriptionChannelPrefix = { EVENT_STREAM: 'EVENT_STREAM_CHANNEL' } as const;
+
+type PayloadEvent = { recordId?: string; objectNameSingular?: string; action?: string };
+
+// Both payload shapes: the bare array `[{ queryIds, event }]` (up to V6) and
+// the object `{ objectRecordEventsWithQueryIds: [{ queryIds, objectRecordEvent }] }`.
+const eventsOfPayload = (payload: unknown): PayloadEvent[] => {
+  const items: unknown[] = Array.isArray(payload)
+    ? payload
+    : ((payload as { objectRecordEventsWithQueryIds?: unknown[] } | null)?.objectRecordEventsWithQueryIds ?? []);
+
+  return items.map((item) => {
+    const entry = item as { event?: PayloadEvent; objectRecordEvent?: PayloadEvent };
+
+    return entry.event ?? entry.objectRecordEvent ?? {};
+  });
+};
 
 const originFromAuthor = (event: BatchLike['events'][number] | undefined): GroundTruthOrigin => {
   if (!event) {

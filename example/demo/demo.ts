@@ -65,6 +65,7 @@ const summarizeGroundTruth = (records: GroundTruthRecord[]): DemoJson['groundTru
       emitted[record.origin] = (emitted[record.origin] ?? 0) + record.count;
       continue;
     }
+    if (record.kind === 'received') continue;
     const reason = record.kind === 'dropped' ? record.reason : undefined;
     const key = `${record.stage}|${record.origin}|${record.kind}|${reason ?? ''}`;
     const row = rows.get(key);

@@ -23,6 +23,9 @@ export interface ReceivedPoint {
   attributes: Record<string, unknown>;
   value: number;
   count?: number;
+  /** Histograms: per-bucket counts (not cumulative) and their upper bounds. */
+  bucketCounts?: number[];
+  explicitBounds?: number[];
   timeUnixNano: string;
 }
 
@@ -112,12 +115,29 @@ export class OtlpReceiver {
               attributes: decodeAttributes(point.attributes as never),
               value: Number(point.asInt ?? point.asDouble ?? point.sum ?? 0),
               count: point.count !== undefined ? Number(point.count) : undefined,
+              ...(Array.isArray(point.bucketCounts) && {
+                bucketCounts: (point.bucketCounts as unknown[]).map(Number),
+                explicitBounds: ((point.explicitBounds ?? []) as unknown[]).map(Number),
+              }),
               timeUnixNano: String(point.timeUnixNano),
             });
           }
         }
       }
     }
+  }
+
+  /** The latest cumulative point per (service, attributes) of `metric` that matches. */
+  latestPoints(metric: string, match: Record<string, unknown> = {}, service?: string): ReceivedPoint[] {
+    const latest = new Map<string, ReceivedPoint>();
+    for (const point of this.points) {
+      if (point.metric !== metric || (service && point.service !== service)) continue;
+      if (!Object.entries(match).every(([k, v]) => point.attributes[k] === v)) continue;
+      const key = `${point.service}|${JSON.stringify(Object.entries(point.attributes).sort())}`;
+      const previous = latest.get(key);
+      if (!previous || BigInt(point.timeUnixNano) >= BigInt(previous.timeUnixNano)) latest.set(key, point);
+    }
+    return [...latest.values()];
   }
 
   /** Latest cumulative value per (service, metric, attributes) summed over the matches. */

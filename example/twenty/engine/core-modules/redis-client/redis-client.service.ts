@@ -4,6 +4,7 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import IORedis from 'ioredis';
 
 import { EXAMPLE_CONFIG, type ExampleConfig } from '../../../../app/example-config';
+import { GroundTruth } from '../../../../app/ground-truth';
 
 import { InMemoryPubSub } from './in-memory-pub-sub';
 
@@ -17,7 +18,10 @@ export class RedisClientService implements OnApplicationShutdown {
   private pubSubClient: PubSubClient | null = null;
   private readonly duplicates: IORedis[] = [];
 
-  constructor(@Inject(EXAMPLE_CONFIG) private readonly config: ExampleConfig) {}
+  constructor(
+    @Inject(EXAMPLE_CONFIG) private readonly config: ExampleConfig,
+    private readonly groundTruth: GroundTruth,
+  ) {}
 
   isRedisEnabled(): boolean {
     return Boolean(this.config.redisUrl);
@@ -45,12 +49,15 @@ export class RedisClientService implements OnApplicationShutdown {
 
   getPubSubClient(): PubSubClient {
     if (!this.pubSubClient) {
-      this.pubSubClient = this.isRedisEnabled()
-        ? new RedisPubSub({
-            publisher: this.createDuplicate(),
-            subscriber: this.createDuplicate(),
-          })
-        : new InMemoryPubSub();
+      if (this.isRedisEnabled()) {
+        const subscriber = this.createDuplicate();
+
+        // Ground truth only (not in Twenty): which event-stream messages Redis handed to this process.
+        subscriber.on('message', (channel: string, message: string) => this.groundTruth.received(channel, message));
+        this.pubSubClient = new RedisPubSub({ publisher: this.createDuplicate(), subscriber });
+      } else {
+        this.pubSubClient = new InMemoryPubSub();
+      }
     }
 
     return this.pubSubClient;
