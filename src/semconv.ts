@@ -95,6 +95,21 @@ export const METRIC = {
 } as const;
 
 /**
+ * OpenTelemetry SDK self-metrics (semantic conventions, otel.sdk.*) that the
+ * package's own SDK exports next to its metrics. The span processor records
+ * them when handed the package's MeterProvider; a span dropped because the
+ * queue is full is SPAN_PROCESSED with error.type=queue_full.
+ */
+export const SDK_METRIC = {
+  SPAN_PROCESSED: 'otel.sdk.processor.span.processed',
+  SPAN_QUEUE_SIZE: 'otel.sdk.processor.span.queue.size',
+  SPAN_QUEUE_CAPACITY: 'otel.sdk.processor.span.queue.capacity',
+} as const;
+
+/** The error.type the SDK sets on a span it dropped because the processor's queue was full. */
+export const ERROR_TYPE_QUEUE_FULL = 'queue_full';
+
+/**
  * Prometheus names after the collector's prometheus exporter (or
  * @opentelemetry/exporter-prometheus) translates the OTel names: dots become
  * underscores, counters get `_total`, unit `s` gets `_seconds`.
@@ -108,6 +123,8 @@ export const PROM = {
   DELIVERY_LATENCY_SUM: 'twenty_sse_delivery_latency_seconds_sum',
   INSTRUMENTATION_TARGETS: 'twenty_sse_instrumentation_targets',
   INSTRUMENTATION_ERRORS: 'twenty_sse_instrumentation_errors_total',
+  SDK_SPAN_PROCESSED: 'otel_sdk_processor_span_processed_total',
+  LABEL_ERROR_TYPE: 'error_type',
   LABEL_STAGE: 'twenty_sse_stage',
   LABEL_ORIGIN: 'twenty_sse_origin',
   LABEL_OUTCOME: 'twenty_sse_outcome',
