@@ -19,6 +19,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 import type { TwentyLikeApp } from '../example/harness';
+import { writeInProcessResults } from './results-file';
 import type { Runtime } from '../src/runtime';
 import type { TallyRow } from '../src/telemetry';
 
@@ -1195,7 +1196,7 @@ async function runParent(settings: Settings): Promise<void> {
   process.stdout.write(`\n${table}\n\n${targetText}\n`);
   if (heapText) process.stdout.write(`\n${heapText}\n`);
   if (profileText) process.stdout.write(`\n${profileText}\n`);
-  writeFileSync(outFile, markdown);
+  writeInProcessResults(outFile, markdown);
   log(`\nwrote ${relative(REPO_ROOT, outFile)} (${fmt((Date.now() - t0) / 1000, 0)} s)`);
 }
 

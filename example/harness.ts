@@ -91,6 +91,7 @@ export type SseStream = {
   token: string;
   // data.onEventSubscription of every SSE message, initial value included.
   messages: SseSubscription['messages'];
+  receivedAt: SseSubscription['receivedAt'];
   errors: unknown[];
   events: () => DeliveredObjectRecordEvent[];
   waitForEvents: (
@@ -409,6 +410,7 @@ export const startTwentyLikeApp = async (
       workspaceId,
       token,
       messages: subscription.messages,
+      receivedAt: subscription.receivedAt,
       errors: subscription.errors,
       events: () => flattenDeliveredEvents(subscription.messages),
       waitForEvents: async (predicate, waitTimeoutMs = 5000) => {

@@ -58,7 +58,10 @@ type GroundTruthCommon = {
   at: number;
 };
 
-export type GroundTruthEmitted = GroundTruthCommon & { kind: 'emitted' };
+// `monotonicAt`: ms on the machine's monotonic clock (process.hrtime), which every
+// process on one machine shares, so it can be compared with a receipt time taken
+// in another process (the end-to-end benchmark); `at` is wall-clock ms.
+export type GroundTruthEmitted = GroundTruthCommon & { kind: 'emitted'; monotonicAt: number };
 
 export type GroundTruthDropped = GroundTruthCommon & {
   kind: 'dropped';
@@ -139,7 +142,7 @@ export class GroundTruth {
   }
 
   emitted(batch: BatchLike): void {
-    this.push({ kind: 'emitted', ...this.common(batch, batch.events) });
+    this.push({ kind: 'emitted', ...this.common(batch, batch.events), monotonicAt: monotonicNowMs() });
   }
 
   // D1: the whole batch, once, at fan-out.
@@ -253,6 +256,8 @@ export class GroundTruth {
     }
   }
 }
+
+export const monotonicNowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 const originFromAuthor = (event: BatchLike['events'][number] | undefined): GroundTruthOrigin => {
   if (!event) {
