@@ -7,7 +7,6 @@
  */
 import { PROM, type DropReason, type Origin, type Outcome, type Stage } from '../../src/semconv';
 import { RECORD, buildRuleGroups, isAlertingRule, type AlertingRule } from './rules';
-import type { YamlValue } from './yaml';
 
 interface InputSeries {
   series: string;
@@ -268,7 +267,7 @@ function alertingRule(name: string): AlertingRule {
   return rule;
 }
 
-function expectedAlerts(expectation: AlertExpectation): YamlValue {
+function expectedAlerts(expectation: AlertExpectation): Record<string, unknown> {
   const rule = alertingRule(expectation.alert);
   return {
     eval_time: expectation.at,
@@ -288,7 +287,7 @@ function expectedAlerts(expectation: AlertExpectation): YamlValue {
 }
 
 /** The promtool test file; `rulesPath` is relative to the test file. */
-export function buildRuleTests(rulesPath: string): YamlValue {
+export function buildRuleTests(rulesPath: string): Record<string, unknown> {
   return {
     rule_files: [rulesPath],
     evaluation_interval: INTERVAL,

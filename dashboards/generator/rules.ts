@@ -44,7 +44,6 @@ export const ROUTINE_DROP_REASONS = ['no_active_streams', 'no_matching_query'] a
 export const RUNBOOK_BASE_URL = 'https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse';
 export const runbookUrl = (alert: string): string => `${RUNBOOK_BASE_URL}#runbook-${alert.toLowerCase()}`;
 
-// Type aliases, not interfaces, so they fit YamlValue's index signature.
 export type RecordingRule = {
   record: string;
   expr: string;

@@ -9,7 +9,7 @@
  */
 import { type TwentyGeneration } from '../app/example-config';
 import { type GroundTruthRecord, type TwentyLikeApp } from '../harness';
-import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../../src/report';
+import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../../src/cli/report';
 import { type Origin } from '../../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';

@@ -1,8 +1,8 @@
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
-import { readOtelEnv } from '../../src/otel-env';
-import { startSdk } from '../../src/sdk';
+import { readOtelEnv } from '../../src/otel/otel-env';
+import { startSdk } from '../../src/otel/sdk';
 import { ATTR, ERROR_TYPE_QUEUE_FULL, SDK_METRIC } from '../../src/semconv';
-import { SpanQueueDropReporter } from '../../src/span-drop-reporting';
+import { SpanQueueDropReporter } from '../../src/otel/span-drop-reporting';
 
 class Reader extends sdkMetrics.MetricReader {
   protected async onForceFlush(): Promise<void> {}

@@ -11,7 +11,7 @@
  * listens to the adds on that one counter to print a line with the count.
  */
 import type { Attributes, Counter, Meter, MeterProvider, MeterOptions, MetricOptions } from '@opentelemetry/api';
-import { ATTR, ERROR_TYPE_QUEUE_FULL, SDK_METRIC } from './semconv';
+import { ATTR, ERROR_TYPE_QUEUE_FULL, SDK_METRIC } from '../semconv';
 
 export const SPAN_DROP_LOG_INTERVAL_MS = 60_000;
 
