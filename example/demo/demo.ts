@@ -7,7 +7,7 @@
  *
  *   npm run demo -- --scenario subscriber-without-role --generation publisher --events 20 --json
  */
-import { type TwentyGeneration } from '../app/example-config';
+import { TWENTY_GENERATIONS, type TwentyGeneration } from '../app/example-config';
 import { type GroundTruthRecord, type TwentyLikeApp } from '../harness';
 import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../../src/cli/report';
 import { type Origin } from '../../src/semconv';
@@ -196,7 +196,7 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
     describeTraces(result.traces.lostWorkflowTraceIds),
     '',
     ...(scenario.tryNext && result.conditionInGeneration ? [wrap(`Try next: ${scenario.tryNext}`, '  ')] : []),
-    'Other scenarios: npm run demo -- --list; other Twenty versions: --generation v1|v5|v8|publisher',
+    `Other scenarios: npm run demo -- --list; other Twenty versions: --generation ${TWENTY_GENERATIONS.join('|')}`,
   );
 
   return lines.join('\n');
@@ -204,10 +204,10 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
 
 const renderList = (): string => {
   const width = Math.max(...DEMO_SCENARIOS.map((scenario) => scenario.name.length)) + 2;
-  const lines = ['Scenarios (npm run demo -- --scenario NAME [--generation v1|v5|v8|publisher]):', ''];
+  const lines = [`Scenarios (npm run demo -- --scenario NAME [--generation ${TWENTY_GENERATIONS.join('|')}]):`, ''];
 
   for (const scenario of DEMO_SCENARIOS) {
-    const where = scenario.conditionIn.length === 4 ? 'all generations' : scenario.conditionIn.join(', ');
+    const where = scenario.conditionIn.length === TWENTY_GENERATIONS.length ? 'all generations' : scenario.conditionIn.join(', ');
 
     lines.push(`  ${scenario.name.padEnd(width)}${wrap(`${scenario.summary} [${where}]`, ' '.repeat(width + 2), WIDTH)}`);
   }

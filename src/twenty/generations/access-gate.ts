@@ -34,7 +34,7 @@ function codes(dropRules: DropRule[], reason: DropReason): string | undefined {
 
 export function accessGateGeneration(spec: AccessGateGeneration): GenerationModule {
   const gate: CodeLocation = { file: RECORD_ACCESS_POLICY_FILE, method: `${RECORD_ACCESS_POLICY_SERVICE}.${spec.gateMethod} -> resolveAdmittedRecordIds` };
-  const refusedWhy = `${REASON_CONDITIONS.record_access_denied}. Record shares and inherited access apply with ${FLAG} (the record-sharing licence); object visibility always.`;
+  const refusedWhy = `the causes: no record share for the subscriber's principals, no access inherited from a parent record, SYSTEM/APPLICATION object visibility (enforced even without a sharing licence)${spec.form.objectReadCheck ? '' : ', or a row-level rule that excludes the record'}; shares and inherited access apply only with ${FLAG}`;
   const dropRules: DropRule[] = [
     ...fanoutRules(PUBLISHER_FANOUT),
     rule("D4'", 'subscriber_without_user_workspace', PUBLISHER_STREAM),
@@ -50,11 +50,11 @@ export function accessGateGeneration(spec: AccessGateGeneration): GenerationModu
     ),
     ...(spec.form.emptyGateReturns
       ? [
-          rule('N2', 'record_access_denied', gate, `the gate admits none of the batch's records for this subscriber, so the stream is skipped. ${refusedWhy}`),
+          rule('N2', 'record_access_denied', gate, `the gate admits none of the batch's records for this subscriber, so the whole stream is skipped; ${refusedWhy}`),
           rule('N2', 'object_not_readable', gate, "the gate admits no record because the subscriber's role cannot read this object (canReadObjectRecords=false)"),
         ]
       : []),
-    rule('N4', 'record_access_denied', gate, `per event: the record id is not in the gate's admitted set (\`continue\`). ${refusedWhy}`),
+    rule('N4', 'record_access_denied', gate, `per event: the record id is not in the gate's admitted set (\`continue\`); ${refusedWhy}`),
     ...(spec.form.objectReadCheck ? [] : [rule('N4', 'object_not_readable', gate, "the subscriber's role cannot read this object (canReadObjectRecords=false), so the gate admits none of its records")]),
     rule(
       'N5',
