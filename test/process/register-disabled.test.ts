@@ -25,7 +25,7 @@ function inspect(generation: string, env: Record<string, string | undefined>, wi
   return { result: JSON.parse(run.stdout.trim().split('\n').pop()!), stderr: run.stderr };
 }
 
-describe.each(['v1', 'v5', 'v8', 'publisher'])('register entry disabled, generation %s', (generation) => {
+describe.each(['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'])('register entry disabled, generation %s', (generation) => {
   it('leaves every target method identical to the one without the package', () => {
     const without = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: undefined }, false).result;
     const disabled = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: undefined }, true);
