@@ -115,9 +115,11 @@ export function classifyAccessGateStream(observation: StreamObservation, form: A
   if (!admitted) {
     // the gate was never asked: the early return on a stream with no record query for this object (N1), or a throw
     if (observation.facts.has(PROBE.roleIds) && hasRecordQueryForObject(observation) === false) return all(dropped('no_matching_query'));
-    return all(miss);
+    if (observation.threw || !observation.facts.has(PROBE.roleIds)) return all(miss);
+    // the gate was asked but its answer not observed (its service was never seen): after N1 only the gate,
+    // restricted fields and matching stop an event, so an event that reached no helper was refused by the gate
   }
-  if (admitted.size === 0 && form.emptyGateReturns) return all(dropped(refusedReason(observation)));
+  if (admitted && admitted.size === 0 && form.emptyGateReturns) return all(dropped(refusedReason(observation)));
 
   const restricted = form.filterMethod ? undefined : restrictedFieldNames(observation);
   const { ledger } = observation;
@@ -127,8 +129,12 @@ export function classifyAccessGateStream(observation: StreamObservation, form: A
     const updatedFields = asDict(asDict(ledger.get(index, PROBE.filteredEvent))?.properties)?.updatedFields;
     return Array.isArray(updatedFields) && updatedFields.length === 0;
   };
-  const isAdmitted = (index: number) => admitted.has(String(asDict(events[index])?.recordId));
-  const reachesMatching = (index: number) => !isRestricted(index) && isAdmitted(index);
+  // with the gate's answer unknown, an event reached matching iff a matching call is tied to it
+  const reachesMatching = admitted
+    ? (index: number) => !isRestricted(index) && admitted.has(String(asDict(events[index])?.recordId))
+    : (index: number) => !isRestricted(index);
+  const isAdmitted = (index: number) =>
+    admitted ? admitted.has(String(asDict(events[index])?.recordId)) : ledger.has(index, PROBE.matchedQueryIds, reachesMatching);
 
   const outcomes: PairOutcome[] = new Array(events.length);
   for (let index = 0; index < events.length; index++) {
