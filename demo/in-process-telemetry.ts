@@ -1,8 +1,8 @@
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 
-import { hookNestScanner } from '../../src/load-hook';
-import { startInstrumentation, type Runtime } from '../../src/runtime';
-import { ATTR, METRIC, STAGES, type Origin, type Stage } from '../../src/semconv';
+import { hookNestScanner } from '../src/load-hook';
+import { startInstrumentation, type Runtime } from '../src/runtime';
+import { ATTR, METRIC, STAGES, type Origin, type Stage } from '../src/semconv';
 
 /** A metric reader that only exports when asked: the demo reads the counters once, at the end. */
 class OnDemandMetricReader extends sdkMetrics.MetricReader {

@@ -1,6 +1,6 @@
-import { type TwentyGeneration } from '../app/example-config';
-import { type SseStream, type TwentyLikeApp } from '../harness';
-import { FeatureFlagKey, type RecordGqlOperationSignature } from '../twenty/twenty-shared/types';
+import { type TwentyGeneration } from '../example/app/example-config';
+import { type SseStream, type TwentyLikeApp } from '../example/harness';
+import { FeatureFlagKey, type RecordGqlOperationSignature } from '../example/twenty/twenty-shared/types';
 
 /**
  * Demo scenarios: the situation of the bug report behind this package (a
@@ -8,7 +8,7 @@ import { FeatureFlagKey, type RecordGqlOperationSignature } from '../twenty/twen
  * companies; the workflow's changes never show) and one variant per hypothesis
  * of that report and per drop condition (D-codes, see the README). Each
  * makes `events` UI updates and `events` workflow updates, interleaved. The
- * trigger recipes are those of ../drop-conditions.ts, scaled up.
+ * trigger recipes are those of example/drop-conditions.ts, scaled up.
  */
 export type DemoScenario = {
   name: string;

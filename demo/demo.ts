@@ -7,10 +7,10 @@
  *
  *   npm run demo -- --scenario subscriber-without-role --generation publisher --events 20 --json
  */
-import { type TwentyGeneration } from '../app/example-config';
-import { type GroundTruthRecord, type TwentyLikeApp } from '../harness';
-import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../../src/report';
-import { type Origin } from '../../src/semconv';
+import { type TwentyGeneration } from '../example/app/example-config';
+import { type GroundTruthRecord, type TwentyLikeApp } from '../example/harness';
+import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/report';
+import { type Origin } from '../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';
 import { HELP_TEXT, parseDemoArgs, UsageError } from './options';
@@ -109,7 +109,7 @@ const runScenario = async (
   telemetry: InProcessTelemetry,
 ): Promise<DemoJson> => {
   // Loaded only now, after the instrumentation hooked Nest: as with --require in Twenty.
-  const { startTwentyLikeApp } = await import('../harness');
+  const { startTwentyLikeApp } = await import('../example/harness');
   const app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL || undefined });
   const { runtime } = telemetry;
 

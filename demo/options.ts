@@ -1,4 +1,4 @@
-import { TWENTY_GENERATIONS, type TwentyGeneration } from '../app/example-config';
+import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/example-config';
 
 import { DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario } from './scenarios';
 
