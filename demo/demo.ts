@@ -7,8 +7,12 @@
  *
  *   npm run demo -- --scenario subscriber-without-role --generation publisher --events 20 --json
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { type TwentyGeneration } from '../example/app/example-config';
 import { type GroundTruthRecord, type TwentyLikeApp } from '../example/harness';
+import { renderHtmlReport, type TraceView } from '../src/cli/html-report';
 import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/report';
 import { type Origin } from '../src/semconv';
 
@@ -102,12 +106,18 @@ const countReceived = (run: ScenarioRun, events: number): DemoJson['browser'] =>
   };
 };
 
+type ScenarioResult = {
+  json: DemoJson;
+  /** The first trace in which workflow events were lost, for the HTML report. */
+  lostWorkflowTrace?: TraceView;
+};
+
 const runScenario = async (
   scenario: DemoScenario,
   generation: TwentyGeneration,
   events: number,
   telemetry: InProcessTelemetry,
-): Promise<DemoJson> => {
+): Promise<ScenarioResult> => {
   // Loaded only now, after the instrumentation hooked Nest: as with --require in Twenty.
   const { startTwentyLikeApp } = await import('../example/harness');
   const app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL || undefined });
@@ -120,8 +130,9 @@ const runScenario = async (
     await waitForDeliveries(app, run);
     await app.settle({ quietMs: 50 });
     const rows = runtime.telemetry.tallyRows();
+    const lostWorkflowTraceIds = await telemetry.lossTraceIds('workflow');
 
-    return {
+    const json: DemoJson = {
       scenario: scenario.name,
       generation,
       events,
@@ -134,7 +145,7 @@ const runScenario = async (
       report: buildFunnelReport(rows, startup.generation ?? generation),
       browser: countReceived(run, events),
       traces: {
-        lostWorkflowTraceIds: await telemetry.lossTraceIds('workflow'),
+        lostWorkflowTraceIds,
         workflowFailures: await telemetry.failures('workflow'),
       },
       metrics: {
@@ -143,6 +154,8 @@ const runScenario = async (
       },
       groundTruth: summarizeGroundTruth(app.readGroundTruth()),
     };
+
+    return { json, lostWorkflowTrace: lostWorkflowTraceIds[0] ? await telemetry.trace(lostWorkflowTraceIds[0]) : undefined };
   } finally {
     await app.close();
     await runtime.shutdown();
@@ -202,6 +215,30 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
   return lines.join('\n');
 };
 
+const renderHtml = (scenario: DemoScenario, result: DemoJson, trace: TraceView | undefined): string => {
+  const situation = scenario.situation(result.events);
+  const { ui, workflow, streamsOpen } = result.browser;
+
+  return renderHtmlReport({
+    title: `Twenty SSE pipeline demo: ${result.scenario} (Twenty ${result.generation})`,
+    source: 'npm run demo: the Twenty-like example app and the instrumentation in one process, telemetry in memory',
+    generatedAt: new Date(),
+    report: result.report,
+    context: [
+      { label: 'Stream', text: situation.stream },
+      { label: 'UI', text: situation.ui },
+      { label: 'Workflow', text: situation.workflow },
+      { label: 'Checks', text: scenario.checks },
+      {
+        label: 'Browser',
+        text: streamsOpen === 0 ? 'no event stream was open' : `received ${ui.received} of ${ui.sent} UI updates and ${workflow.received} of ${workflow.sent} workflow updates`,
+      },
+    ],
+    trace,
+    noTrace: 'No workflow event was lost in this run, so there is no trace to show.',
+  });
+};
+
 const renderList = (): string => {
   const width = Math.max(...DEMO_SCENARIOS.map((scenario) => scenario.name.length)) + 2;
   const lines = ['Scenarios (npm run demo -- --scenario NAME [--generation v1|v5|v8|publisher]):', ''];
@@ -249,13 +286,29 @@ const main = async (argv: string[]): Promise<number> => {
     return 0;
   }
 
+  if (options.html !== undefined) {
+    const directory = path.dirname(path.resolve(options.html));
+
+    try {
+      fs.accessSync(directory, fs.constants.W_OK);
+    } catch {
+      process.stderr.write(`demo: --html ${options.html}: the directory ${directory} does not exist or is not writable\n`);
+
+      return 2;
+    }
+  }
+
   // The Twenty-like app's Nest logs would bury the report.
   process.env.EXAMPLE_LOG_LEVELS ??= 'none';
   const scenario = findScenario(options.scenario)!;
   const telemetry = startInProcessTelemetry();
-  const result = await runScenario(scenario, options.generation, options.events, telemetry);
+  const { json: result, lostWorkflowTrace } = await runScenario(scenario, options.generation, options.events, telemetry);
 
   print(options.json ? JSON.stringify(result, null, 2) : renderText(scenario, result));
+  if (options.html !== undefined) {
+    fs.writeFileSync(options.html, renderHtml(scenario, result, lostWorkflowTrace));
+    process.stderr.write(`demo: wrote the HTML report to ${options.html}\n`);
+  }
   // Anything else the instrumentation said (a fault it swallowed, say) goes to stderr.
   for (const line of telemetry.logs.filter((logged) => logged !== result.instrumentation.startupReport)) {
     process.stderr.write(`[twenty-sse-otel] ${line}\n`);

@@ -3,7 +3,7 @@ import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/exampl
 import { DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario } from './scenarios';
 
 export type DemoOptions =
-  | { kind: 'run'; scenario: string; generation: TwentyGeneration; events: number; json: boolean }
+  | { kind: 'run'; scenario: string; generation: TwentyGeneration; events: number; json: boolean; html?: string }
   | { kind: 'help' }
   | { kind: 'list'; json: boolean };
 
@@ -14,7 +14,7 @@ export const MAX_EVENTS = 200;
 /** A bad command line: the message is the one line the demo prints before exiting with 2. */
 export class UsageError extends Error {}
 
-const VALUE_OPTIONS = ['scenario', 'generation', 'events'] as const;
+const VALUE_OPTIONS = ['scenario', 'generation', 'events', 'html'] as const;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 const isValueOption = (name: string): name is ValueOption => (VALUE_OPTIONS as readonly string[]).includes(name);
@@ -46,7 +46,7 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
       continue;
     }
     if (!isValueOption(name)) {
-      throw new UsageError(`unknown option "${arg}"; use --scenario, --generation, --events, --json, --list or --help`);
+      throw new UsageError(`unknown option "${arg}"; use --scenario, --generation, --events, --json, --html, --list or --help`);
     }
     const value = inlineValue ?? argv[++index];
 
@@ -82,14 +82,14 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
     }
   }
 
-  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json };
+  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json, ...(values.html !== undefined && { html: values.html }) };
 };
 
 export const HELP_TEXT = `Twenty SSE pipeline demo: runs a Twenty-like app in this process with the
 instrumentation on (no Redis, no collector), makes UI and workflow record
 updates, and shows per pipeline stage where workflow events are lost and why.
 
-Usage: npm run demo -- [--scenario NAME] [--generation GEN] [--events N] [--json]
+Usage: npm run demo -- [--scenario NAME] [--generation GEN] [--events N] [--json] [--html FILE]
        npm run demo -- --list | --help
 
   --scenario NAME   what to reproduce (default ${DEFAULT_SCENARIO}); --list shows them all
@@ -98,6 +98,8 @@ Usage: npm run demo -- [--scenario NAME] [--generation GEN] [--events N] [--json
                     v8 = processObjectRecordStreamEvents, publisher = ObjectRecordEventPublisher
   --events N        UI updates and workflow updates to make, N of each (default ${DEFAULT_EVENTS}, at most ${MAX_EVENTS})
   --json            print one JSON document instead of the text report
+  --html FILE       also write FILE: a self-contained page with the funnel chart, the drops by
+                    reason and the waterfall of one lost workflow trace (open it in a browser)
   --list            list the scenarios (with --json: as JSON)
   --help            this text
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { runDoctor } from './doctor';
 
-const USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--generation v1|v5|v8|publisher]
+const USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--html FILE] [--generation v1|v5|v8|publisher]
 
 Reads twenty_sse_* metrics from Prometheus (and traces from Jaeger) and prints,
 per pipeline stage, workflow vs UI events entered, forwarded and dropped by
-reason, the first stage where workflow diverges, and a diagnosis.
+reason, the first stage where workflow diverges, and a diagnosis. --html FILE
+also writes a self-contained page: the funnel chart, the drops by reason and
+the waterfall of one lost workflow trace (with --jaeger).
 Exit codes: 0 healthy, 1 drops found, 2 cannot reach or parse an endpoint.`;
 
 async function main(argv: string[]): Promise<number> {

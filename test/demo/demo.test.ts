@@ -535,7 +535,7 @@ describe('command line', () => {
     [['--events', '0'], /^demo: --events must be a whole number from 1 to 200, got "0"$/],
     [['--events', 'ten'], /^demo: --events must be a whole number from 1 to 200, got "ten"$/],
     [['--events=5000'], /^demo: --events must be a whole number from 1 to 200, got "5000"$/],
-    [['--bogus'], /^demo: unknown option "--bogus"; use --scenario, --generation, --events, --json, --list or --help$/],
+    [['--bogus'], /^demo: unknown option "--bogus"; use --scenario, --generation, --events, --json, --html, --list or --help$/],
     [['--scenario'], /^demo: --scenario needs a value \(see --help\)$/],
     [['--scenario', '--json'], /^demo: --scenario needs a value \(see --help\)$/],
     [['--json=yes'], /^demo: --json takes no value \(see --help\)$/],
@@ -553,7 +553,7 @@ describe('command line', () => {
     const run = await runDemo(['--help']);
 
     expect(run.code).toBe(0);
-    for (const option of ['--scenario', '--generation', '--events', '--json', '--list', '--help']) expect(run.stdout).toContain(option);
+    for (const option of ['--scenario', '--generation', '--events', '--json', '--html', '--list', '--help']) expect(run.stdout).toContain(option);
   });
 
   it('--list names every scenario and exits 0', async () => {
