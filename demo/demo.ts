@@ -11,20 +11,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { type TwentyGeneration } from '../example/app/example-config';
-import { type GroundTruthRecord, type TwentyLikeApp } from '../example/harness';
+import { type GroundTruthRecord } from '../example/harness';
 import { renderHtmlReport, type TraceView } from '../src/cli/html-report';
 import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/report';
 import { type Origin } from '../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';
 import { HELP_TEXT, parseDemoArgs, UsageError } from './options';
-import { DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario, type DemoScenario, type ScenarioRun } from './scenarios';
+import { countReceived, DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario, waitForDeliveries, type BrowserReceived, type DemoScenario } from './scenarios';
 
 const WIDTH = 100;
-const DELIVERY_TIMEOUT_MS = 5_000;
 const EXAMPLE_TRACE_IDS = 3;
-
-type Received = { sent: number; received: number };
 
 /** The --json document. `groundTruth` is what the example app recorded itself, to compare with `report`. */
 export type DemoJson = {
@@ -34,7 +31,7 @@ export type DemoJson = {
   conditionInGeneration: boolean;
   instrumentation: { startupReport: string; missingTargets: string[]; faults: number };
   report: FunnelReport;
-  browser: { streamsOpen: number; ui: Received; workflow: Received };
+  browser: BrowserReceived;
   traces: { lostWorkflowTraceIds: string[]; workflowFailures: FailureSummary[] };
   metrics: { stageEventsCounterTotal: number; tallyTotal: number };
   groundTruth: { emitted: Partial<Record<Origin, number>>; rows: FunnelRow[] };
@@ -78,32 +75,6 @@ const summarizeGroundTruth = (records: GroundTruthRecord[]): DemoJson['groundTru
   }
 
   return { emitted, rows: [...rows.values()] };
-};
-
-// Waits until each open stream received what the pipeline forwarded to it (or a timeout: the report shows the gap).
-const waitForDeliveries = async (app: TwentyLikeApp, run: ScenarioRun) => {
-  await app.settle({ quietMs: 50 });
-  const records = app.readGroundTruth();
-
-  for (const stream of run.streams) {
-    const forwarded = records
-      .filter((record) => record.kind === 'forwarded' && record.streamChannelId === stream.channelId)
-      .reduce((sum, record) => sum + record.count, 0);
-
-    await stream.waitForEvents((events) => events.length >= forwarded, DELIVERY_TIMEOUT_MS).catch(() => undefined);
-  }
-};
-
-const countReceived = (run: ScenarioRun, events: number): DemoJson['browser'] => {
-  const ui = new Set(run.uiRecordIds);
-  const workflow = new Set(run.workflowRecordIds);
-  const delivered = run.streams.flatMap((stream) => stream.events());
-
-  return {
-    streamsOpen: run.streams.length,
-    ui: { sent: events, received: delivered.filter(({ event }) => ui.has(event.recordId)).length },
-    workflow: { sent: events, received: delivered.filter(({ event }) => workflow.has(event.recordId)).length },
-  };
 };
 
 type ScenarioResult = {
@@ -162,7 +133,7 @@ const runScenario = async (
   }
 };
 
-const describeReceived = ({ streamsOpen, ui, workflow }: DemoJson['browser']): string =>
+const describeReceived = ({ streamsOpen, ui, workflow }: BrowserReceived): string =>
   streamsOpen === 0
     ? 'No event stream was open, so nothing could be received.'
     : `The open event stream received ${ui.received} of the ${ui.sent} UI updates and ${workflow.received} of the ${workflow.sent} workflow updates.`;
@@ -287,7 +258,9 @@ const main = async (argv: string[]): Promise<number> => {
   }
 
   if (options.html !== undefined) {
-    const directory = path.dirname(path.resolve(options.html));
+    // npm runs scripts from the package root; a relative path is meant from where the user typed the command.
+    options.html = path.resolve(process.env.INIT_CWD ?? process.cwd(), options.html);
+    const directory = path.dirname(options.html);
 
     try {
       fs.accessSync(directory, fs.constants.W_OK);

@@ -23,6 +23,8 @@ export type DemoScenario = {
   /** Generations whose code has this condition; in the others the demo says what to expect instead. */
   conditionIn: readonly TwentyGeneration[];
   notInOtherGenerations?: string;
+  /** Injects its fault inside the app's own process: runs in the one-process demo only, not against separate processes. */
+  inProcessOnly?: true;
   run: (app: TwentyLikeApp, events: number) => Promise<ScenarioRun>;
 };
 
@@ -31,6 +33,38 @@ export type ScenarioRun = {
   streams: SseStream[];
   uiRecordIds: string[];
   workflowRecordIds: string[];
+};
+
+type Received = { sent: number; received: number };
+export type BrowserReceived = { streamsOpen: number; ui: Received; workflow: Received };
+
+const DELIVERY_TIMEOUT_MS = 5_000;
+
+/** Waits until each open stream received what the pipeline forwarded to it (or a timeout: the report shows the gap). */
+export const waitForDeliveries = async (app: TwentyLikeApp, run: ScenarioRun) => {
+  await app.settle({ quietMs: 50 });
+  const records = app.readGroundTruth();
+
+  for (const stream of run.streams) {
+    const forwarded = records
+      .filter((record) => record.kind === 'forwarded' && record.streamChannelId === stream.channelId)
+      .reduce((sum, record) => sum + record.count, 0);
+
+    await stream.waitForEvents((events) => events.length >= forwarded, DELIVERY_TIMEOUT_MS).catch(() => undefined);
+  }
+};
+
+/** What the scenario's open streams received of its UI and of its workflow updates. */
+export const countReceived = (run: ScenarioRun, events: number): BrowserReceived => {
+  const ui = new Set(run.uiRecordIds);
+  const workflow = new Set(run.workflowRecordIds);
+  const delivered = run.streams.flatMap((stream) => stream.events());
+
+  return {
+    streamsOpen: run.streams.length,
+    ui: { sent: events, received: delivered.filter(({ event }) => ui.has(event.recordId)).length },
+    workflow: { sent: events, received: delivered.filter(({ event }) => workflow.has(event.recordId)).length },
+  };
 };
 
 const ALL: readonly TwentyGeneration[] = ['v1', 'v5', 'v8', 'publisher'];
@@ -512,6 +546,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
     conditionIn: ['v8'],
     notInOtherGenerations:
       'v1 and v5 do not enrich events and the publisher catches the error: expect every event to be delivered.',
+    inProcessOnly: true,
     run: async (app, events) => {
       const workspace = await seedWorkspace(app, events);
       const stream = await openTable(app, workspace.editor.token);
