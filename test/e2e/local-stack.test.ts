@@ -175,6 +175,22 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
     );
   });
 
+  test('POST /workflows/run without steps answers 400 naming what is missing (it would run and do nothing)', async () => {
+    const token = /a user's token: (\S+)/.exec(stdout)![1];
+    const run = (body: unknown) =>
+      fetch(`${printedUrl(stdout, 'Example app (API server)')}/workflows/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const empty = await run({});
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { message: string }).message).toMatch(/^POST \/workflows\/run needs "steps": a non-empty list of workflow actions, e\.g\. \{"steps":\[\{"id":"step-1","type":"UPDATE_RECORD"/);
+    const badStep = await run({ steps: [{ id: 'x', type: 'SEND_EMAIL', settings: { input: {} } }] });
+    expect(badStep.status).toBe(400);
+    expect(((await badStep.json()) as { message: string }).message).toMatch(/^steps\[0\] must be \{ id, type: CREATE_RECORD \| UPDATE_RECORD \| DELETE_RECORD \| UPSERT_RECORD/);
+  });
+
   test('SIGINT stops every process it started, frees the ports and removes its work directory; exit 0', async () => {
     const { pids, workDir } = printedProcesses(stdout);
     expect(fs.existsSync(workDir)).toBe(true);
