@@ -94,7 +94,7 @@ Usage: npm run demo -- [--scenario NAME] [--generation GEN] [--events N] [--json
 
   --scenario NAME   what to reproduce (default ${DEFAULT_SCENARIO}); --list shows them all
   --generation GEN  which Twenty code to run: ${TWENTY_GENERATIONS.join(', ')} (default ${DEFAULT_GENERATION})
-                    v1 = oldest event streams, v5 = the version the bug report quotes,
+                    v1 = oldest event streams, v5 = loses workflow updates leaving a filter,
                     v8 = processObjectRecordStreamEvents, publisher = ObjectRecordEventPublisher
   --events N        UI updates and workflow updates to make, N of each (default ${DEFAULT_EVENTS}, at most ${MAX_EVENTS})
   --json            print one JSON document instead of the text report
