@@ -163,7 +163,8 @@ class LocalStack {
       env,
       logDir: path.join(this.workDir, 'logs'),
       onExit: (exited) => {
-        if (this.up && !this.stopping) this.onUnexpectedExit(exited);
+        // Ctrl-C in a terminal signals the children too, and one may exit before this process handles its own SIGINT.
+        if (this.up && !this.stopping) setTimeout(() => !this.stopping && this.onUnexpectedExit(exited), 500);
       },
     });
     this.components.push(component);

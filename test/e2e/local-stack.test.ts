@@ -225,6 +225,23 @@ describe('npm run stack -- --scenario: drives the scenario, reports, and stops b
   });
 });
 
+describe('npm run stack: a process that dies takes the stack down cleanly', () => {
+  test('Jaeger killed: a line naming it, everything else stopped, exit 1', async () => {
+    const run = startStack([]);
+    await waitFor('the stack to print its URLs', () => (run.stdout().includes('Ctrl-C stops everything.') ? true : undefined), {
+      timeoutMs: 150_000,
+      intervalMs: 500,
+      context: () => run.stderr(),
+    });
+    const { pids, workDir } = printedProcesses(run.stdout());
+    process.kill(pids.jaeger, 'SIGKILL');
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toContain('stack: jaeger exited unexpectedly (SIGKILL); stopping everything\n');
+    for (const [name, pid] of Object.entries(pids)) expect({ name, alive: alive(pid) }).toEqual({ name, alive: false });
+    expect(fs.existsSync(workDir)).toBe(false);
+  });
+});
+
 describe('npm run stack: errors are one line, exit 2, nothing started', () => {
   const oneLine = async (args: string[], env?: NodeJS.ProcessEnv) => {
     const run = startStack(args, env);
