@@ -67,7 +67,7 @@ Usage: npm run stack -- [--scenario NAME [--events N] [--stay] [--html FILE]] [-
 
 Metrics are exported every ${INTERVALS.metricExportMs / 1000} s (OTEL_METRIC_EXPORT_INTERVAL=${INTERVALS.metricExportMs}; the default is 60000),
 spans every ${INTERVALS.spanExportDelayMs / 1000} s, and Prometheus scrapes every ${INTERVALS.prometheusScrape}, so events show in Prometheus within about 5 s.
-Exit status: 0 after a clean stop, 1 if a process died, 2 on a bad option, a taken port or a failed build.`;
+Exit status: 0 after a clean stop, 1 if a process died, 2 on a bad option, a taken port, a failed build or a process that would not start.`;
 
 class UsageError extends Error {}
 
