@@ -1,3 +1,5 @@
+import { parseArgs } from 'node:util';
+
 import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/example-config';
 
 import { DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario } from './scenarios';
@@ -14,52 +16,49 @@ export const MAX_EVENTS = 200;
 /** A bad command line: the message is the one line the demo prints before exiting with 2. */
 export class UsageError extends Error {}
 
-const VALUE_OPTIONS = ['scenario', 'generation', 'events', 'html'] as const;
-type ValueOption = (typeof VALUE_OPTIONS)[number];
+const FLAGS = {
+  scenario: { type: 'string' },
+  generation: { type: 'string' },
+  events: { type: 'string' },
+  html: { type: 'string' },
+  json: { type: 'boolean' },
+  list: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
 
-const isValueOption = (name: string): name is ValueOption => (VALUE_OPTIONS as readonly string[]).includes(name);
+const isFlag = (name: string): name is keyof typeof FLAGS => Object.hasOwn(FLAGS, name);
 
-/** `--name value` and `--name=value`; no positional arguments. */
+/**
+ * `--name value` and `--name=value`; no positional arguments. parseArgs runs
+ * lenient and hands back its tokens, so each problem gets the demo's own
+ * one-line message rather than parseArgs's wording.
+ */
 export const parseDemoArgs = (argv: string[]): DemoOptions => {
-  const values: Partial<Record<ValueOption, string>> = {};
-  let json = false;
-  let help = false;
-  let list = false;
+  const { values, tokens } = parseArgs({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
 
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
+  for (const token of tokens) {
+    const arg = argv[token.index];
 
-    if (!arg.startsWith('--')) {
+    if (token.kind === 'positional' || (token.kind === 'option' && !token.rawName.startsWith('--'))) {
       throw new UsageError(`unexpected argument "${arg}"; options start with -- (see --help)`);
     }
-    const equals = arg.indexOf('=');
-    const name = arg.slice(2, equals === -1 ? undefined : equals);
-    const inlineValue = equals === -1 ? undefined : arg.slice(equals + 1);
-
-    if (name === 'json' || name === 'help' || name === 'list') {
-      if (inlineValue !== undefined) {
-        throw new UsageError(`--${name} takes no value (see --help)`);
-      }
-      if (name === 'json') json = true;
-      else if (name === 'help') help = true;
-      else list = true;
-      continue;
-    }
-    if (!isValueOption(name)) {
+    if (token.kind === 'option-terminator' || !isFlag(token.name)) {
       throw new UsageError(`unknown option "${arg}"; use --scenario, --generation, --events, --json, --html, --list or --help`);
     }
-    const value = inlineValue ?? argv[++index];
-
-    if (value === undefined || (inlineValue === undefined && value.startsWith('--'))) {
-      throw new UsageError(`--${name} needs a value (see --help)`);
+    if (FLAGS[token.name].type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value (see --help)`);
+    } else if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) {
+      throw new UsageError(`${token.rawName} needs a value (see --help)`);
     }
-    values[name] = value;
   }
+  // Every value flag now holds a string and the others booleans; the last of a repeated flag wins.
+  const text = (flag: 'scenario' | 'generation' | 'events' | 'html') => values[flag] as string | undefined;
+  const json = values.json === true;
 
-  if (help) return { kind: 'help' };
-  if (list) return { kind: 'list', json };
+  if (values.help === true) return { kind: 'help' };
+  if (values.list === true) return { kind: 'list', json };
 
-  const scenario = values.scenario ?? DEFAULT_SCENARIO;
+  const scenario = text('scenario') ?? DEFAULT_SCENARIO;
 
   if (!findScenario(scenario)) {
     throw new UsageError(
@@ -67,7 +66,7 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
     );
   }
 
-  const generation = values.generation ?? DEFAULT_GENERATION;
+  const generation = text('generation') ?? DEFAULT_GENERATION;
 
   if (!(TWENTY_GENERATIONS as readonly string[]).includes(generation)) {
     throw new UsageError(`unknown generation "${generation}"; use one of: ${TWENTY_GENERATIONS.join(', ')}`);
@@ -75,14 +74,18 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
 
   let events = DEFAULT_EVENTS;
 
-  if (values.events !== undefined) {
-    events = /^\d+$/.test(values.events) ? Number(values.events) : NaN;
+  const eventsValue = text('events');
+
+  if (eventsValue !== undefined) {
+    events = /^\d+$/.test(eventsValue) ? Number(eventsValue) : NaN;
     if (!Number.isInteger(events) || events < 1 || events > MAX_EVENTS) {
-      throw new UsageError(`--events must be a whole number from 1 to ${MAX_EVENTS}, got "${values.events}"`);
+      throw new UsageError(`--events must be a whole number from 1 to ${MAX_EVENTS}, got "${eventsValue}"`);
     }
   }
 
-  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json, ...(values.html !== undefined && { html: values.html }) };
+  const html = text('html');
+
+  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json, ...(html !== undefined && { html }) };
 };
 
 export const HELP_TEXT = `Twenty SSE pipeline demo: runs a Twenty-like app in this process with the

@@ -7,7 +7,6 @@
  */
 import { PROM, type DropReason, type Origin, type Outcome, type Stage } from '../../src/semconv';
 import { RECORD, buildRuleGroups, isAlertingRule, type AlertingRule } from './rules';
-import type { YamlValue } from './yaml';
 
 interface InputSeries {
   series: string;
@@ -268,7 +267,7 @@ function alertingRule(name: string, runbookBaseUrl: string): AlertingRule {
   return rule;
 }
 
-function expectedAlerts(expectation: AlertExpectation, runbookBaseUrl: string): YamlValue {
+function expectedAlerts(expectation: AlertExpectation, runbookBaseUrl: string): Record<string, unknown> {
   const rule = alertingRule(expectation.alert, runbookBaseUrl);
   return {
     eval_time: expectation.at,
@@ -288,7 +287,7 @@ function expectedAlerts(expectation: AlertExpectation, runbookBaseUrl: string): 
 }
 
 /** The promtool test file; `rulesPath` is relative to the test file, `runbookBaseUrl` the one the rules were built with. */
-export function buildRuleTests(rulesPath: string, runbookBaseUrl: string): YamlValue {
+export function buildRuleTests(rulesPath: string, runbookBaseUrl: string): Record<string, unknown> {
   return {
     rule_files: [rulesPath],
     evaluation_interval: INTERVAL,

@@ -69,7 +69,6 @@ export function defaultRunbookBaseUrl(pkg: PackageLinks): string {
   return RUNBOOK_RELATIVE_TO_RULES;
 }
 
-// Type aliases, not interfaces, so they fit YamlValue's index signature.
 export type RecordingRule = {
   record: string;
   expr: string;

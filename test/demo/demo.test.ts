@@ -540,6 +540,8 @@ describe('command line', () => {
     [['--scenario', '--json'], /^demo: --scenario needs a value \(see --help\)$/],
     [['--json=yes'], /^demo: --json takes no value \(see --help\)$/],
     [['healthy'], /^demo: unexpected argument "healthy"; options start with -- \(see --help\)$/],
+    [['-j'], /^demo: unexpected argument "-j"; options start with -- \(see --help\)$/],
+    [['--bogus=1'], /^demo: unknown option "--bogus=1"; use --scenario/],
   ])('%j: exit 2 with one clear line', async (args, message) => {
     const run = await runDemo(args);
 

@@ -229,6 +229,9 @@ describe('doctor: bad flags give exit 2 and one clear line, before any request',
     ['--timeout not a number', ['--prometheus', 'http://127.0.0.1:9', '--timeout', 'soon'], /^doctor: --timeout takes a number of seconds/],
     ['an unknown flag', ['--prometheus', 'http://127.0.0.1:9', '--verbose'], /^doctor: unknown option --verbose; usage: twenty-sse-otel doctor --prometheus URL/],
     ['--html into a missing directory', ['--prometheus', 'http://127.0.0.1:9', '--html', '/nonexistent-dir/report.html'], /^doctor: --html \/nonexistent-dir\/report\.html: the directory \/nonexistent-dir does not exist or is not writable$/],
+    ['a stray argument', ['--prometheus', 'http://127.0.0.1:9', 'jaeger'], /^doctor: unknown option jaeger; usage: twenty-sse-otel doctor --prometheus URL/],
+    ['--prometheus=VALUE is read like --prometheus VALUE', ['--prometheus=localhost:9090'], /^doctor: --prometheus localhost:9090 is not an http\(s\) URL/],
+    ['--json with a value', ['--prometheus', 'http://127.0.0.1:9', '--json=yes'], /^doctor: --json takes no value; give --json alone$/],
   ])('%s', async (_name, args, pattern) => {
     const result = await doctor(...(args as string[]));
     expect({ code: result.code, stdout: result.stdout, lines: result.stderr.trimEnd().split('\n').length }).toEqual({ code: 2, stdout: '', lines: 1 });
