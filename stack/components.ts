@@ -16,13 +16,21 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 /** The repository root (this file runs from dist/stack/). */
 export const ROOT = path.resolve(__dirname, '../..');
 
-/** Short intervals so a change shows in Prometheus within seconds (the SDK's defaults are 60 s for metrics, 5 s for spans). */
+/**
+ * Short intervals so a change shows within seconds (the defaults: the SDK
+ * exports metrics every 60 s and spans every 5 s, the collector decides on a
+ * trace 10 s after its first span).
+ */
 export const INTERVALS = {
   metricExportMs: 2000,
   spanExportDelayMs: 500,
   spanMetricsFlush: '2s',
   prometheusScrape: '2s',
+  tailDecisionWait: '2s',
 } as const;
+
+/** A dev stack keeps every trace (the shipped collector keeps drops, failures and 10% of the rest); the environment may say otherwise. */
+export const tracesSamplePercent = (): string => process.env.OTELCOL_TRACES_SAMPLE_PERCENT ?? '100';
 
 /** A failure the command reports as one line (then exits 2). */
 export class StackError extends Error {}
@@ -302,6 +310,8 @@ export const collectorEnv = (ports: StackPorts): Record<string, string> => ({
   OTELCOL_HEALTH_PORT: String(ports.collectorHealth),
   JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.jaegerOtlpGrpc}`,
   OTELCOL_SPANMETRICS_FLUSH_INTERVAL: INTERVALS.spanMetricsFlush,
+  OTELCOL_TAIL_DECISION_WAIT: INTERVALS.tailDecisionWait,
+  OTELCOL_TRACES_SAMPLE_PERCENT: tracesSamplePercent(),
 });
 
 type PrometheusConfig = {

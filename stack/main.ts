@@ -32,6 +32,7 @@ import {
   httpOk,
   jaegerEnv,
   prometheusConfig,
+  tracesSamplePercent,
   waitUntil,
   type StackPorts,
 } from './components';
@@ -67,6 +68,7 @@ Usage: npm run stack -- [--scenario NAME [--events N] [--stay] [--html FILE]] [-
 
 Metrics are exported every ${INTERVALS.metricExportMs / 1000} s (OTEL_METRIC_EXPORT_INTERVAL=${INTERVALS.metricExportMs}; the default is 60000),
 spans every ${INTERVALS.spanExportDelayMs / 1000} s, and Prometheus scrapes every ${INTERVALS.prometheusScrape}, so events show in Prometheus within about 5 s.
+The collector keeps every trace (OTELCOL_TRACES_SAMPLE_PERCENT=100 unless set) and passes it to Jaeger ${INTERVALS.tailDecisionWait} after its first span.
 Exit status: 0 after a clean stop, 1 if a process died, 2 on a bad option, a taken port, a failed build or a process that would not start.`;
 
 class UsageError extends Error {}
@@ -290,6 +292,9 @@ function printUrls(stack: LocalStack, options: Options, ports: StackPorts, seede
   out();
   out(
     `Export: metrics every ${INTERVALS.metricExportMs / 1000} s (OTEL_METRIC_EXPORT_INTERVAL=${INTERVALS.metricExportMs}, default 60000), spans every ${INTERVALS.spanExportDelayMs / 1000} s; Prometheus scrapes every ${INTERVALS.prometheusScrape}: new events show there within about 5 s.`,
+  );
+  out(
+    `Traces: the collector keeps ${tracesSamplePercent()}% of healthy traces and every trace with a drop or failure (OTELCOL_TRACES_SAMPLE_PERCENT), and sends them to Jaeger ${INTERVALS.tailDecisionWait} after their first span.`,
   );
   out(`Seeded workspace ${seeded.workspaceId}, company ${seeded.companyId}; a user's token: ${seeded.token}`);
   out(`  UI edit:      curl -s -X PATCH ${app}/rest/companies/${seeded.companyId} -H 'authorization: Bearer ${seeded.token}' -H 'content-type: application/json' -d '{"name":"Acme (edited)"}'`);
