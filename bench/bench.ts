@@ -20,7 +20,7 @@ import { join, relative, resolve } from 'node:path';
 
 import type { TwentyLikeApp } from '../example/harness';
 import type { Runtime } from '../src/runtime';
-import type { TallyRow } from '../src/telemetry';
+import type { TallyRow } from '../src/otel/telemetry';
 
 // ---------------------------------------------------------------------------
 // Modes, settings
@@ -195,7 +195,7 @@ class CountingNoopExporter {
 }
 
 // The pipeline methods that are spans in the package, for e and f ("the same
-// Twenty methods"). Alternatives in order of preference, like src/targets.ts.
+// Twenty methods"). Alternatives in order of preference, like the generation modules under src/twenty/generations/.
 // Workflow and deliver targets are left out: this workload does not reach them.
 const SPAN_TARGETS: { className: string; methods: string[][]; skipIn?: Generation[] }[] = [
   { className: 'WorkspaceEventEmitter', methods: [['emitDatabaseBatchEventNow', 'emitDatabaseBatchEvent']] },

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { type TwentyGeneration } from '../example/app/example-config';
 import { type GroundTruthRecord } from '../example/harness';
 import { renderHtmlReport, type TraceView } from '../src/cli/html-report';
-import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/report';
+import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/cli/report';
 import { type Origin } from '../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';

@@ -1,7 +1,7 @@
 import Module = require('module');
-import { Instrumenter } from './targets';
-import { Telemetry } from './telemetry';
-import { wrapMethod } from './wrap';
+import { Instrumenter } from './twenty/instrumenter';
+import { Telemetry } from './otel/telemetry';
+import { wrapMethod } from './engine/wrap';
 
 /**
  * The zero-code path. Two hooks, both idempotent and both feeding the same

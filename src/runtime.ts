@@ -2,10 +2,10 @@ import { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { readConfigFromEnv, TwentySseConfig } from './config';
 import { installLoadHook, LoadHookHandle } from './load-hook';
-import { readOtelEnv } from './otel-env';
-import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './sdk';
-import { Instrumenter } from './targets';
-import { setActiveTelemetry, Telemetry } from './telemetry';
+import { readOtelEnv } from './otel/otel-env';
+import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './otel/sdk';
+import { Instrumenter } from './twenty/instrumenter';
+import { setActiveTelemetry, Telemetry } from './otel/telemetry';
 
 /** Everything one process runs: telemetry, the instrumenter, optionally our SDK and the load hook. */
 export interface Runtime {

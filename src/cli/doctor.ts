@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from '../report';
 import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
+import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 
 /**

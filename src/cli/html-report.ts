@@ -1,4 +1,4 @@
-import { type FunnelReport, type StageOriginCell } from '../report';
+import { type FunnelReport, type StageOriginCell } from './report';
 import { ATTR, SPAN_EVENT_DROP, type Origin, type Stage } from '../semconv';
 
 /**

@@ -1,5 +1,5 @@
 import type { TwentyGeneration } from '../../example/app/example-config';
-import type { TallyRow } from '../../src/telemetry';
+import type { TallyRow } from '../../src/otel/telemetry';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 import { expectTallyEqualsGroundTruth } from './drop-conditions.shared';
 

@@ -7,8 +7,8 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
-import { readOtelEnv } from '../../src/otel-env';
-import { startSdk } from '../../src/sdk';
+import { readOtelEnv } from '../../src/otel/otel-env';
+import { startSdk } from '../../src/otel/sdk';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -1,4 +1,8 @@
-import { DROP_REASONS, DropReason, Generation, Origin, Outcome, STAGES, Stage } from './semconv';
+import { DROP_REASONS, DropReason, Generation, Origin, Outcome, STAGES, Stage } from '../semconv';
+import { REASON_CONDITIONS } from '../twenty/conditions';
+import { FILES } from '../twenty/facts';
+import { GenerationModule } from '../twenty/generation';
+import { generationModule } from '../twenty/generations';
 
 /**
  * The per-stage, per-origin funnel that the demo prints from the in-process
@@ -45,77 +49,41 @@ export interface Diagnosis {
   condition: string;
 }
 
-const PUBLISHER_FILE = 'packages/twenty-server/src/engine/subscriptions/object-record-event/object-record-event-publisher.ts';
-const SERVICE_FILE = 'packages/twenty-server/src/engine/workspace-event-emitter/workspace-event-emitter.service.ts';
+/** The generation whose texts the diagnosis uses when none is known (the bug report's version). */
+const DEFAULT_GENERATION: Generation = 'v5';
 
-function where(generation: Generation | undefined, level: 'fanout' | 'stream'): { file: string; method: string } {
-  if (generation === 'publisher') {
-    return {
-      file: PUBLISHER_FILE,
-      method: level === 'fanout' ? 'ObjectRecordEventPublisher.publish' : 'ObjectRecordEventPublisher.processObjectRecordStreamEvents',
-    };
-  }
-  const streamMethod = generation === 'v8' ? 'processObjectRecordStreamEvents' : 'processStreamEvents';
-  return {
-    file: SERVICE_FILE,
-    method: `WorkspaceEventEmitterService.${level === 'fanout' ? 'publishToEventStreams' : streamMethod}`,
-  };
+function moduleFor(generation: Generation | undefined): GenerationModule {
+  return generationModule(generation ?? DEFAULT_GENERATION);
 }
 
-/** What each drop reason means in Twenty's code: the condition, in words an operator can act on. */
-export const REASON_CONDITIONS: Record<DropReason, string> = {
-  no_active_streams:
-    'eventStreamService.getActiveStreamIds(workspaceId) returned [] (Redis set workspace:<ws>:activeStreams is empty): no browser has an open event stream for this workspace - IS_SSE_DB_EVENTS_ENABLED off, stream TTL expired, or the events belong to another workspace',
-  stream_expired:
-    'streamData for an active stream id is undefined: the key eventStream:<ws>:<channelId> expired (30 min TTL, heartbeat stopped) or was deleted; the id is then removed from the active set',
-  stream_without_queries:
-    'Object.keys(streamData.queries).length === 0: no addQueryToEventStream has succeeded on this stream yet (the race right after (re)connect)',
-  subscriber_without_user_workspace:
-    "streamData.authContext.userWorkspaceId is undefined: the SUBSCRIBER's identity (an API-key stream), not the event author's - a workflow author never reaches this check",
-  subscriber_without_role:
-    "permissionsContext.userWorkspaceRoleMap has no role for the subscriber's userWorkspaceId (stale workspace cache or a user without a role), or a role has no rolesPermissions entry",
-  subscriber_application_inactive:
-    "the subscriber stream carries an applicationId whose application is not active, so resolveStreamRoleIds returns []",
-  object_not_readable: "the subscriber's role has canReadObjectRecords=false on this object",
-  restricted_fields_only:
-    'filterRestrictedFieldsFromEvent removed every updated field (all restricted for the subscriber), leaving updatedFields empty',
-  record_share_denied: 'the record-share gate (IS_RECORD_SHARING_ENABLED) does not admit this record for the subscriber',
-  no_matching_query:
-    "no registered query of the stream matches the event (object name, RLS filter or the table's filter); before the ObjectRecordEventPublisher only `after` is tested, so an update that moves a record OUT of a table's filter is never delivered",
-  not_emitted:
-    'the workflow step changed a record but no database event was emitted (formatTwentyOrmEventToDatabaseBatchEvent emits nothing when no field changed, and writes outside the twenty-orm event path emit nothing)',
-  unattributed:
-    'a drop the instrumentation could not explain: Twenty probably changed this code path - please report it with the trace',
+const NOT_EMITTED_AT = {
+  file: FILES.workflowExecutor,
+  method: 'WorkflowExecutorWorkspaceService.executeStep -> *RecordWorkflowAction.execute',
 };
 
-function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string } {
-  if (reason === 'not_emitted') {
-    return {
-      file: 'packages/twenty-server/src/modules/workflow/workflow-executor/workspace-services/workflow-executor.workspace-service.ts',
-      method: 'WorkflowExecutorWorkspaceService.executeStep -> *RecordWorkflowAction.execute',
-    };
-  }
-  if (reason === 'no_active_streams') return where(generation, 'fanout');
-  if (reason === 'stream_expired' || reason === 'stream_without_queries') return where(generation, 'fanout');
-  return where(generation, 'stream');
+/** Where Twenty drops for this reason, and the condition, in the generation's own words. */
+function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string; condition: string } {
+  if (reason === 'not_emitted') return { ...NOT_EMITTED_AT, condition: REASON_CONDITIONS.not_emitted };
+  const module = moduleFor(generation);
+  const rule = module.dropRules.find((candidate) => candidate.reason === reason);
+  if (rule) return { ...rule.where, condition: rule.condition };
+  return { ...(reason === 'no_active_streams' ? module.fanoutAt : module.streamAt), condition: REASON_CONDITIONS[reason] };
 }
 
 const STAGE_METHODS: Partial<Record<Stage, { file: string; method: string }>> = {
-  emit: { file: 'packages/twenty-server/src/engine/workspace-event-emitter/workspace-event-emitter.ts', method: 'WorkspaceEventEmitter.emitDatabaseBatchEvent' },
-  listen: {
-    file: 'packages/twenty-server/src/engine/api/graphql/workspace-query-runner/listeners/entity-events-to-db.listener.ts',
-    method: 'EntityEventsToDbListener.handleEvent',
-  },
-  pubsub: { file: 'packages/twenty-server/src/engine/subscriptions/subscription.service.ts', method: 'SubscriptionService.publishToEventStream' },
-  legacy_pubsub: { file: 'packages/twenty-server/src/engine/subscriptions/subscription.service.ts', method: 'SubscriptionService.publish' },
-  deliver: { file: 'packages/twenty-server/src/engine/subscriptions/subscription.service.ts', method: 'SubscriptionService.subscribeToEventStream' },
+  emit: { file: FILES.emitter, method: 'WorkspaceEventEmitter.emitDatabaseBatchEvent' },
+  listen: { file: FILES.listener, method: 'EntityEventsToDbListener.handleEvent' },
+  pubsub: { file: FILES.subscriptionService, method: 'SubscriptionService.publishToEventStream' },
+  legacy_pubsub: { file: FILES.subscriptionService, method: 'SubscriptionService.publish' },
+  deliver: { file: FILES.subscriptionService, method: 'SubscriptionService.subscribeToEventStream' },
 };
 
 function failureLocation(stage: Stage, generation: Generation | undefined): { file: string; method: string } {
-  if (stage === 'stream') return where(generation, 'stream');
-  if (stage === 'fanout' || stage === 'publish') return where(generation, 'fanout');
-  if (stage === 'workflow_step') return locate('not_emitted', generation);
-  return STAGE_METHODS[stage] ?? where(generation, 'stream');
+  const module = moduleFor(generation);
+  if (stage === 'stream') return module.streamAt;
+  if (stage === 'fanout' || stage === 'publish') return module.fanoutAt;
+  if (stage === 'workflow_step') return NOT_EMITTED_AT;
+  return STAGE_METHODS[stage] ?? module.streamAt;
 }
 
 function emptyCell(): StageOriginCell {
@@ -181,7 +149,6 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
           count,
           code: DROP_REASONS[reason].code,
           ...locate(reason, generation),
-          condition: REASON_CONDITIONS[reason],
         });
       }
     }

@@ -1,5 +1,5 @@
 /**
- * The one wrapper every patched Twenty method goes through, whether it was
+ * The one wrapper every patched method goes through, whether it was
  * patched at runtime by the register entry or by @TraceStage in source.
  *
  * Guarantees: same `this`, arguments (unless the invocation deliberately

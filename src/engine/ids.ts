@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { CaptureIdsMode } from './semconv';
+import { CaptureIdsMode } from '../semconv';
 
 /**
  * Turns an identifier into what telemetry may carry. `hashed` is a stable

@@ -1,4 +1,4 @@
-import { ConfigProblem } from './config';
+import { ConfigProblem } from '../config';
 
 /**
  * Checks the standard OTEL_* variables this package honours before the SDK

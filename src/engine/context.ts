@@ -1,6 +1,7 @@
 import { Context } from '@opentelemetry/api';
 import { AsyncLocalStorage } from 'async_hooks';
-import { DropReason, Origin } from './semconv';
+import { DropReason, Origin } from '../semconv';
+import type { EventLedger } from './event-ledger';
 
 /** What a workflow step marks on the async context so that everything it causes counts as origin=workflow. */
 export interface WorkflowMark {
@@ -14,24 +15,26 @@ export interface ActionScope {
   emittedEvents: number;
 }
 
-/** Streams seen by one fan-out (publishToEventStreams, or the newest publish). */
+/**
+ * Results of the app's helper methods that one invocation observed, by probe
+ * name (see roles/probes.ts). A Map, so "called, returned undefined" differs
+ * from "never called".
+ */
+export type Facts = Map<string, unknown>;
+
+/** Streams seen by one fan-out. */
 export interface FanoutScope {
-  activeStreamIds?: string[];
-  streamsData?: Map<string, unknown>;
-  permissionsContext?: Record<string, unknown>;
+  facts: Facts;
   /** Channels whose (event, stream) pairs were already accounted by a stream-stage invocation. */
   accountedChannels: Set<string>;
 }
 
-/** The observations made inside one per-stream invocation (processStreamEvents & co). */
+/** The observations made inside one per-stream invocation. */
 export interface StreamScope {
-  /** Ordered helper results, one entry per helper call. */
-  steps: StreamStep[];
-  roleIds?: unknown;
-  objectsPermissions?: unknown;
-  objectsPermissionsSeen: boolean;
-  recordShareGate?: unknown;
-  permissionsContext?: Record<string, unknown>;
+  /** Stream-wide helper results. */
+  facts: Facts;
+  /** Per-event helper results, each tied to the event it was called with. */
+  ledger: EventLedger;
   /** Number of payload items published to this stream. */
   publishedItems: number;
   publishFailed?: boolean;
@@ -39,10 +42,6 @@ export interface StreamScope {
   /** The origin of every event of the stream's batch, when they all share one. */
   singleOrigin?: Origin;
 }
-
-export type StreamStep =
-  | { kind: 'filter'; emptiedUpdatedFields: boolean }
-  | { kind: 'match'; matched: number };
 
 export interface Frame {
   /** The span context of the innermost stage, kept here so parentage works even when the app registered no context manager. */
@@ -111,19 +110,6 @@ interface EventMark {
 
 const markByEvent = new WeakMap<object, EventMark>();
 
-function markOf(event: object): EventMark {
-  let mark = markByEvent.get(event);
-  if (!mark) {
-    mark = { origin: undefined, emittedAt: undefined };
-    markByEvent.set(event, mark);
-  }
-  return mark;
-}
-
-export function rememberEmitTime(event: unknown, at: number): void {
-  if (event && typeof event === 'object') markOf(event).emittedAt = at;
-}
-
 /** Remembers both at once (the emit stage): one map write per event. */
 export function rememberEmit(event: unknown, origin: Origin, at: number): void {
   if (event && typeof event === 'object') markByEvent.set(event, { origin, emittedAt: at });
@@ -139,36 +125,21 @@ export function earliestEmitTime(events: readonly unknown[]): number | undefined
   return earliest;
 }
 
-/** Who authored an event, from the author fields Twenty sets on it. */
-export function authorOrigin(event: unknown): Origin {
-  if (!event || typeof event !== 'object') return 'unknown';
-  const e = event as Record<string, unknown>;
-  if (isPresent(e.userId) || isPresent(e.workspaceMemberId) || isPresent(e.userWorkspaceId)) return 'ui';
-  if (isPresent(e.apiKeyId)) return 'api_key';
-  if (isPresent(e.applicationId)) return 'application';
-  return 'system';
-}
-
-function isPresent(value: unknown): boolean {
-  return typeof value === 'string' && value.length > 0;
-}
+/** How the app tells who authored an event (supplied by the app model; the engine knows no field names). */
+export type AuthorOrigin = (event: unknown) => Origin;
 
 /**
  * The origin of one event: workflow when a workflow step is on the async
  * context (it wins over the author, so a manual run acting as a user still
  * counts as workflow), else what the emit stage remembered, else the author.
  */
-export function originOf(event: unknown, frame: Frame | undefined = storage.getStore()): Origin {
+export function originOf(event: unknown, frame: Frame | undefined, author: AuthorOrigin): Origin {
   if (frame?.workflow) return 'workflow';
   if (event && typeof event === 'object') {
     const remembered = markByEvent.get(event)?.origin;
     if (remembered) return remembered;
   }
-  return authorOrigin(event);
-}
-
-export function rememberOrigin(event: unknown, origin: Origin): void {
-  if (event && typeof event === 'object') markOf(event).origin = origin;
+  return author(event);
 }
 
 /** The origin of most events in `counts` (the span's origin label). */
@@ -197,21 +168,16 @@ export interface BatchFacts {
 // The same events array goes through listen, publish, fanout and every stream of one process.
 const factsByEvents = new WeakMap<readonly unknown[], BatchFacts>();
 
-export function batchFacts(events: readonly unknown[], frame: Frame | undefined = storage.getStore()): BatchFacts {
+export function batchFacts(events: readonly unknown[], frame: Frame | undefined, author: AuthorOrigin): BatchFacts {
   const workflow = frame?.workflow !== undefined;
   const cached = factsByEvents.get(events);
   if (cached && cached.workflow === workflow) return cached;
   const counts = new Map<Origin, number>();
   for (const event of events) {
-    const origin = originOf(event, frame);
+    const origin = originOf(event, frame, author);
     counts.set(origin, (counts.get(origin) ?? 0) + 1);
   }
   const facts: BatchFacts = { workflow, counts, dominant: dominantOrigin(counts), emittedAt: earliestEmitTime(events) };
   factsByEvents.set(events, facts);
   return facts;
-}
-
-/** Groups a list of events by origin: origin -> count. */
-export function countByOrigin(events: readonly unknown[], frame: Frame | undefined = storage.getStore()): Map<Origin, number> {
-  return batchFacts(events, frame).counts;
 }

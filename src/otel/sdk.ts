@@ -8,7 +8,7 @@ import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-no
 import { withExportFailureReporting } from './export-reporting';
 import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
-import { SCOPE_NAME } from './semconv';
+import { SCOPE_NAME } from '../semconv';
 
 /**
  * The package's own tracer and meter providers. They are deliberately NOT

@@ -9,9 +9,9 @@ import {
   metrics,
   trace,
 } from '@opentelemetry/api';
-import { DEFAULT_CONFIG, TwentySseConfig } from './config';
-import { ATTR, DROP_REASON_NAMES, DropReason, METRIC, ORIGINS, OUTCOMES, Origin, Outcome, SCOPE_NAME, STAGES, Stage } from './semconv';
-import { VERSION } from './version';
+import { DEFAULT_CONFIG, TwentySseConfig } from '../config';
+import { ATTR, DROP_REASON_NAMES, DropReason, METRIC, ORIGINS, OUTCOMES, Origin, Outcome, SCOPE_NAME, STAGES, Stage } from '../semconv';
+import { VERSION } from '../version';
 import { ExactHistogram, ExactHistogramProducer } from './histograms';
 
 export type TargetStatus = 'found' | 'missing';

@@ -1,7 +1,7 @@
 import { Attributes, HrTime, ValueType } from '@opentelemetry/api';
 import { metrics as sdkMetrics, resources } from '@opentelemetry/sdk-node';
-import { SCOPE_NAME } from './semconv';
-import { VERSION } from './version';
+import { SCOPE_NAME } from '../semconv';
+import { VERSION } from '../version';
 
 /**
  * Explicit-bucket histograms aggregated in the package itself and exported

@@ -1,18 +1,19 @@
 import { Context, ROOT_CONTEXT, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { CARRIER_KEY, ORIGINS, Origin } from './semconv';
+import { CARRIER_KEY, ORIGINS, Origin } from '../semconv';
+import type { PayloadModel } from './model';
 
 /**
  * What rides with an event-stream payload through Redis pub/sub.
  *
- * Where it rides depends on the payload shape Twenty publishes:
- * - object payloads (V7 and later: `{ objectRecordEventsWithQueryIds, ... }`):
- *   a reserved top-level key. EventStreamResolver's `resolve` keeps only the
- *   keys its GraphQL type declares, so a server without this package drops it.
- * - bare-array payloads (up to V6: `[{ queryIds, event }]`): a top-level key
- *   on an array is lost by JSON, so the carrier rides as a reserved key on the
- *   FIRST item. GraphQL serializes only the selected fields of each item
- *   (`queryIds`, `event`), so again a server without this package drops it.
+ * Where it rides depends on the payload's shape (the app model tells it):
+ * - object payloads: a reserved top-level key. The app's GraphQL resolver
+ *   keeps only the keys its type declares, so a server without this package
+ *   drops it.
+ * - bare-array payloads: a top-level key on an array is lost by JSON, so the
+ *   carrier rides as a reserved key on the FIRST item. GraphQL serializes only
+ *   the selected fields of each item, so again a server without this package
+ *   drops it.
  *
  * The carrier is telemetry only. Nothing in it is trusted for any decision:
  * a forged origin can only mislabel a metric, never change what is delivered.
@@ -45,25 +46,6 @@ const getter: TextMapGetter<Record<string, unknown>> = {
   },
 };
 
-export type PayloadShape = 'array' | 'object';
-
-/** The record-event items of an event-stream payload, and its shape. */
-export function payloadItems(payload: unknown): { shape: PayloadShape; items: unknown[] } | undefined {
-  if (Array.isArray(payload)) return { shape: 'array', items: payload };
-  if (payload && typeof payload === 'object') {
-    const items = (payload as Record<string, unknown>).objectRecordEventsWithQueryIds;
-    if (Array.isArray(items)) return { shape: 'object', items };
-  }
-  return undefined;
-}
-
-/** The event object of one payload item: `event` (up to V6) or `objectRecordEvent` (V7+). */
-export function itemEvent(item: unknown): unknown {
-  if (!item || typeof item !== 'object') return undefined;
-  const record = item as Record<string, unknown>;
-  return record.objectRecordEvent ?? record.event;
-}
-
 export function buildCarrier(context: Context, origins: Origin[], publishedAt: number, emittedAt?: number): Carrier {
   const fields: Record<string, unknown> = {};
   propagator.inject(context, fields, setter);
@@ -75,8 +57,8 @@ export function buildCarrier(context: Context, origins: Origin[], publishedAt: n
 }
 
 /** A copy of the payload with the carrier attached; the caller's payload is never mutated. */
-export function attachCarrier(payload: unknown, carrier: Carrier): unknown {
-  const found = payloadItems(payload);
+export function attachCarrier(payload: unknown, carrier: Carrier, model: PayloadModel): unknown {
+  const found = model.items(payload);
   if (!found || found.items.length === 0) return payload;
   // Object.assign + a keyed write, not `{ ...x, [key]: v }`: a literal that starts with a spread is slow on Node 20.
   if (found.shape === 'object') return withCarrier(payload as object, carrier);
