@@ -205,8 +205,13 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
 });
 
 describe('npm run stack -- --scenario: drives the scenario, reports, and stops by itself', () => {
+  const afterCleanup: (() => void)[] = [];
+  afterAll(() => afterCleanup.forEach((cleanup) => cleanup()));
+
   test('workflow-leaves-filter: the doctor sees the workflow drops at stream, the HTML report is written, nothing is left running', async () => {
-    const html = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-local-stack-test-')), 'report.html');
+    const htmlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-local-stack-test-'));
+    afterCleanup.push(() => fs.rmSync(htmlDir, { recursive: true, force: true }));
+    const html = path.join(htmlDir, 'report.html');
     const run = startStack(['--scenario', 'workflow-leaves-filter', '--events', '3', '--html', html]);
     const code = await run.exited;
     const stdout = run.stdout();
@@ -221,7 +226,6 @@ describe('npm run stack -- --scenario: drives the scenario, reports, and stops b
     const { pids, workDir } = printedProcesses(stdout);
     for (const [name, pid] of Object.entries(pids)) expect({ name, alive: alive(pid) }).toEqual({ name, alive: false });
     expect(fs.existsSync(workDir)).toBe(false);
-    fs.rmSync(path.dirname(html), { recursive: true, force: true });
   });
 });
 
