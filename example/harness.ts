@@ -74,7 +74,11 @@ export type StartTwentyLikeAppOptions = {
 
 type AuthInput = { token?: string; authContext?: WorkspaceAuthContext };
 
-export type UiMutationInput = AuthInput & {
+// With several API servers on one Redis: the one a REST mutation or an SSE
+// stream goes to (default: the app's `url`).
+type ServerInput = { serverUrl?: string };
+
+export type UiMutationInput = AuthInput & ServerInput & {
   objectNameSingular: string;
   id?: string;
   data?: Record<string, unknown>;
@@ -138,7 +142,9 @@ export type TwentyLikeApp = {
     steps: typeof workflowSteps;
   };
   streams: {
-    open: (input: AuthInput & { workspaceId?: string; eventStreamId?: string; timeoutMs?: number }) => Promise<SseStream>;
+    open: (
+      input: AuthInput & ServerInput & { workspaceId?: string; eventStreamId?: string; timeoutMs?: number },
+    ) => Promise<SseStream>;
     addQuery: (input: {
       eventStreamId: string;
       queryId: string;
@@ -310,10 +316,11 @@ export const startTwentyLikeApp = async (
     async (input: UiMutationInput): Promise<ObjectRecord | null> => {
       // A client must not emit events itself: it always goes through the server.
       const token = input.token ?? (mode === 'client' ? await tokenFor(input) : undefined);
+      const serverUrl = input.serverUrl ?? url;
 
-      if (token && url) {
+      if (token && serverUrl) {
         const route = REST_ROUTES[mutation];
-        const response = await fetch(`${url}${route.path(input.objectNameSingular, input.id)}`, {
+        const response = await fetch(`${serverUrl}${route.path(input.objectNameSingular, input.id)}`, {
           method: route.method,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           ...(route.method !== 'DELETE' && {
@@ -381,7 +388,9 @@ export const startTwentyLikeApp = async (
   };
 
   const openStream: TwentyLikeApp['streams']['open'] = async (input) => {
-    if (!url) {
+    const serverUrl = input.serverUrl ?? url;
+
+    if (!serverUrl) {
       throw new Error('streams.open needs the API server (mode single or server)');
     }
     const token = await tokenFor(input);
@@ -389,7 +398,7 @@ export const startTwentyLikeApp = async (
     const eventStreamId = input.eventStreamId ?? v4();
     const channelId = eventStreamIdToChannelId(eventStreamId);
     const timeoutMs = input.timeoutMs ?? 5000;
-    const subscription = openSseSubscription({ url, token, generation, eventStreamId });
+    const subscription = openSseSubscription({ url: serverUrl, token, generation, eventStreamId });
     const redisChannel = getEventStreamRedisChannel(workspaceId, channelId);
 
     // Ready once the resolver created the stream and the Redis iterator subscribed.
@@ -409,7 +418,7 @@ export const startTwentyLikeApp = async (
     );
 
     const callMutation = (query: string, variables: Record<string, unknown>) =>
-      postGraphql<Record<string, boolean>>({ url: url!, token, query, variables });
+      postGraphql<Record<string, boolean>>({ url: serverUrl, token, query, variables });
 
     const stream: SseStream = {
       eventStreamId,

@@ -54,6 +54,8 @@ export type GroundTruthOrigin =
 type GroundTruthCommon = {
   generation: ExampleConfig['generation'];
   process: ExampleConfig['processName'];
+  // Tells replicas of one process kind apart (several API servers or workers on one Redis).
+  pid: number;
   workspaceId: string;
   eventName: string;
   recordIds: string[];
@@ -244,6 +246,7 @@ export class GroundTruth {
     return {
       generation: this.config.generation,
       process: this.config.processName,
+      pid: process.pid,
       workspaceId: batch.workspaceId,
       eventName: batch.name,
       recordIds: events.map((event) => event.recordId),

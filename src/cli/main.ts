@@ -3,12 +3,14 @@ import { GENERATIONS } from '../semconv';
 import { CHECK_USAGE, runCheck } from './check';
 import { runDoctor } from './doctor';
 
-const USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--generation ${GENERATIONS.join('|')}]
+const USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--html FILE] [--generation ${GENERATIONS.join('|')}]
        ${CHECK_USAGE.replace('usage: ', '')}
 
 Reads twenty_sse_* metrics from Prometheus (and traces from Jaeger) and prints,
 per pipeline stage, workflow vs UI events entered, forwarded and dropped by
-reason, the first stage where workflow diverges, and a diagnosis.
+reason, the first stage where workflow diverges, and a diagnosis. --html FILE
+also writes a self-contained page: the funnel chart, the drops by reason and
+the waterfall of one lost workflow trace (with --jaeger).
 Exit codes: 0 healthy, 1 drops found, 2 cannot reach or parse an endpoint.
 
 check reads a Twenty server build (dist/ JavaScript or src/ TypeScript) and

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { MeterProvider as ApiMeterProvider, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
 import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -44,12 +45,21 @@ export function defaultServiceName(argv: string[] = process.argv): string {
   return argv.some((arg) => /queue-worker/.test(arg)) ? 'twenty-worker' : 'twenty-server';
 }
 
+/**
+ * What the resource holds when the environment says nothing else; detected
+ * attributes (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) are merged over it
+ * and win. Every process gets its own service.instance.id (a UUID v4, as the
+ * semantic conventions recommend): replicas of one service would otherwise
+ * export identical series, which Prometheus reads as one counter resetting.
+ */
+export function defaultResourceAttributes(serviceName: string): Record<string, string> {
+  return { 'service.name': serviceName, 'service.instance.id': randomUUID(), 'telemetry.distro.name': SCOPE_NAME };
+}
+
 export function startSdk(options: SdkOptions): SdkHandle {
   const { settings } = options;
   const detected = resources.detectResources({ detectors: [resources.envDetector, resources.processDetector, resources.hostDetector] });
-  const resource = resources
-    .resourceFromAttributes({ 'service.name': options.defaultServiceName, 'telemetry.distro.name': SCOPE_NAME })
-    .merge(detected);
+  const resource = resources.resourceFromAttributes(defaultResourceAttributes(options.defaultServiceName)).merge(detected);
 
   const endpoint = (signal: 'traces' | 'metrics') =>
     settings.defaultEndpointForced ? { url: `http://localhost:4318/v1/${signal}` } : {};
