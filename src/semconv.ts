@@ -35,6 +35,7 @@ export const DROP_REASONS = {
   object_not_readable: { code: 'D6', stage: 'stream' },
   restricted_fields_only: { code: 'D7', stage: 'stream' },
   record_share_denied: { code: 'D7b', stage: 'stream' },
+  record_access_denied: { code: 'N2/N4', stage: 'stream' },
   no_matching_query: { code: 'D8', stage: 'stream' },
   not_emitted: { code: '-', stage: 'workflow_step' },
   unattributed: { code: '?', stage: 'any' },
@@ -42,7 +43,7 @@ export const DROP_REASONS = {
 export type DropReason = keyof typeof DROP_REASONS;
 export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
 
-export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
+export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 export type Generation = (typeof GENERATIONS)[number];
 
 /** Span and metric attribute keys. Metric labels use only the low-cardinality ones. */

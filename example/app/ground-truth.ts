@@ -20,6 +20,11 @@ export type GroundTruthDropCode =
   | 'D7'
   | 'D7b'
   | 'D8'
+  // the September 2026 record-access gate (N-codes of the package's pipeline notes)
+  | 'N1'
+  | 'N2'
+  | 'N4'
+  | 'N5'
   | 'NOT_EMITTED';
 
 export type GroundTruthDropReason =
@@ -32,6 +37,7 @@ export type GroundTruthDropReason =
   | 'object_not_readable'
   | 'restricted_fields_only'
   | 'record_share_denied'
+  | 'record_access_denied'
   | 'no_matching_query'
   | 'not_emitted';
 
@@ -108,6 +114,10 @@ export const DEFAULT_REASON_BY_DROP_CODE: Record<
   D7: 'restricted_fields_only',
   D7b: 'record_share_denied',
   D8: 'no_matching_query',
+  N1: 'no_matching_query',
+  N2: 'record_access_denied',
+  N4: 'record_access_denied',
+  N5: 'restricted_fields_only',
   NOT_EMITTED: 'not_emitted',
 };
 
