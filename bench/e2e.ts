@@ -25,6 +25,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
+import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/example-config';
 import { ExampleMutationsService } from '../example/app/rest/example-mutations.service';
 import { type GroundTruthEmitted, readGroundTruthFile } from '../example/app/ground-truth';
 import { startTwentyLikeApp, type SseStream, type TwentyLikeApp } from '../example/harness';
@@ -39,8 +40,8 @@ const MODE_LABEL: Record<Mode, string> = {
   c: 'enabled, every span sampled',
   d: 'enabled, parent-based 10% sampling',
 };
-const GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
-type Generation = (typeof GENERATIONS)[number];
+const GENERATIONS = TWENTY_GENERATIONS;
+type Generation = TwentyGeneration;
 
 const DIST = resolve(__dirname, '..');
 const REPO_ROOT = resolve(DIST, '..');
@@ -78,7 +79,7 @@ function usage(): string {
     '  --rate R            workflow runs enqueued per second in the latency phase (default 40)',
     '  --burst-runs J      workflow runs enqueued at once for the throughput phase (default 60)',
     '  --burst-steps K     record-creating steps per burst run, one event each (default 20)',
-    '  --generation G      v1 | v5 | v8 | publisher (default v5)',
+    `  --generation G      ${GENERATIONS.join(' | ')} (default v5)`,
     '  --node PATH         node binary for the server and worker; results go to bench/results-node<major>.md',
     '  --redis-url URL     Redis to use (default: a redis-server this run starts on a free port and stops)',
     '  --out FILE          write the section into this file instead',
@@ -123,7 +124,7 @@ function parseArgs(argv: string[]): Settings {
       case '--json': settings.json = true; break;
       case '--generation': {
         const g = next() as Generation;
-        if (!GENERATIONS.includes(g)) throw new Error(`--generation: one of ${GENERATIONS.join(', ')}`);
+        if (!(GENERATIONS as readonly string[]).includes(g)) throw new Error(`--generation: one of ${GENERATIONS.join(', ')}`);
         settings.generation = g;
         break;
       }
