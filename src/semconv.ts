@@ -35,6 +35,7 @@ export const DROP_REASONS = {
   object_not_readable: { code: 'D6', stage: 'stream' },
   restricted_fields_only: { code: 'D7', stage: 'stream' },
   record_share_denied: { code: 'D7b', stage: 'stream' },
+  record_access_denied: { code: 'N2/N4', stage: 'stream' },
   no_matching_query: { code: 'D8', stage: 'stream' },
   no_live_connection: { code: 'P0', stage: 'pubsub' },
   not_emitted: { code: '-', stage: 'workflow_step' },
@@ -43,7 +44,7 @@ export const DROP_REASONS = {
 export type DropReason = keyof typeof DROP_REASONS;
 export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
 
-export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
+export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 export type Generation = (typeof GENERATIONS)[number];
 
 /** Span and metric attribute keys. Metric labels use only the low-cardinality ones. */
@@ -138,6 +139,21 @@ export const METRIC = {
 } as const;
 
 /**
+ * OpenTelemetry SDK self-metrics (semantic conventions, otel.sdk.*) that the
+ * package's own SDK exports next to its metrics. The span processor records
+ * them when handed the package's MeterProvider; a span dropped because the
+ * queue is full is SPAN_PROCESSED with error.type=queue_full.
+ */
+export const SDK_METRIC = {
+  SPAN_PROCESSED: 'otel.sdk.processor.span.processed',
+  SPAN_QUEUE_SIZE: 'otel.sdk.processor.span.queue.size',
+  SPAN_QUEUE_CAPACITY: 'otel.sdk.processor.span.queue.capacity',
+} as const;
+
+/** The error.type the SDK sets on a span it dropped because the processor's queue was full. */
+export const ERROR_TYPE_QUEUE_FULL = 'queue_full';
+
+/**
  * Prometheus names after the collector's prometheus exporter (or
  * @opentelemetry/exporter-prometheus) translates the OTel names: dots become
  * underscores, counters get `_total`, unit `s` gets `_seconds`.
@@ -159,6 +175,8 @@ export const PROM = {
   CONNECTION_LIFETIME_SUM: 'twenty_sse_connection_lifetime_seconds_sum',
   CONNECTION_LATE_EVENTS: 'twenty_sse_connection_late_events_total',
   STREAM_RESUBSCRIPTIONS: 'twenty_sse_stream_resubscriptions_total',
+  SDK_SPAN_PROCESSED: 'otel_sdk_processor_span_processed_total',
+  LABEL_ERROR_TYPE: 'error_type',
   LABEL_STAGE: 'twenty_sse_stage',
   LABEL_ORIGIN: 'twenty_sse_origin',
   LABEL_OUTCOME: 'twenty_sse_outcome',

@@ -20,6 +20,11 @@ export type GroundTruthDropCode =
   | 'D7'
   | 'D7b'
   | 'D8'
+  // the September 2026 record-access gate (N-codes of the package's pipeline notes)
+  | 'N1'
+  | 'N2'
+  | 'N4'
+  | 'N5'
   | 'NOT_EMITTED';
 
 export type GroundTruthDropReason =
@@ -32,6 +37,7 @@ export type GroundTruthDropReason =
   | 'object_not_readable'
   | 'restricted_fields_only'
   | 'record_share_denied'
+  | 'record_access_denied'
   | 'no_matching_query'
   | 'not_emitted';
 
@@ -60,7 +66,10 @@ type GroundTruthCommon = {
   at: number;
 };
 
-export type GroundTruthEmitted = GroundTruthCommon & { kind: 'emitted' };
+// `monotonicAt`: ms on the machine's monotonic clock (process.hrtime), which every
+// process on one machine shares, so it can be compared with a receipt time taken
+// in another process (the end-to-end benchmark); `at` is wall-clock ms.
+export type GroundTruthEmitted = GroundTruthCommon & { kind: 'emitted'; monotonicAt: number };
 
 export type GroundTruthDropped = GroundTruthCommon & {
   kind: 'dropped';
@@ -118,6 +127,10 @@ export const DEFAULT_REASON_BY_DROP_CODE: Record<
   D7: 'restricted_fields_only',
   D7b: 'record_share_denied',
   D8: 'no_matching_query',
+  N1: 'no_matching_query',
+  N2: 'record_access_denied',
+  N4: 'record_access_denied',
+  N5: 'restricted_fields_only',
   NOT_EMITTED: 'not_emitted',
 };
 
@@ -154,7 +167,7 @@ export class GroundTruth {
   }
 
   emitted(batch: BatchLike): void {
-    this.push({ kind: 'emitted', ...this.common(batch, batch.events) });
+    this.push({ kind: 'emitted', ...this.common(batch, batch.events), monotonicAt: monotonicNowMs() });
   }
 
   // D1: the whole batch, once, at fan-out.
@@ -302,6 +315,8 @@ export class GroundTruth {
     }
   }
 }
+
+export const monotonicNowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 const SubscriptionChannelPrefix = { EVENT_STREAM: 'EVENT_STREAM_CHANNEL' } as const;
 

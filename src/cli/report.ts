@@ -148,7 +148,7 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
           origin,
           reason,
           count,
-          code: DROP_REASONS[reason].code,
+          code: (generation && moduleFor(generation).codeFor?.(reason)) ?? DROP_REASONS[reason].code,
           ...locate(reason, generation),
         });
       }
