@@ -11,10 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/example-config';
+import { pubsubOutcomes } from '../example/app/ground-truth';
 import { type GroundTruthRecord } from '../example/harness';
 import { renderHtmlReport, type TraceView } from '../src/cli/html-report';
 import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/cli/report';
-import { type Origin } from '../src/semconv';
+import { type ConnectionSnapshot } from '../src/otel/connections';
+import { CLOSE_REASONS, type Origin } from '../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';
 import { HELP_TEXT, parseDemoArgs, UsageError } from './options';
@@ -29,8 +31,16 @@ export type DemoJson = {
   generation: TwentyGeneration;
   events: number;
   conditionInGeneration: boolean;
-  instrumentation: { startupReport: string; missingTargets: string[]; faults: number };
+  instrumentation: {
+    startupReport: string;
+    missingTargets: string[];
+    faults: number;
+    /** Said once when the pub/sub client gives no subscriber count (the in-memory one): no_live_connection is then not measured. */
+    subscriberCountNote: string | null;
+  };
   report: FunnelReport;
+  /** The SSE connections of the run's event streams, as the API server saw them (lifetimes in seconds). */
+  connections: Omit<ConnectionSnapshot, 'lifetimes'> & { lifetimes: { count: number; maxSeconds: number } };
   browser: BrowserReceived;
   traces: { lostWorkflowTraceIds: string[]; workflowFailures: FailureSummary[] };
   metrics: { stageEventsCounterTotal: number; tallyTotal: number };
@@ -56,8 +66,9 @@ const wrap = (text: string, indent: string, width = WIDTH): string => {
   return lines.join(`\n${indent}`);
 };
 
-// What the example app itself recorded at every drop and delivery point (fanout, stream, workflow_step).
-const summarizeGroundTruth = (records: GroundTruthRecord[]): DemoJson['groundTruth'] => {
+// What the example app itself recorded at every drop and delivery point (fanout, stream, workflow_step),
+// and on Redis which publishes reached a subscriber (pubsub).
+const summarizeGroundTruth = (records: GroundTruthRecord[], onRedis: boolean): DemoJson['groundTruth'] => {
   const emitted: Partial<Record<Origin, number>> = {};
   const rows = new Map<string, FunnelRow>();
 
@@ -74,8 +85,9 @@ const summarizeGroundTruth = (records: GroundTruthRecord[]): DemoJson['groundTru
     if (row) row.count += record.count;
     else rows.set(key, { stage: record.stage, origin: record.origin, outcome: record.kind, ...(reason && { reason }), count: record.count });
   }
+  const pubsubRows: FunnelRow[] = onRedis ? pubsubOutcomes(records).map((row) => ({ stage: 'pubsub', ...row })) : [];
 
-  return { emitted, rows: [...rows.values()] };
+  return { emitted, rows: [...rows.values(), ...pubsubRows] };
 };
 
 type ScenarioResult = {
@@ -92,7 +104,8 @@ const runScenario = async (
 ): Promise<ScenarioResult> => {
   // Loaded only now, after the instrumentation hooked Nest: as with --require in Twenty.
   const { startTwentyLikeApp } = await import('../example/harness');
-  const app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL || undefined });
+  const redisUrl = process.env.REDIS_URL || undefined;
+  const app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl });
   const { runtime } = telemetry;
 
   try {
@@ -113,8 +126,10 @@ const runScenario = async (
         startupReport: startup.line,
         missingTargets: startup.lines.filter((line) => line.status === 'missing').map((line) => `${line.className}.${line.method}`),
         faults: runtime.telemetry.faultCount(),
+        subscriberCountNote: runtime.telemetry.subscriberCountNote ?? null,
       },
       report: buildFunnelReport(rows, startup.generation ?? generation),
+      connections: summarizeConnections(runtime.telemetry.connections.snapshot()),
       browser: countReceived(run, events),
       traces: {
         lostWorkflowTraceIds,
@@ -124,7 +139,7 @@ const runScenario = async (
         stageEventsCounterTotal: await telemetry.stageEventsCounterTotal(),
         tallyTotal: rows.reduce((sum, row) => sum + row.count, 0),
       },
-      groundTruth: summarizeGroundTruth(app.readGroundTruth()),
+      groundTruth: summarizeGroundTruth(app.readGroundTruth(), redisUrl !== undefined),
     };
 
     return { json, lostWorkflowTrace: lostWorkflowTraceIds[0] ? await telemetry.trace(lostWorkflowTraceIds[0]) : undefined };
@@ -132,6 +147,23 @@ const runScenario = async (
     await app.close();
     await runtime.shutdown();
   }
+};
+
+const summarizeConnections = ({ lifetimes, ...counts }: ConnectionSnapshot): DemoJson['connections'] => {
+  const all = CLOSE_REASONS.flatMap((reason) => lifetimes[reason]);
+
+  return { ...counts, lifetimes: { count: all.length, maxSeconds: all.length > 0 ? Math.max(...all) : 0 } };
+};
+
+const describeConnections = ({ opened, active, closed, resubscriptions, lateEvents }: DemoJson['connections']): string => {
+  const closes = CLOSE_REASONS.filter((reason) => closed[reason] > 0).map((reason) => `${closed[reason]} ${reason}`);
+  const again = resubscriptions.open_here + resubscriptions.closed_here + resubscriptions.registered;
+  const late = Object.values(lateEvents).reduce((sum, count) => sum + (count ?? 0), 0);
+
+  return (
+    `SSE connections: ${opened} opened, ${active} still open, ${closes.length > 0 ? `closed: ${closes.join(', ')}` : 'none closed'}; ` +
+    `${again} re-subscriptions, ${late} events handed to a closing connection.`
+  );
 };
 
 const describeReceived = ({ streamsOpen, ui, workflow }: BrowserReceived): string =>
@@ -171,6 +203,7 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
     '',
     'Instrumentation (started in this process before the app, in-memory exporters, no collector):',
     `  ${result.instrumentation.startupReport}`,
+    ...(result.instrumentation.subscriberCountNote ? [`  ${wrap(result.instrumentation.subscriberCountNote, '  ')}`] : []),
     '',
     'Per stage and origin: events that entered ("in"), went on ("on") or were dropped, and why:',
     '',
@@ -178,6 +211,7 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
     '',
     ...describeFailures(result.traces.workflowFailures).map((line) => wrap(line, '  ')),
     describeReceived(result.browser),
+    describeConnections(result.connections),
     describeTraces(result.traces.lostWorkflowTraceIds),
     '',
     ...(scenario.tryNext && result.conditionInGeneration ? [wrap(`Try next: ${scenario.tryNext}`, '  ')] : []),
@@ -284,7 +318,9 @@ const main = async (argv: string[]): Promise<number> => {
     process.stderr.write(`demo: wrote the HTML report to ${options.html}\n`);
   }
   // Anything else the instrumentation said (a fault it swallowed, say) goes to stderr.
-  for (const line of telemetry.logs.filter((logged) => logged !== result.instrumentation.startupReport)) {
+  const reported = [result.instrumentation.startupReport, result.instrumentation.subscriberCountNote];
+
+  for (const line of telemetry.logs.filter((logged) => !reported.includes(logged))) {
     process.stderr.write(`[twenty-sse-otel] ${line}\n`);
   }
 

@@ -334,6 +334,33 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
     },
   },
   {
+    name: 'no-live-connection',
+    summary: 'events are published to a stream whose connection is gone (its tab closed while its server was down)',
+    situation: (events) => ({
+      stream:
+        'a user has the companies table open; a second tab of theirs was served by an API server that went away without cleaning up (a crash, or a deploy that did not drain) and was then closed, so its stream stays registered until its 30 min TTL with nobody subscribed to it',
+      ui: UI_RENAMES(events),
+      workflow: WORKFLOW_SETS_EMPLOYEES(events),
+    }),
+    checks:
+      "does each event-stream publish reach a subscriber? Redis answers every PUBLISH with the number of subscribers it delivered to, and Twenty's pub/sub client (graphql-redis-subscriptions) throws that number away; the package reads it, so a publish into the left-behind stream is dropped at pubsub as no_live_connection, for UI and workflow events alike, while the open tab gets everything. The in-memory pub/sub of the demo gives no count (the demo says so): run it on Redis, REDIS_URL=redis://... npm run demo -- --scenario no-live-connection.",
+    conditionIn: ALL,
+    run: async (app, events) => {
+      const workspace = await seedWorkspace(app, events);
+      const stream = await openTable(app, workspace.editor.token);
+
+      // What the dead server left behind: the second tab's stream, its query registered, no subscriber.
+      await app.streams.createStreamState({
+        workspaceId: workspace.workspaceId,
+        authContext: { userId: workspace.editor.userId, userWorkspaceId: workspace.editor.userWorkspaceId },
+        queries: { [TABLE_QUERY_ID]: companiesTable() },
+      });
+      await interleave(app, workspace, events);
+
+      return runOf(workspace, [stream]);
+    },
+  },
+  {
     name: 'workspace-mismatch',
     summary: 'the workflow runs in another workspace than the open table',
     situation: (events) => ({

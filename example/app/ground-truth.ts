@@ -375,6 +375,61 @@ export const reasonForEmptyStreamRoleIds = (
   return 'subscriber_without_role';
 };
 
+// What the pubsub stage should report, from the ground truth of a deployment on
+// Redis: each `forwarded` record (stream stage) is one publish of its events to
+// one stream; it reached a live subscriber when an API server recorded the
+// message as `received`. Receipts are matched by stream channel and record
+// ids; with several servers subscribed to one channel each receives the same
+// publishes, so per key the count is the most any one process received. A key
+// published several times is matched oldest first.
+export type PubsubOutcome = {
+  origin: GroundTruthOrigin;
+  outcome: 'forwarded' | 'dropped';
+  reason?: 'no_live_connection';
+  count: number;
+};
+
+export const pubsubOutcomes = (records: GroundTruthRecord[]): PubsubOutcome[] => {
+  const keyOf = (channel: string, recordIds: string[]) => `${channel}|${recordIds.join(',')}`;
+  const receivedPerProcess = new Map<string, Map<number, number>>();
+
+  for (const record of records) {
+    if (record.kind !== 'received') continue;
+    const key = keyOf(record.streamChannelId, record.recordIds);
+    const perProcess = receivedPerProcess.get(key) ?? new Map<number, number>();
+
+    perProcess.set(record.pid, (perProcess.get(record.pid) ?? 0) + 1);
+    receivedPerProcess.set(key, perProcess);
+  }
+  const unmatched = new Map<string, number>();
+
+  for (const [key, perProcess] of receivedPerProcess) unmatched.set(key, Math.max(...perProcess.values()));
+  const outcomes = new Map<string, PubsubOutcome>();
+
+  for (const record of records) {
+    if (record.kind !== 'forwarded') continue;
+    const key = keyOf(record.streamChannelId, record.recordIds);
+    const left = unmatched.get(key) ?? 0;
+
+    unmatched.set(key, Math.max(0, left - 1));
+    const reached = left > 0;
+    const outcomeKey = `${record.origin}|${reached}`;
+    const existing = outcomes.get(outcomeKey);
+
+    if (existing) existing.count += record.count;
+    else {
+      outcomes.set(
+        outcomeKey,
+        reached
+          ? { origin: record.origin, outcome: 'forwarded', count: record.count }
+          : { origin: record.origin, outcome: 'dropped', reason: 'no_live_connection', count: record.count },
+      );
+    }
+  }
+
+  return [...outcomes.values()];
+};
+
 export const readGroundTruthFile = (content: string): GroundTruthRecord[] =>
   content
     .split('\n')

@@ -107,7 +107,7 @@ export class Telemetry {
   readonly log: (line: string) => void;
   /** The SSE connections of event streams in this process (API server). */
   readonly connections: ConnectionHealth;
-  private subscriberCountNoted = false;
+  private noSubscriberCountNote: string | undefined;
 
   constructor(options: TelemetryOptions = {}) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
@@ -177,11 +177,14 @@ export class Telemetry {
    * no_live_connection and counts every publish as forwarded.
    */
   noteNoSubscriberCount(clientName: string): void {
-    if (this.subscriberCountNoted) return;
-    this.subscriberCountNoted = true;
-    this.log(
-      `the pub/sub client (${clientName}) reports no subscriber count for a publish: the pubsub stage counts every event-stream publish as forwarded and cannot see no_live_connection (graphql-redis-subscriptions' RedisPubSub over ioredis can)`,
-    );
+    if (this.noSubscriberCountNote) return;
+    this.noSubscriberCountNote = `the pub/sub client (${clientName}) reports no subscriber count for a publish: the pubsub stage counts every event-stream publish as forwarded and cannot see no_live_connection (graphql-redis-subscriptions' RedisPubSub over ioredis can)`;
+    this.log(this.noSubscriberCountNote);
+  }
+
+  /** The line noteNoSubscriberCount() logged, if it did. */
+  get subscriberCountNote(): string | undefined {
+    return this.noSubscriberCountNote;
   }
 
   /** Adds `count` units that ended `stage` with `outcome`. Exact: independent of span sampling. */

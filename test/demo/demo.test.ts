@@ -27,7 +27,15 @@ type DemoJson = {
   generation: Generation;
   events: number;
   conditionInGeneration: boolean;
-  instrumentation: { startupReport: string; missingTargets: string[]; faults: number };
+  instrumentation: { startupReport: string; missingTargets: string[]; faults: number; subscriberCountNote: string | null };
+  connections: {
+    opened: number;
+    active: number;
+    closed: Record<string, number>;
+    resubscriptions: Record<string, number>;
+    lateEvents: Record<string, number>;
+    lifetimes: { count: number; maxSeconds: number };
+  };
   report: {
     generation?: Generation;
     stages: { stage: string; byOrigin: Record<string, Cell> }[];
@@ -282,19 +290,28 @@ const EXPECTATIONS: Expectation[] = [
     received: { ui: EVENTS, workflow: 0 },
   },
   healthy('enrichment-failure', 'publisher'),
+  // The in-memory pub/sub gives no subscriber count: the left-behind stream's publishes count as forwarded (and the demo says why).
+  healthy('no-live-connection', 'v5'),
+  healthy('no-live-connection', 'publisher'),
 ];
+
+const PUBLISH_TO_EVENT_STREAM = 'SubscriptionService.publishToEventStream';
 
 // --- comparisons ---------------------------------------------------------------------------------
 
-/** stage|origin|outcome|reason -> count for what the example app keeps ground truth of. */
-const reportKeys = (report: DemoJson['report']): Record<string, number> => {
+/**
+ * stage|origin|outcome|reason -> count for what the example app keeps ground truth of: fanout, stream and
+ * workflow_step, and pubsub when the run was on Redis (the ground truth then knows which publishes were received).
+ */
+const reportKeys = (report: DemoJson['report'], withPubsub = false): Record<string, number> => {
   const keys: Record<string, number> = {};
 
   for (const { stage, byOrigin } of report.stages) {
-    if (stage !== 'fanout' && stage !== 'stream' && stage !== 'workflow_step') continue;
+    const counted = stage === 'stream' || (withPubsub && stage === 'pubsub');
+    if (stage !== 'fanout' && !counted && stage !== 'workflow_step') continue;
     for (const [origin, cell] of Object.entries(byOrigin)) {
-      if (stage === 'stream' && cell.forwarded > 0) keys[`stream|${origin}|forwarded|`] = cell.forwarded;
-      if (stage === 'stream' && cell.failed > 0) keys[`stream|${origin}|failed|`] = cell.failed;
+      if (counted && cell.forwarded > 0) keys[`${stage}|${origin}|forwarded|`] = cell.forwarded;
+      if (counted && cell.failed > 0) keys[`${stage}|${origin}|failed|`] = cell.failed;
       for (const [reason, count] of Object.entries(cell.dropsByReason)) keys[`${stage}|${origin}|dropped|${reason}`] = count;
     }
   }
@@ -339,7 +356,12 @@ const expectConsistent = (result: DemoJson) => {
   expect(result.instrumentation.faults).toBe(0);
   expect(result.report.generation).toBe(result.generation);
   // The instrumentation's numbers equal what the example app recorded itself.
-  expect(reportKeys(result.report)).toEqual(groundTruthKeys(result.groundTruth));
+  const onRedis = result.instrumentation.subscriberCountNote === null;
+  expect(reportKeys(result.report, onRedis)).toEqual(groundTruthKeys(result.groundTruth));
+  expect(result.groundTruth.rows.some((row) => row.stage === 'pubsub')).toBe(onRedis && result.groundTruth.rows.some((row) => row.stage === 'stream' && row.outcome === 'forwarded'));
+  if (!onRedis) expect(result.instrumentation.subscriberCountNote).toMatch(/^the pub\/sub client \(InMemoryPubSub\) reports no subscriber count/);
+  // Every stream the scenario opened is one connection, still open when the report is taken.
+  expect(result.connections).toMatchObject({ opened: result.browser.streamsOpen, active: result.browser.streamsOpen, lateEvents: {} });
   // The OTel counter and the exact tally agree.
   expect(result.metrics.stageEventsCounterTotal).toBe(result.metrics.tallyTotal);
   // What the SSE client received is what the deliver stage counted.
@@ -549,9 +571,47 @@ describe('the default run (no options): the seed situation on v5', () => {
     const onRedis = parseJson(await runDemo(['--json'], cleanEnv({ REDIS_URL: process.env.REDIS_URL })));
 
     expectConsistent(onRedis);
-    expect(groundTruthKeys(onRedis.groundTruth)).toEqual(groundTruthKeys(json.groundTruth));
+    const withoutPubsub = (keys: Record<string, number>) => Object.fromEntries(Object.entries(keys).filter(([key]) => !key.startsWith('pubsub|')));
+    expect(withoutPubsub(groundTruthKeys(onRedis.groundTruth))).toEqual(groundTruthKeys(json.groundTruth));
     expect(onRedis.report.stages).toEqual(json.report.stages);
+    expect(onRedis.instrumentation.subscriberCountNote).toBeNull();
   }, 60_000);
+});
+
+describe('no-live-connection: a stream left registered with nobody subscribed', () => {
+  it('without Redis: the in-memory pub/sub gives no count, the demo says so and the publishes count as forwarded', async () => {
+    const run = await runDemo(['--scenario', 'no-live-connection', '--events', String(EVENTS)]);
+
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^ {2}the pub\/sub client \(InMemoryPubSub\) reports no subscriber count for a publish/m);
+    expect(run.stdout).toMatch(new RegExp(`^pubsub +\\| ${2 * EVENTS} in, ${2 * EVENTS} on +\\| ${2 * EVENTS} in, ${2 * EVENTS} on$`, 'm'));
+    expect(run.stdout).toContain('SSE connections: 1 opened, 1 still open, none closed; 0 re-subscriptions, 0 events handed to a closing connection.');
+  });
+
+  (process.env.REDIS_URL ? it : it.skip).each(['v5', 'publisher'] as const)(
+    'on Redis (%s): every event published into the left-behind stream is no_live_connection, and equals the ground truth',
+    async (generation) => {
+      const result = parseJson(
+        await runDemo(['--scenario', 'no-live-connection', '--generation', generation, '--events', String(EVENTS), '--json'], cleanEnv({ REDIS_URL: process.env.REDIS_URL })),
+      );
+
+      expectJsonMatches(result, {
+        scenario: 'no-live-connection',
+        generation,
+        divergence: null,
+        drops: both({ stage: 'pubsub', reason: 'no_live_connection', code: 'P0', method: PUBLISH_TO_EVENT_STREAM }),
+        received: { ui: EVENTS, workflow: EVENTS },
+      });
+      expect(cellOf(result, 'pubsub', 'workflow')).toEqual({ entered: 2 * EVENTS, forwarded: EVENTS, failed: 0, dropped: EVENTS, dropsByReason: { no_live_connection: EVENTS } });
+      expect(groundTruthKeys(result.groundTruth)).toMatchObject({
+        'pubsub|ui|forwarded|': EVENTS,
+        'pubsub|ui|dropped|no_live_connection': EVENTS,
+        'pubsub|workflow|forwarded|': EVENTS,
+        'pubsub|workflow|dropped|no_live_connection': EVENTS,
+      });
+    },
+    60_000,
+  );
 });
 
 describe('command line', () => {
