@@ -9,13 +9,14 @@
  * line is full).
  */
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { ATTR, DROP_REASON_NAMES, ORIGINS, PROM, type Origin, type Outcome } from '../../src/semconv';
+import { ATTR, DROP_REASON_NAMES, ORIGINS, PROM, RESUBSCRIBE_WINDOW_SECONDS, type Origin, type Outcome } from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
 import {
   STAGE_IN_ORDER_LABEL,
@@ -59,7 +60,7 @@ export interface PrometheusTarget {
   legendFormat: string;
   instant: boolean;
   range: boolean;
-  format: 'time_series' | 'table';
+  format: 'time_series' | 'table' | 'heatmap';
 }
 
 interface JaegerTarget {
@@ -125,13 +126,18 @@ type QueryBuilder = cog.Builder<cog.Dataquery> & { refId(refId: string): unknown
 /** A panel builder whose id the layout sets. */
 type PanelBuilder = cog.Builder<dashboard.Panel> & { id(id: number): unknown };
 
-function promQuery(expr: string, how: { instant: boolean; legend?: string; table?: boolean }): prometheus.DataqueryBuilder {
+function promQuery(
+  expr: string,
+  how: { instant: boolean; legend?: string; table?: boolean; heatmap?: boolean },
+): prometheus.DataqueryBuilder {
+  const format =
+    how.table === true ? prometheus.PromQueryFormat.Table : how.heatmap === true ? prometheus.PromQueryFormat.Heatmap : prometheus.PromQueryFormat.TimeSeries;
   const query = new prometheus.DataqueryBuilder()
     .datasource(PROMETHEUS)
     .editorMode(prometheus.QueryEditorMode.Code)
     .expr(expr)
     .legendFormat(how.legend ?? '__auto')
-    .format(how.table === true ? prometheus.PromQueryFormat.Table : prometheus.PromQueryFormat.TimeSeries);
+    .format(format);
   return how.instant ? query.instant() : query.range();
 }
 
@@ -700,6 +706,103 @@ function healthPanels(): PanelBuilder[] {
   ];
 }
 
+/**
+ * The last mile: event-stream publishes that reached no subscriber in Redis
+ * (pubsub, no_live_connection) and the SSE connections of the API servers.
+ */
+function lastMilePanels(): PanelBuilder[] {
+  const noLive = [stageIs('pubsub'), outcomeIs('dropped'), dropReasonIs('no_live_connection'), originSelected];
+  const perSecond = (metric: string, labels: readonly string[], ...matchers: string[]) =>
+    sumBy(labels, rate(series(metric, ...matchers, jobSelected), RATE_INTERVAL));
+  const previous = PROM.LABEL_RESUBSCRIBE_PREVIOUS;
+  const closeReason = PROM.LABEL_CLOSE_REASON;
+  return [
+    timeseriesPanel(
+      'Publishes with no live connection, by origin',
+      'Events published to an SSE event stream that Redis delivered to no subscriber (pubsub stage, no_live_connection), per second. The stream is still registered but no API server holds its connection: the tab is closed (its stream lingers until the 30 min TTL), reconnecting, or its server went away without cleaning up. Needs the RedisPubSub client (the in-memory pub/sub gives no count).',
+      8,
+      [promQuery(eventsPerSecond([ORIGIN], ...noLive), { instant: false, ...originLegend })],
+    )
+      .unit('short')
+      .min(0),
+    timeseriesPanel(
+      'Share of publishes that reached no subscriber',
+      'no_live_connection / all pubsub events, by origin. A steady minority is closed tabs waiting for their TTL; most or all while browsers are connected (panel "SSE connections") is the alarm TwentySseNoLiveConnection.',
+      8,
+      [
+        promQuery(`${eventsPerSecond([ORIGIN], ...noLive)} / (${eventsPerSecond([ORIGIN], stageIs('pubsub'), originSelected)} > 0)`, {
+          instant: false,
+          ...originLegend,
+        }),
+      ],
+    )
+      .unit('percentunit')
+      .min(0),
+    timeseriesPanel(
+      'Reconnect rate',
+      `Streams subscribed again by the same browser stream id (a reconnect) per connection opened, by where the earlier connection was: open_here (a half-open connection the browser gave up), closed_here (closed on this server within ${RESUBSCRIBE_WINDOW_SECONDS} s), registered (the stream was still in Redis: the earlier connection was on another server, or a server went away). Near 100% means connections are being cut all the time (proxy timeouts: see the lifetimes).`,
+      8,
+      [
+        promQuery(
+          `${perSecond(PROM.STREAM_RESUBSCRIPTIONS, [previous])} / on() group_left() (${perSecond(PROM.CONNECTIONS_OPENED, [])} > 0)`,
+          { instant: false, legend: `{{${previous}}}` },
+        ),
+      ],
+    )
+      .unit('percentunit')
+      .min(0),
+    timeseriesPanel(
+      'SSE connections: open, opened and closed by reason',
+      'Per API server: connections open now, and connections opened and closed per second, closed by why: client_gone (the browser or a proxy closed it), server_shutdown, error.',
+      9,
+      [
+        promQuery(sumBy(['job'], series(PROM.CONNECTIONS_ACTIVE, jobSelected)), { instant: false, legend: 'open {{job}}' }),
+        promQuery(perSecond(PROM.CONNECTIONS_OPENED, ['job']), { instant: false, legend: 'opened/s {{job}}' }),
+        promQuery(perSecond(PROM.CONNECTIONS_CLOSED, ['job', closeReason]), { instant: false, legend: `closed/s {{job}} {{${closeReason}}}` }),
+      ],
+    )
+      .unit('short')
+      .min(0),
+    new bargauge.PanelBuilder()
+      .title('Connection lifetimes')
+      .description(
+        'How long SSE connections lived in the time range, one bar per bucket (seconds, upper bound). Bucket pairs sit close around common proxy and load-balancer timeouts (30, 60, 100, 300, 3600 s): a proxy that cuts connections every 60 s shows as one tall bar at 61 (59 to 61 s), with the reconnect rate near 100%.',
+      )
+      .span(9)
+      .height(9)
+      .datasource(PROMETHEUS)
+      .targets(
+        withRefIds([
+          promQuery(sumBy(['le'], `increase(${series(PROM.CONNECTION_LIFETIME_BUCKET, jobSelected)}[${RANGE}])`), {
+            instant: true,
+            heatmap: true,
+            legend: '{{le}}',
+          }),
+        ]),
+      )
+      .unit('short')
+      .decimals(0)
+      .min(0)
+      .displayMode(common.BarGaugeDisplayMode.Basic)
+      .orientation(common.VizOrientation.Vertical)
+      .valueMode(common.BarGaugeValueMode.Text)
+      .namePlacement(common.BarGaugeNamePlacement.Auto)
+      .showUnfilled(false)
+      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).fields('').values(false)),
+    alarmStat(
+      'Events handed to a closing connection',
+      'Events the Redis subscription handed to an SSE connection whose stream was already being torn down (the client had gone): they never reach the browser. In the time range, by origin.',
+      6,
+      [
+        promQuery(sumBy([ORIGIN], increaseFromZero(series(PROM.CONNECTION_LATE_EVENTS, originSelected, jobSelected), RANGE)), {
+          instant: true,
+          ...originLegend,
+        }),
+      ],
+    ),
+  ];
+}
+
 // ---------------------------------------------------------------- dashboard
 
 /** The dashboard's rows, top to bottom. */
@@ -709,6 +812,7 @@ function dashboardSections(): Array<{ title: string; panels: PanelBuilder[] }> {
     { title: 'Funnel per stage', panels: funnelPanels() },
     { title: 'Drops', panels: dropPanels() },
     { title: 'Delivery', panels: deliveryPanels() },
+    { title: 'Last mile: Redis publishes and SSE connections', panels: lastMilePanels() },
     { title: 'Instrumentation and collector health', panels: healthPanels() },
   ];
 }

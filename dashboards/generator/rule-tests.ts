@@ -238,6 +238,95 @@ const TEST_GROUPS: TestGroup[] = [
   },
 ];
 
+/** A counter's samples, one per minute for `minutes` minutes, growing by `perMinute(minute)` in each. */
+function counter(minutes: number, perMinute: (minute: number) => number): string {
+  const values: number[] = [0];
+  for (let minute = 1; minute <= minutes; minute++) values.push(values[minute - 1] + perMinute(minute));
+  return values.join(' ');
+}
+
+const LAST_MILE_MINUTES = 45;
+const noLiveConnection = (job: string, origin: Origin, perMinute: (minute: number) => number): InputSeries => ({
+  series: seriesText(PROM.STAGE_EVENTS, stageLabels(job, 'pubsub', origin, 'dropped', 'no_live_connection')),
+  values: counter(LAST_MILE_MINUTES, perMinute),
+});
+const publishedToLiveStreams = (job: string, origin: Origin, perMinute: (minute: number) => number): InputSeries => ({
+  series: seriesText(PROM.STAGE_EVENTS, stageLabels(job, 'pubsub', origin, 'forwarded')),
+  values: counter(LAST_MILE_MINUTES, perMinute),
+});
+const openConnections = (job: string, atMinute: (minute: number) => number): InputSeries => ({
+  series: seriesText(PROM.CONNECTIONS_ACTIVE, { job }),
+  values: Array.from({ length: LAST_MILE_MINUTES + 1 }, (_, minute) => atMinute(minute)).join(' '),
+});
+const QUIET = (at: string): AlertExpectation => ({ at, alert: 'TwentySseNoLiveConnection', firing: [] });
+
+/**
+ * TwentySseNoLiveConnection: quiet on routine tab closing (the closed tab's
+ * stream keeps getting publishes until its TTL), on a steady minority of dead
+ * streams and on a deploy's reconnect gap; firing when most publishes reach no
+ * subscriber for longer than LAST_MILE_FOR while browsers are connected (or
+ * when the API servers report no connections metric at all).
+ */
+const LAST_MILE_TEST_GROUPS: TestGroup[] = [
+  {
+    name: 'routine: the only user closed the tab; its stream gets every publish until its TTL, nobody is connected',
+    input: [
+      noLiveConnection(WORKER, 'workflow', () => 60),
+      noLiveConnection(SERVER, 'ui', () => 60),
+      openConnections(SERVER, () => 0),
+    ],
+    alerts: [
+      QUIET('20m'),
+      QUIET('40m'),
+      { at: '20m', alert: 'TwentySseWorkflowEventsDropped', firing: [] },
+      { at: '20m', alert: 'TwentySseDropRatioHigh', firing: [] },
+    ],
+    exprs: [{ at: '20m', expr: RECORD.NO_LIVE_CONNECTION_SHARE, samples: [{ series: RECORD.NO_LIVE_CONNECTION_SHARE, value: 1 }] }],
+  },
+  {
+    name: 'routine: a fifth of the streams belong to closed tabs, others are connected',
+    input: [
+      noLiveConnection(WORKER, 'workflow', () => 60),
+      publishedToLiveStreams(WORKER, 'workflow', () => 240),
+      openConnections(SERVER, () => 5),
+    ],
+    alerts: [QUIET('40m')],
+    exprs: [{ at: '40m', expr: RECORD.NO_LIVE_CONNECTION_SHARE, samples: [{ series: RECORD.NO_LIVE_CONNECTION_SHARE, value: 0.2 }] }],
+  },
+  {
+    name: 'routine: a deploy cuts every connection for 3 minutes, then the tabs are back',
+    input: [
+      noLiveConnection(SERVER, 'ui', (minute) => (minute > 10 && minute <= 13 ? 60 : 0)),
+      publishedToLiveStreams(SERVER, 'ui', (minute) => (minute > 10 && minute <= 13 ? 0 : 60)),
+      openConnections(SERVER, (minute) => (minute > 10 && minute <= 13 ? 0 : 4)),
+    ],
+    alerts: [QUIET('13m'), QUIET('20m'), QUIET('30m')],
+  },
+  {
+    name: 'alarming: browsers are connected and no publish reaches a subscriber (fires after its for, not before)',
+    input: [
+      noLiveConnection(WORKER, 'workflow', () => 60),
+      noLiveConnection(SERVER, 'ui', () => 60),
+      openConnections(SERVER, () => 3),
+    ],
+    alerts: [QUIET('10m'), { at: '20m', alert: 'TwentySseNoLiveConnection', firing: [{ labels: {}, value: 1 }] }],
+  },
+  {
+    name: 'alarming: three fifths reach nobody while browsers are connected',
+    input: [
+      noLiveConnection(WORKER, 'workflow', () => 60),
+      publishedToLiveStreams(WORKER, 'workflow', () => 40),
+      openConnections(SERVER, () => 2),
+    ],
+    alerts: [{ at: '30m', alert: 'TwentySseNoLiveConnection', firing: [{ labels: {}, value: 0.6 }] }],
+  },
+  {
+    name: 'alarming: API servers without the package (no connections metric), every publish reaches nobody',
+    input: [noLiveConnection(WORKER, 'workflow', () => 60)],
+    alerts: [{ at: '20m', alert: 'TwentySseNoLiveConnection', firing: [{ labels: {}, value: 1 }] }],
+  },
+];
+
 /** Go's %v for float64, for the values these cases use. */
 function formatGoFloat(value: number): string {
   if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-4)) {
@@ -291,7 +380,7 @@ export function buildRuleTests(rulesPath: string, runbookBaseUrl: string): Recor
   return {
     rule_files: [rulesPath],
     evaluation_interval: INTERVAL,
-    tests: TEST_GROUPS.map((group) => ({
+    tests: [...TEST_GROUPS, ...LAST_MILE_TEST_GROUPS].map((group) => ({
       name: group.name,
       interval: INTERVAL,
       input_series: group.input.map((input) => ({ series: input.series, values: input.values })),

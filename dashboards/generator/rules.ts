@@ -41,6 +41,19 @@ export const DROP_RATIO_THRESHOLD = 0.05;
 export const ROUTINE_DROP_REASONS = ['no_active_streams', 'no_matching_query'] as const satisfies readonly DropReason[];
 
 /**
+ * The last mile: a publish that reached no subscriber. Some of it is routine
+ * (a closed tab's stream stays registered until its TTL, a reconnect takes a
+ * moment), so TwentySseNoLiveConnection judges it by share and persistence and
+ * the per-drop alerts leave it out.
+ */
+export const LAST_MILE_REASONS = ['no_live_connection'] as const satisfies readonly DropReason[];
+/** Window and `for` of TwentySseNoLiveConnection: longer than a reconnect, shorter than the 30 min stream TTL. */
+export const LAST_MILE_WINDOW = '15m';
+export const LAST_MILE_FOR = '15m';
+/** Share of event-stream publishes (whole deployment) that reached no subscriber above which it may fire. */
+export const NO_LIVE_CONNECTION_SHARE_THRESHOLD = 0.5;
+
+/**
  * RUNBOOK.md (shipped in the package, one heading per alert) as seen from the
  * rules file dashboards/prometheus/rules/: the default runbook base while
  * package.json names no repository or homepage. It needs no network and
@@ -107,6 +120,7 @@ export const RECORD = {
   DROP_RATIO: `twenty_sse:drop_ratio:rate${RULE_WINDOW}`,
   UNEXPECTED_DROP_RATIO: `twenty_sse:unexpected_drop_ratio:rate${RULE_WINDOW}`,
   DELIVERY_RATIO: `twenty_sse:delivery_ratio:rate${RULE_WINDOW}`,
+  NO_LIVE_CONNECTION_SHARE: `twenty_sse:no_live_connection_share:increase${LAST_MILE_WINDOW}`,
 } as const;
 
 const label = (name: string): string => `{{ $labels.${name} }}`;
@@ -127,7 +141,7 @@ function recordingRules(): RecordingRule[] {
       expr: sumBy(eventLabels, increaseFromZero(EVENTS, RULE_WINDOW)),
     },
     { record: RECORD.DROP_RATIO, expr: droppedRatio() },
-    { record: RECORD.UNEXPECTED_DROP_RATIO, expr: droppedRatio(dropReasonNotIn(ROUTINE_DROP_REASONS)) },
+    { record: RECORD.UNEXPECTED_DROP_RATIO, expr: droppedRatio(dropReasonNotIn([...ROUTINE_DROP_REASONS, ...LAST_MILE_REASONS])) },
     {
       record: RECORD.DELIVERY_RATIO,
       // Deliver happens in the API server, emit in both processes: aggregate over job.
@@ -153,7 +167,7 @@ function pipelineAlerts(): AlertWithoutRunbook[] {
     alert('TwentySseWorkflowEventsDropped', {
       expr: `${sumBy(
         ['job', STAGE, REASON],
-        increaseFromZero(series(EVENTS, originIs('workflow'), outcomeIs('dropped')), RULE_WINDOW),
+        increaseFromZero(series(EVENTS, originIs('workflow'), outcomeIs('dropped'), dropReasonNotIn(LAST_MILE_REASONS)), RULE_WINDOW),
       )} > 0`,
       for: EVENT_ALERT_FOR,
       labels: { severity: 'warning', origin: 'workflow' },
@@ -235,6 +249,46 @@ function pipelineAlerts(): AlertWithoutRunbook[] {
   ];
 }
 
+/**
+ * The last mile, deployment-wide (publishes happen in the worker and the API
+ * servers, connections live in the API servers, so no per-job split): the
+ * share of event-stream publishes Redis delivered to nobody.
+ */
+function lastMileRecordingRules(): RecordingRule[] {
+  const pubsubEvents = (...matchers: string[]) => `sum(${increaseFromZero(series(EVENTS, stageIs('pubsub'), ...matchers), LAST_MILE_WINDOW)})`;
+  return [
+    {
+      record: RECORD.NO_LIVE_CONNECTION_SHARE,
+      expr: `(${pubsubEvents(outcomeIs('dropped'), dropReasonIs('no_live_connection'))} or vector(0)) / (${pubsubEvents()} > 0)`,
+    },
+  ];
+}
+
+/**
+ * Events published into streams with no live connection. A closed tab's
+ * stream stays registered until its TTL, so with nobody else online every
+ * publish to it reaches no one: routine. It is alarming when browsers ARE
+ * connected (an API server reports open SSE connections) and still most
+ * publishes reach no subscriber, for longer than a reconnect takes. Without
+ * the connections metric (an API server without the package) the share and
+ * its persistence alone decide.
+ */
+function lastMileAlerts(): AlertWithoutRunbook[] {
+  const connected = `sum(${PROM.CONNECTIONS_ACTIVE}) > 0 or on() absent(${PROM.CONNECTIONS_ACTIVE})`;
+  return [
+    alert('TwentySseNoLiveConnection', {
+      expr: `${RECORD.NO_LIVE_CONNECTION_SHARE} > ${NO_LIVE_CONNECTION_SHARE_THRESHOLD} and on() (${connected})`,
+      for: LAST_MILE_FOR,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'Most event-stream publishes reach no subscriber while browsers are connected',
+        description: `For ${LAST_MILE_FOR}, a share of {{ $value }} of the events published to SSE event streams (over ${LAST_MILE_WINDOW}, whole deployment) reached no subscriber in Redis (no_live_connection) while API servers held open SSE connections: the streams are registered but the servers holding their connections do not receive them. Open tabs miss these updates until reload.`,
+        jaeger_search: jaeger({ tags: { [ATTR.DROP_REASON]: 'no_live_connection' } }),
+      },
+    }),
+  ];
+}
+
 function collectorAlerts(): AlertWithoutRunbook[] {
   const increased = (name: string, labels: string[]) =>
     `${sumBy(['job', ...labels], increaseFromZero(seriesByNameRegex(`${name}(_total)?`), RULE_WINDOW))} > 0`;
@@ -275,6 +329,7 @@ export function buildRuleGroups(runbookBaseUrl: string = RUNBOOK_RELATIVE_TO_RUL
   return [
     { name: 'twenty-sse.recording', rules: recordingRules() },
     { name: 'twenty-sse.alerts', rules: pipelineAlerts().map(withRunbook) },
+    { name: 'twenty-sse.last-mile', rules: [...lastMileRecordingRules(), ...lastMileAlerts().map(withRunbook)] },
     { name: 'otel-collector.alerts', rules: collectorAlerts().map(withRunbook) },
   ];
 }

@@ -257,6 +257,7 @@ describe('alert rules', () => {
         'TwentySseDropRatioHigh',
         'TwentySseInstrumentationErrors',
         'TwentySseInstrumentationTargetsMissing',
+        'TwentySseNoLiveConnection',
         'TwentySseTelemetryAbsent',
         'TwentySseUnattributedDrops',
         'TwentySseWorkflowEventsDropped',

@@ -74,6 +74,19 @@ function syntheticMetrics(n: number): string {
     );
   }
   events('twenty-worker', 'stream', 'workflow', 'dropped', 1, 'stream_expired');
+  // the last mile: publishes into a closed tab's stream, and the API server's SSE connections
+  events('twenty-worker', 'pubsub', 'workflow', 'dropped', n, 'no_live_connection');
+  events('twenty-server', 'pubsub', 'ui', 'dropped', n, 'no_live_connection');
+  const server = { job: 'twenty-server' };
+  lines.push(line(PROM.CONNECTIONS_ACTIVE, server, 3));
+  lines.push(line(PROM.CONNECTIONS_OPENED, server, 2 * n));
+  lines.push(line(PROM.CONNECTIONS_CLOSED, { ...server, [PROM.LABEL_CLOSE_REASON]: 'client_gone' }, 2 * n - 3));
+  lines.push(line(PROM.STREAM_RESUBSCRIPTIONS, { ...server, [PROM.LABEL_RESUBSCRIBE_PREVIOUS]: 'closed_here' }, n));
+  lines.push(line(PROM.CONNECTION_LATE_EVENTS, { ...server, [PROM.LABEL_ORIGIN]: 'ui' }, n));
+  // a proxy cutting at 60 s: every closed connection lived between 59 and 61 s
+  for (const [le, count] of [['55', 0], ['59', 0], ['61', 2 * n - 3], ['+Inf', 2 * n - 3]] as const) {
+    lines.push(line(PROM.CONNECTION_LIFETIME_BUCKET, { ...server, [PROM.LABEL_CLOSE_REASON]: 'client_gone', le }, count));
+  }
   for (const [targetClass, method, status] of [
     ['WorkspaceEventEmitterService', 'publish', 'found'],
     ['WorkspaceEventEmitterService', 'processStreamEvents', 'found'],
@@ -181,8 +194,8 @@ describeLive(
     test('a drop counter exported once at its final value still shows in the drops table', async () => {
       const results = await runAllDashboardQueries(promUrl);
       const drops = results.find((result) => result.panel === 'Drops by reason, stage and origin');
-      // subscriber_without_role, no_matching_query (steady) and stream_expired (constant 1 since birth).
-      expect(drops?.series).toBe(3);
+      // subscriber_without_role, no_matching_query, no_live_connection twice (worker, server; steady) and stream_expired (constant 1 since birth).
+      expect(drops?.series).toBe(5);
     });
 
     test('TwentySseWorkflowEventsDropped fires within seconds', async () => {
