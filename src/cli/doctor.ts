@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
+import { LastMileSummary, queryLastMile, renderLastMile, VectorSample } from './last-mile';
 import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 
@@ -128,6 +129,16 @@ export function funnelQuery(since: string): string {
   const now = `sum by (${by}) (${PROM.STAGE_EVENTS})`;
   const before = `sum by (${by}) (${PROM.STAGE_EVENTS} offset ${since})`;
   return `${now} - (${before} or ${now} * 0)`;
+}
+
+/** One instant vector query; an answer of another shape is an empty vector (the caller notes what is missing). */
+async function queryVector(prometheus: string, expr: string, timeoutMs: number): Promise<VectorSample[]> {
+  const url = `${prometheus.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(expr)}`;
+  const body = (await getJson(url, 'Prometheus', timeoutMs)) as { status?: string; data?: { resultType?: string; result?: unknown } };
+  if (body?.status !== 'success' || body.data?.resultType !== 'vector' || !Array.isArray(body.data.result)) return [];
+  return (body.data.result as VectorSample[]).filter(
+    (sample) => sample && typeof sample === 'object' && sample.metric && typeof sample.metric === 'object' && Array.isArray(sample.value),
+  );
 }
 
 export async function queryFunnel(prometheus: string, since: string, timeoutMs: number): Promise<FunnelRow[]> {
@@ -265,6 +276,8 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
       };
     }
     const report = buildFunnelReport(rows, options.generation);
+    progress('querying Prometheus for the SSE connections ...');
+    const lastMile: LastMileSummary = await queryLastMile((expr) => queryVector(options.prometheus, expr, options.timeoutMs), options.since);
     let traces: TraceExample[] | undefined;
     if (options.jaeger && !report.healthy) {
       progress(`querying Jaeger ${options.jaeger} for traces of dropped events ...`);
@@ -281,8 +294,8 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
       fs.writeFileSync(options.html, renderDoctorHtml(options, report, trace, traces));
       progress(`wrote the HTML report to ${options.html}`);
     }
-    if (options.json) return { exitCode, report, traces, output: JSON.stringify({ ...report, traces: traces ?? [] }, null, 2) };
-    let output = renderFunnelReport(report);
+    if (options.json) return { exitCode, report, traces, output: JSON.stringify({ ...report, traces: traces ?? [], lastMile }, null, 2) };
+    let output = `${renderFunnelReport(report)}\n\n${renderLastMile(lastMile, report, options.since).join('\n')}`;
     if (traces && traces.length > 0) {
       output += '\n\nExample traces of dropped events:\n' + traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`).join('\n');
     }

@@ -722,7 +722,7 @@ describe('scenario 2: every event delivered, fresh stack and processes', () => {
   test('no alert of the shipped rules is pending or firing once the rules have seen the data', async () => {
     const dataSeenAt = Date.now();
     const groups = await waitForRuleEvaluation(stack.promUrl, dataSeenAt);
-    expect(groups.map((group) => group.name).sort()).toEqual(['otel-collector.alerts', 'twenty-sse.alerts', 'twenty-sse.recording']);
+    expect(groups.map((group) => group.name).sort()).toEqual(['otel-collector.alerts', 'twenty-sse.alerts', 'twenty-sse.last-mile', 'twenty-sse.recording']);
     for (const group of groups) for (const rule of group.rules) expect({ rule: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', lastError: '' });
     expect(await promAlerts(stack.promUrl)).toEqual([]);
     // and the rule engine really had the data: the recording rules produced series
