@@ -377,7 +377,6 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     require(join(DIST, 'src', 'register.js'));
   } else if (sdkMode) {
     const { startInstrumentation } = require(join(DIST, 'src', 'runtime.js')) as typeof import('../src/runtime');
-    const { hookNestScanner } = require(join(DIST, 'src', 'load-hook.js')) as typeof import('../src/load-hook');
     const { metrics: sdkMetrics } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
     // A reader that aggregates like a real one but never exports (no timer, no network).
     class ManualMetricReader extends sdkMetrics.MetricReader {
@@ -404,7 +403,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     });
     if (!runtime) throw new Error(`instrumentation did not start: ${logLines.join(' | ')}`);
     const rt = runtime;
-    hookNestScanner(require('@nestjs/core/scanner'), rt.instrumenter, (component, error) => rt.telemetry.fault(component, error));
+    rt.instrumentation.instrumentNestCore(require('@nestjs/core'));
     flush = () => rt.forceFlush();
   } else if (args.mode === 'e') {
     flush = startGlobalSdk(exporter).flush;

@@ -1,12 +1,16 @@
 /**
- * Zero-code entry for Twenty's two processes:
+ * Zero-code entry for Twenty's two processes, CommonJS or ESM builds alike:
  *
  *   NODE_OPTIONS="--require opentelemetry-instrumentation-twenty-sse/register"
+ *   (or "--import opentelemetry-instrumentation-twenty-sse/register")
  *   TWENTY_SSE_OTEL_ENABLED=true
  *
  * With TWENTY_SSE_OTEL_ENABLED unset or false this file does nothing at all:
- * no hook, no patch, no provider. Loading it twice is harmless.
+ * no hook, no patch, no provider. Loading it twice is harmless. It acts on the
+ * main thread only: Node 20 also runs preloads in its module-loader thread,
+ * where there is no app to instrument.
  */
+import { isMainThread } from 'worker_threads';
 import { readConfigFromEnv } from './config';
 import type { Runtime } from './runtime';
 
@@ -16,7 +20,7 @@ const FLUSH_TIMEOUT_MS = 2_000;
 // are required only when enabled (or when a variable needs its one-line report).
 const { config, problems } = readConfigFromEnv();
 const runtime: Runtime | undefined =
-  config.enabled || problems.length > 0
+  isMainThread && (config.enabled || problems.length > 0)
     ? // eslint-disable-next-line @typescript-eslint/no-var-requires
       (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
     : undefined;

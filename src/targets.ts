@@ -1,7 +1,8 @@
+import { PatchSet } from './patches';
 import { Role, invocationFactory } from './stages';
 import { Generation } from './semconv';
 import { Telemetry } from './telemetry';
-import { hasMethod, wrapMethod } from './wrap';
+import { hasMethod } from './wrap';
 
 /**
  * Which Twenty classes and methods are patched, and in what role. Method
@@ -122,16 +123,30 @@ export interface TargetReportLine {
 }
 
 /**
- * Patches Twenty classes as they are discovered (by the register entry's
- * require hook, Nest's scanner hook, or the Nest module) and reports what was
- * found. Idempotent per class.
+ * Patches Twenty classes as they are discovered (by the Nest registration
+ * hook or the Nest module) and reports what was found. Idempotent per class;
+ * `restore()` undoes every patch exactly.
  */
 export class Instrumenter {
   private readonly seen = new Map<string, Function>();
-  private readonly patched = new WeakSet<Function>();
+  private patched = new WeakSet<Function>();
   private readonly wrappedMethods = new Map<string, string>();
+  private readonly patches = new PatchSet();
+  private readonly known = new Set<Function>();
 
   constructor(private readonly telemetry: Telemetry) {}
+
+  /** Puts every patched method back as it was; the classes stay known so `reinstrument()` can patch them again. */
+  restore(): void {
+    this.patches.restore();
+    this.patched = new WeakSet();
+    this.wrappedMethods.clear();
+  }
+
+  /** Patches again every target class seen before a `restore()` (Nest will not register them a second time). */
+  reinstrument(): void {
+    for (const cls of [...this.known]) this.instrumentClass(cls);
+  }
 
   /** Patches `candidate` if it is a Twenty class we target. Returns true when it was a target. */
   instrumentClass(candidate: unknown): boolean {
@@ -145,6 +160,7 @@ export class Instrumenter {
       if (this.patched.has(cls)) return true;
       this.patched.add(cls);
       this.seen.set(className, cls);
+      this.known.add(cls);
       for (const methodTarget of target.methods) {
         const name = methodTarget.names.find((candidateName) => hasMethod(cls.prototype as object, candidateName));
         if (!name) continue;
@@ -154,7 +170,7 @@ export class Instrumenter {
           className,
           methodName: name,
         });
-        if (wrapMethod(cls.prototype as object, name, component, factory, (where, error) => this.telemetry.fault(where, error))) {
+        if (this.patches.wrap(cls.prototype as object, name, component, factory, (where, error) => this.telemetry.fault(where, error))) {
           this.wrappedMethods.set(`${className}.${methodTarget.names.join('|')}`, name);
         }
       }
