@@ -1,13 +1,20 @@
 import { MeterProvider as ApiMeterProvider, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
-import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import type * as MetricsJson from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as MetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as TracesJson from '@opentelemetry/exporter-trace-otlp-http';
+import type * as TracesProto from '@opentelemetry/exporter-trace-otlp-proto';
 import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
 import { withExportFailureReporting } from './export-reporting';
 import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
+import { requireFromSdkNode } from './sdk-deps';
 import { SCOPE_NAME } from './semconv';
+
+// The OTLP exporters sdk-node itself depends on (see sdk-deps.ts).
+const { OTLPMetricExporter: OTLPMetricExporterJson } = requireFromSdkNode<typeof MetricsJson>('@opentelemetry/exporter-metrics-otlp-http');
+const { OTLPMetricExporter: OTLPMetricExporterProto } = requireFromSdkNode<typeof MetricsProto>('@opentelemetry/exporter-metrics-otlp-proto');
+const { OTLPTraceExporter: OTLPTraceExporterJson } = requireFromSdkNode<typeof TracesJson>('@opentelemetry/exporter-trace-otlp-http');
+const { OTLPTraceExporter: OTLPTraceExporterProto } = requireFromSdkNode<typeof TracesProto>('@opentelemetry/exporter-trace-otlp-proto');
 
 /**
  * The package's own tracer and meter providers. They are deliberately NOT
