@@ -7,12 +7,14 @@
 // - test/fixtures/nest12/dist/: the built package (dist/src), the CommonJS
 //   example (dist/example) and the ES module one (dist/esm), copied next to
 //   the Nest 12 install so that both the app and the package resolve Nest 12,
-//   as they would in an app's node_modules. Only .js files are copied.
-// The Nest 12 part is skipped when its install (.ci/setup.sh) is absent.
+//   as they would in an app's node_modules; test/fixtures/nest10/dist/: the
+//   package only. Only .js files are copied.
+// A fixture whose install (.ci/setup.sh) is absent is skipped.
 const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '../..');
+const NEST10 = path.join(root, 'test/fixtures/nest10');
 const NEST12 = path.join(root, 'test/fixtures/nest12');
 
 function* sources(dir) {
@@ -64,16 +66,23 @@ function copyJs(from, to) {
 
 function prepareNestMajors() {
   buildEsmExample(path.join(root, 'dist/esm'));
-  if (!fs.existsSync(path.join(NEST12, 'node_modules/@nestjs/core'))) return { nest12: false };
-  const target = path.join(NEST12, 'dist');
-  fs.rmSync(target, { recursive: true, force: true });
-  for (const part of ['src', 'example', 'esm']) copyJs(path.join(root, 'dist', part), path.join(target, part));
-  return { nest12: true };
+  const copies = { [NEST10]: ['src'], [NEST12]: ['src', 'example', 'esm'] };
+  const prepared = {};
+  for (const [fixture, parts] of Object.entries(copies)) {
+    const installed = fs.existsSync(path.join(fixture, 'node_modules/@nestjs/core'));
+    prepared[path.basename(fixture)] = installed;
+    if (!installed) continue;
+    const target = path.join(fixture, 'dist');
+    fs.rmSync(target, { recursive: true, force: true });
+    for (const part of parts) copyJs(path.join(root, 'dist', part), path.join(target, part));
+  }
+  return prepared;
 }
 
-module.exports = { prepareNestMajors, NEST12 };
+module.exports = { prepareNestMajors, NEST10, NEST12 };
 
 if (require.main === module) {
-  const { nest12 } = prepareNestMajors();
-  process.stderr.write(`[nest-majors] dist/esm built${nest12 ? '; copied to test/fixtures/nest12/dist' : '; Nest 12 fixture not installed (bash .ci/setup.sh)'}\n`);
+  const prepared = prepareNestMajors();
+  const missing = Object.keys(prepared).filter((name) => !prepared[name]);
+  process.stderr.write(`[nest-majors] dist/esm built; copied to ${Object.keys(prepared).filter((name) => prepared[name]).map((name) => `test/fixtures/${name}/dist`).join(', ') || 'no fixture'}${missing.length ? ` (${missing.join(', ')} not installed: bash .ci/setup.sh)` : ''}\n`);
 }
