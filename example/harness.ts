@@ -22,6 +22,8 @@ import {
   type SseSubscription,
 } from './sse-client';
 import { ProcessNestedRelationsHelper } from './twenty/engine/api/common/process-nested-relations.helper';
+import { GlobalWorkspaceOrmManager } from './twenty/engine/twenty-orm/global-workspace-orm.manager';
+import { TimelineActivityRoutingPlanService } from './twenty/modules/timeline/services/timeline-activity-routing-plan.service';
 import {
   type AuthTokenPayload,
   AuthTokenService,
@@ -72,7 +74,11 @@ export type StartTwentyLikeAppOptions = {
 
 type AuthInput = { token?: string; authContext?: WorkspaceAuthContext };
 
-export type UiMutationInput = AuthInput & {
+// With several API servers on one Redis: the one a REST mutation or an SSE
+// stream goes to (default: the app's `url`).
+type ServerInput = { serverUrl?: string };
+
+export type UiMutationInput = AuthInput & ServerInput & {
   objectNameSingular: string;
   id?: string;
   data?: Record<string, unknown>;
@@ -91,6 +97,7 @@ export type SseStream = {
   token: string;
   // data.onEventSubscription of every SSE message, initial value included.
   messages: SseSubscription['messages'];
+  receivedAt: SseSubscription['receivedAt'];
   errors: unknown[];
   events: () => DeliveredObjectRecordEvent[];
   waitForEvents: (
@@ -136,7 +143,9 @@ export type TwentyLikeApp = {
     steps: typeof workflowSteps;
   };
   streams: {
-    open: (input: AuthInput & { workspaceId?: string; eventStreamId?: string; timeoutMs?: number }) => Promise<SseStream>;
+    open: (
+      input: AuthInput & ServerInput & { workspaceId?: string; eventStreamId?: string; timeoutMs?: number },
+    ) => Promise<SseStream>;
     addQuery: (input: {
       eventStreamId: string;
       queryId: string;
@@ -154,7 +163,13 @@ export type TwentyLikeApp = {
     destroy: (input: { workspaceId: string; eventStreamId: string }) => Promise<void>;
     getActiveStreamIds: (workspaceId: string) => Promise<string[]>;
   };
-  faults: { failEnrichment: (times?: number) => void };
+  faults: {
+    failEnrichment: (times?: number) => void;
+    // The next workspace-transaction COMMITs fail (rollback): where events wait for COMMIT they are discarded.
+    failNextCommits: (times?: number) => void;
+    // The newest listener's await before publish throws (September 2026 generations only).
+    failListenerPrecheck: (times?: number) => void;
+  };
   groundTruth: GroundTruth;
   // In-process records plus, when a file is set, those other processes appended.
   readGroundTruth: () => GroundTruthRecord[];
@@ -302,10 +317,11 @@ export const startTwentyLikeApp = async (
     async (input: UiMutationInput): Promise<ObjectRecord | null> => {
       // A client must not emit events itself: it always goes through the server.
       const token = input.token ?? (mode === 'client' ? await tokenFor(input) : undefined);
+      const serverUrl = input.serverUrl ?? url;
 
-      if (token && url) {
+      if (token && serverUrl) {
         const route = REST_ROUTES[mutation];
-        const response = await fetch(`${url}${route.path(input.objectNameSingular, input.id)}`, {
+        const response = await fetch(`${serverUrl}${route.path(input.objectNameSingular, input.id)}`, {
           method: route.method,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           ...(route.method !== 'DELETE' && {
@@ -373,7 +389,9 @@ export const startTwentyLikeApp = async (
   };
 
   const openStream: TwentyLikeApp['streams']['open'] = async (input) => {
-    if (!url) {
+    const serverUrl = input.serverUrl ?? url;
+
+    if (!serverUrl) {
       throw new Error('streams.open needs the API server (mode single or server)');
     }
     const token = await tokenFor(input);
@@ -381,7 +399,7 @@ export const startTwentyLikeApp = async (
     const eventStreamId = input.eventStreamId ?? v4();
     const channelId = eventStreamIdToChannelId(eventStreamId);
     const timeoutMs = input.timeoutMs ?? 5000;
-    const subscription = openSseSubscription({ url, token, generation, eventStreamId });
+    const subscription = openSseSubscription({ url: serverUrl, token, generation, eventStreamId });
     const redisChannel = getEventStreamRedisChannel(workspaceId, channelId);
 
     // Ready once the resolver created the stream and the Redis iterator subscribed.
@@ -401,7 +419,7 @@ export const startTwentyLikeApp = async (
     );
 
     const callMutation = (query: string, variables: Record<string, unknown>) =>
-      postGraphql<Record<string, boolean>>({ url: url!, token, query, variables });
+      postGraphql<Record<string, boolean>>({ url: serverUrl, token, query, variables });
 
     const stream: SseStream = {
       eventStreamId,
@@ -409,6 +427,7 @@ export const startTwentyLikeApp = async (
       workspaceId,
       token,
       messages: subscription.messages,
+      receivedAt: subscription.receivedAt,
       errors: subscription.errors,
       events: () => flattenDeliveredEvents(subscription.messages),
       waitForEvents: async (predicate, waitTimeoutMs = 5000) => {
@@ -536,6 +555,8 @@ export const startTwentyLikeApp = async (
     },
     faults: {
       failEnrichment: (times = 1) => app.get(ProcessNestedRelationsHelper).failNextCalls(times),
+      failNextCommits: (times = 1) => app.get(GlobalWorkspaceOrmManager).failNextCommits(times),
+      failListenerPrecheck: (times = 1) => app.get(TimelineActivityRoutingPlanService, { strict: false }).failNextCalls(times),
     },
     groundTruth,
     readGroundTruth,

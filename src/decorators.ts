@@ -1,8 +1,11 @@
-import { Frame, WorkflowMark, currentFrame, runInFrame } from './context';
+import { Frame, WorkflowMark, currentFrame, runInFrame } from './engine/context';
 import { DROP_REASONS, DropReason, Stage } from './semconv';
-import { Role, invocationFactory } from './stages';
-import { getActiveTelemetry, Telemetry } from './telemetry';
-import { InvocationFactory, wrapFunction } from './wrap';
+import { Role, invocationFactory } from './engine/roles';
+import { activeRuntime } from './runtime';
+import { rulesForUnknownGeneration } from './twenty/instrumenter';
+import { TWENTY_MODEL } from './twenty/model';
+import { getActiveTelemetry, Telemetry } from './otel/telemetry';
+import { InvocationFactory, wrapFunction } from './engine/wrap';
 
 const ROLE_OF_STAGE: Record<Stage, Role> = {
   workflow_step: 'workflow_step',
@@ -39,7 +42,13 @@ export function TraceStage(stage: Stage, options: TraceStageOptions = {}): Metho
       if (!telemetry) return undefined;
       let forTelemetry = factories.get(telemetry);
       if (!forTelemetry) {
-        forTelemetry = invocationFactory(role, { telemetry, className, methodName });
+        forTelemetry = invocationFactory(role, {
+          telemetry,
+          className,
+          methodName,
+          model: TWENTY_MODEL,
+          rules: (args) => activeRuntime()?.instrumenter.generationModule() ?? rulesForUnknownGeneration(args),
+        });
         factories.set(telemetry, forTelemetry);
       }
       return forTelemetry(self, args);

@@ -1,6 +1,6 @@
 import Module = require('module');
 import { pathToFileURL } from 'url';
-import { resolveFromSdkNode } from './sdk-deps';
+import { resolveFromSdkNode } from './otel/sdk-deps';
 
 const REGISTERED = Symbol.for('opentelemetry-instrumentation-twenty-sse.esm-hook');
 type GlobalWithFlag = typeof globalThis & { [REGISTERED]?: boolean };

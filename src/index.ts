@@ -5,10 +5,11 @@ export { TwentySseInstrumentation, SUPPORTED_NEST_CORE_VERSIONS } from './instru
 export type { TwentySseInstrumentationConfig } from './instrumentation';
 export { startInstrumentation, activeRuntime } from './runtime';
 export type { Runtime, StartOptions } from './runtime';
-export { Telemetry, getActiveTelemetry } from './telemetry';
-export type { TallyRow } from './telemetry';
+export { Telemetry, getActiveTelemetry } from './otel/telemetry';
+export type { TallyRow } from './otel/telemetry';
 export { readConfigFromEnv } from './config';
 export type { TwentySseConfig } from './config';
-export { TARGETS, Instrumenter, detectGeneration } from './targets';
-export { wrapFunction, wrapMethod, isWrapped, originalOf } from './wrap';
-export { classifyStreamPairs, classifySubscriberGate } from './classify';
+export { TARGETS, Instrumenter, detectGeneration } from './twenty/instrumenter';
+export { wrapFunction, wrapMethod, isWrapped, originalOf } from './engine/wrap';
+export { GENERATION_MODULES } from './twenty/generations';
+export type { GenerationModule, ClassTarget, MethodTarget, DropRule } from './twenty/generation';

@@ -2,11 +2,11 @@ import type * as InstrumentationApi from '@opentelemetry/instrumentation';
 import type { InstrumentationConfig, InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
 import { readConfigFromEnv } from './config';
 import { hookNestCore, NestHookStatus } from './load-hook';
-import { PatchSet } from './patches';
-import { requireFromSdkNode } from './sdk-deps';
+import { PatchSet } from './engine/patches';
+import { requireFromSdkNode } from './otel/sdk-deps';
 import { CaptureIdsMode, Generation, SCOPE_NAME } from './semconv';
-import { Instrumenter } from './targets';
-import { getActiveTelemetry, setActiveTelemetry, Telemetry } from './telemetry';
+import { Instrumenter } from './twenty/instrumenter';
+import { getActiveTelemetry, setActiveTelemetry, Telemetry } from './otel/telemetry';
 import { VERSION } from './version';
 
 const { InstrumentationBase, InstrumentationNodeModuleDefinition } =

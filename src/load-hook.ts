@@ -1,6 +1,6 @@
-import { PatchSet } from './patches';
-import { Instrumenter } from './targets';
-import { FaultHandler } from './wrap';
+import { PatchSet } from './engine/patches';
+import { Instrumenter } from './twenty/instrumenter';
+import { FaultHandler } from './engine/wrap';
 
 /**
  * The Nest hook of the zero-code path, applied to the exports of the

@@ -3,10 +3,10 @@ import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { readConfigFromEnv, TwentySseConfig } from './config';
 import { registerEsmHook } from './esm-hook';
 import { TwentySseInstrumentation } from './instrumentation';
-import { readOtelEnv } from './otel-env';
-import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './sdk';
-import { Instrumenter } from './targets';
-import { setActiveTelemetry, Telemetry } from './telemetry';
+import { readOtelEnv } from './otel/otel-env';
+import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './otel/sdk';
+import { Instrumenter } from './twenty/instrumenter';
+import { setActiveTelemetry, Telemetry } from './otel/telemetry';
 
 /** Everything one process runs: telemetry, the instrumentation (and its instrumenter), optionally our SDK. */
 export interface Runtime {

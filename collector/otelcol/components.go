@@ -16,26 +16,28 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
 )
 
-// No tail_sampling processor: contrib's tailsamplingprocessor v0.165.1 needs
-// pkg/ottl/contexts/xprofile v0.165.1, which the Go module proxy does not
-// serve, so traces are NOT sampled in this collector (every span reaches
-// Jaeger; sample in the SDK with OTEL_TRACES_SAMPLER if needed).
+// Every module is at one release (core v0.161.0 / stable v1.67.0 / contrib
+// v0.161.0): it is the newest one where tailsamplingprocessor builds from the
+// module proxy (v0.165.x needs a pkg/ottl release the proxy does not serve).
 
 // The module strings only feed the `components` subcommand; keep them in
 // step with go.mod.
 const (
-	coreVersion    = "v0.165.0"
-	contribVersion = "v0.165.1"
+	coreVersion    = "v0.161.0"
+	contribVersion = "v0.161.0"
 	coreModule     = "go.opentelemetry.io/collector/"
 	contribModule  = "github.com/open-telemetry/opentelemetry-collector-contrib/"
 )
 
 // aliased is implemented by factories that also answer to a deprecated type
-// name (otlp -> otlp_grpc, spanmetrics -> span_metrics).
+// name (otlp -> otlp_grpc, spanmetrics -> span_metrics,
+// loadbalancing -> load_balancing).
 type aliased interface{ DeprecatedAlias() component.Type }
 
 // modules maps every registered type, deprecated aliases included, to the Go
@@ -65,12 +67,14 @@ func components() (otelcol.Factories, error) {
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		memorylimiterprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
 	); err != nil {
 		return otelcol.Factories{}, err
 	}
 	f.ProcessorModules = modules(f.Processors, map[component.Type]string{
 		memorylimiterprocessor.NewFactory().Type(): coreModule + "processor/memorylimiterprocessor " + coreVersion,
 		batchprocessor.NewFactory().Type():         coreModule + "processor/batchprocessor " + coreVersion,
+		tailsamplingprocessor.NewFactory().Type():  contribModule + "processor/tailsamplingprocessor " + contribVersion,
 	})
 
 	if f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
@@ -86,13 +90,15 @@ func components() (otelcol.Factories, error) {
 		otlpexporter.NewFactory(),
 		prometheusexporter.NewFactory(),
 		debugexporter.NewFactory(),
+		loadbalancingexporter.NewFactory(),
 	); err != nil {
 		return otelcol.Factories{}, err
 	}
 	f.ExporterModules = modules(f.Exporters, map[component.Type]string{
-		otlpexporter.NewFactory().Type():       coreModule + "exporter/otlpexporter " + coreVersion,
-		prometheusexporter.NewFactory().Type(): contribModule + "exporter/prometheusexporter " + contribVersion,
-		debugexporter.NewFactory().Type():      coreModule + "exporter/debugexporter " + coreVersion,
+		otlpexporter.NewFactory().Type():          coreModule + "exporter/otlpexporter " + coreVersion,
+		prometheusexporter.NewFactory().Type():    contribModule + "exporter/prometheusexporter " + contribVersion,
+		debugexporter.NewFactory().Type():         coreModule + "exporter/debugexporter " + coreVersion,
+		loadbalancingexporter.NewFactory().Type(): contribModule + "exporter/loadbalancingexporter " + contribVersion,
 	})
 
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](

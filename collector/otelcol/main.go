@@ -16,13 +16,13 @@ import (
 
 // version is this distribution's own version; the component versions are
 // pinned in go.mod.
-const version = "0.165.0-twenty-sse.1"
+const version = "0.161.0-twenty-sse.1"
 
 func main() {
 	set := otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{
 			Command:     "otelcol-twenty-sse",
-			Description: "OpenTelemetry Collector for the Twenty SSE pipeline: otlp in; memory_limiter, batch; span_metrics; otlp_grpc, prometheus, debug out; health_check",
+			Description: "OpenTelemetry Collector for the Twenty SSE pipeline: otlp in; memory_limiter, batch, tail_sampling; span_metrics; otlp_grpc, load_balancing, prometheus, debug out; health_check",
 			Version:     version,
 		},
 		Factories: components,

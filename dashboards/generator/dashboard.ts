@@ -1,7 +1,20 @@
 /**
- * The Grafana dashboard "Twenty SSE record events", as classic dashboard JSON.
- * Every metric, label and value comes from src/semconv.ts.
+ * The Grafana dashboard "Twenty SSE record events", built with Grafana's
+ * foundation SDK and written out as classic dashboard JSON. Every metric,
+ * label and value comes from src/semconv.ts.
+ *
+ * To extend it: a section is a row title and its panel builders (see
+ * dashboardSections()); panels are laid out left to right, and a section's
+ * widths should fill 24-column lines (the SDK starts a new line only once a
+ * line is full).
  */
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { ATTR, DROP_REASON_NAMES, ORIGINS, PROM, type Origin, type Outcome } from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
 import {
@@ -23,20 +36,25 @@ import {
 } from './promql';
 
 const DASHBOARD_UID = 'twenty-sse';
-/** Grafana 10.3/11.0's; newer Grafana (12, 13) migrates it on load. */
+/**
+ * Grafana 10.3/11.0's; newer Grafana (12, 13) migrates it on load. The SDK
+ * stamps its own newest version (42), which Grafana before 13 does not know.
+ */
 const SCHEMA_VERSION = 39;
 
-interface DataSourceRef {
-  type: 'prometheus' | 'jaeger';
+const PROMETHEUS: dashboard.DataSourceRef = { type: 'prometheus', uid: 'prometheus' };
+const JAEGER: dashboard.DataSourceRef = { type: 'jaeger', uid: 'jaeger' };
+
+// The dashboard JSON as tests and query checks read it.
+
+interface JsonDataSource<T extends string = string> {
+  type: T;
   uid: string;
 }
-const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'prometheus' };
-const JAEGER: DataSourceRef = { type: 'jaeger', uid: 'jaeger' };
 
 export interface PrometheusTarget {
   refId: string;
-  datasource: DataSourceRef;
-  editorMode: 'code';
+  datasource: JsonDataSource<'prometheus'>;
   expr: string;
   legendFormat: string;
   instant: boolean;
@@ -44,45 +62,26 @@ export interface PrometheusTarget {
   format: 'time_series' | 'table';
 }
 
-interface JaegerSearchTarget {
+interface JaegerTarget {
   refId: string;
-  datasource: DataSourceRef;
+  datasource: JsonDataSource<'jaeger'>;
   queryType: 'search';
   service: string;
   tags: string;
   limit: number;
 }
 
-type Target = PrometheusTarget | JaegerSearchTarget;
-
-interface DataLink {
-  title: string;
-  url: string;
-  targetBlank: boolean;
-}
-
-interface FieldConfig {
-  defaults: Record<string, unknown> & { links?: DataLink[] };
-  overrides: Array<{ matcher: { id: string; options: string }; properties: Array<{ id: string; value: unknown }> }>;
-}
-
 export interface Panel {
   id: number;
-  type: 'row' | 'stat' | 'table' | 'timeseries';
+  type: string;
   title: string;
   description?: string;
   gridPos: { h: number; w: number; x: number; y: number };
-  datasource: DataSourceRef;
-  targets?: Target[];
-  fieldConfig?: FieldConfig;
-  options?: Record<string, unknown>;
-  transformations?: Array<{ id: string; options: Record<string, unknown> }>;
-  collapsed?: boolean;
+  datasource: JsonDataSource;
+  targets?: Array<PrometheusTarget | JaegerTarget>;
+  fieldConfig?: { defaults: Record<string, unknown> & { links?: Array<{ title: string; url: string }> } };
   panels?: Panel[];
 }
-
-/** A panel before layout: the layout assigns id and gridPos. */
-type PanelSpec = Omit<Panel, 'id' | 'gridPos'> & { w: number; h: number };
 
 // ---------------------------------------------------------------- selectors
 
@@ -121,31 +120,61 @@ function stageDropRatioInRange(origin: Origin): string {
 
 // ---------------------------------------------------------------- panel parts
 
-type Unnumbered<T> = T extends unknown ? Omit<T, 'refId'> : never;
+/** A query builder whose refId the panel sets. */
+type QueryBuilder = cog.Builder<cog.Dataquery> & { refId(refId: string): unknown };
+/** A panel builder whose id the layout sets. */
+type PanelBuilder = cog.Builder<dashboard.Panel> & { id(id: number): unknown };
 
-function promQuery(expr: string, how: { instant: boolean; legend?: string; table?: boolean }): Unnumbered<PrometheusTarget> {
-  return {
-    datasource: PROMETHEUS,
-    editorMode: 'code',
-    expr,
-    legendFormat: how.legend ?? '__auto',
-    instant: how.instant,
-    range: !how.instant,
-    format: how.table === true ? 'table' : 'time_series',
-  };
+function promQuery(expr: string, how: { instant: boolean; legend?: string; table?: boolean }): prometheus.DataqueryBuilder {
+  const query = new prometheus.DataqueryBuilder()
+    .datasource(PROMETHEUS)
+    .editorMode(prometheus.QueryEditorMode.Code)
+    .expr(expr)
+    .legendFormat(how.legend ?? '__auto')
+    .format(how.table === true ? prometheus.PromQueryFormat.Table : prometheus.PromQueryFormat.TimeSeries);
+  return how.instant ? query.instant() : query.range();
+}
+
+/** The Jaeger datasource's trace search; the SDK has no query type for Jaeger. */
+interface JaegerSearchQuery extends cog.Dataquery {
+  refId?: string;
+  datasource: dashboard.DataSourceRef;
+  queryType: 'search';
+  service: string;
+  tags: string;
+  limit: number;
+}
+
+class JaegerSearchQueryBuilder implements cog.Builder<JaegerSearchQuery> {
+  private readonly query: JaegerSearchQuery;
+
+  constructor(search: { service: string; tags: string; limit: number }) {
+    this.query = { datasource: JAEGER, queryType: 'search', ...search, _implementsDataqueryVariant: () => undefined };
+  }
+
+  refId(refId: string): this {
+    this.query.refId = refId;
+    return this;
+  }
+
+  build(): JaegerSearchQuery {
+    return this.query;
+  }
 }
 
 const refIdAt = (index: number): string => String.fromCharCode('A'.charCodeAt(0) + index);
 
-/** Gives a panel's targets explicit refIds A, B, C... in order. */
-function withRefIds(targets: ReadonlyArray<Unnumbered<Target>>): Target[] {
-  return targets.map((target, index) => ({ refId: refIdAt(index), ...target }) as Target);
+/** Gives a panel's queries explicit refIds A, B, C... in order. */
+function withRefIds(queries: readonly QueryBuilder[]): QueryBuilder[] {
+  queries.forEach((query, index) => query.refId(refIdAt(index)));
+  return [...queries];
 }
 
 /**
  * One instant table query per column, merged into one table by their common
  * labels. Grafana names each query's value column `Value #<refId>`; `rename`
- * maps those (and the label columns in `labelTitles`) to readable titles.
+ * maps those (and the label columns in `labelTitles`) to readable titles, for
+ * refIds given in column order (as tablePanel does).
  */
 function mergedTableColumns(labelTitles: Record<string, string>, columns: ReadonlyArray<{ title: string; expr: string }>) {
   const rename: Record<string, string> = { ...labelTitles };
@@ -153,7 +182,7 @@ function mergedTableColumns(labelTitles: Record<string, string>, columns: Readon
     rename[`Value #${refIdAt(index)}`] = column.title;
   });
   return {
-    targets: withRefIds(columns.map((column) => promQuery(column.expr, { instant: true, table: true }))),
+    targets: columns.map((column) => promQuery(column.expr, { instant: true, table: true })),
     rename,
   };
 }
@@ -163,115 +192,129 @@ const UNIT_NOTE =
 
 const JAEGER_TIME_RANGE = 'lookback=custom&start=${__from}000&end=${__to}000&limit=20';
 
-/** Data link to the Jaeger search for spans of one drop reason and origin; `labelRef` reads a label of the clicked row or series. */
-function dropTracesLink(labelRef: (label: string) => string, service = '${jaeger_service}', operation?: string): DataLink {
+/**
+ * Drops the `placement` the SDK gives every link and annotation by default:
+ * Grafana versions that know it (`inControlsMenu`) tuck the link into the
+ * dashboard controls menu; without it the Jaeger link stays in the link bar.
+ */
+function withoutPlacement<T extends { placement?: unknown }>(builder: cog.Builder<T>): cog.Builder<T> {
   return {
-    title: 'Jaeger: traces of these drops',
-    url: jaegerSearchUrl('${jaeger_url}', {
+    build: () => {
+      const { placement: _placement, ...rest } = builder.build();
+      return rest as T;
+    },
+  };
+}
+
+function dataLink(title: string, url: string): cog.Builder<dashboard.DashboardLink> {
+  return withoutPlacement(new dashboard.DashboardLinkBuilder(title).url(url).targetBlank(true));
+}
+
+/** Data link to the Jaeger search for spans of one drop reason and origin; `labelRef` reads a label of the clicked row or series. */
+function dropTracesLink(labelRef: (label: string) => string, service = '${jaeger_service}', operation?: string) {
+  return dataLink(
+    'Jaeger: traces of these drops',
+    jaegerSearchUrl('${jaeger_url}', {
       service,
       operation,
       tags: { [ATTR.DROP_REASON]: labelRef(REASON), [ATTR.ORIGIN]: labelRef(ORIGIN) },
       extra: JAEGER_TIME_RANGE,
     }),
-    targetBlank: true,
-  };
+  );
 }
 /** A label column of the clicked table row (instant queries in table format turn labels into columns); raw only while the column has no value mapping. */
 const fromTableRow = (label: string): string => `\${__data.fields.${label}}`;
 /** A label of the clicked time series. */
 const fromSeries = (label: string): string => `\${__field.labels.${label}}`;
 
-const thresholds = (steps: Array<[number | null, string]>) => ({
-  mode: 'absolute',
-  steps: steps.map(([value, color]) => ({ color, value })),
-});
-const RED_WHEN_NONZERO = thresholds([
+const thresholds = (steps: Array<[number | null, string]>) =>
+  new dashboard.ThresholdsConfigBuilder()
+    .mode(dashboard.ThresholdsMode.Absolute)
+    .steps(steps.map(([value, color]) => ({ color, value })));
+const RED_WHEN_NONZERO: Array<[number | null, string]> = [
   [null, 'green'],
   [1, 'red'],
-]);
-const COLOR_BY_THRESHOLDS = { thresholds: RED_WHEN_NONZERO, color: { mode: 'thresholds' } };
+];
+const colorByThresholds = () => new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds);
 
 /** "no_active_streams (D1), stream_expired (D2), ...", for descriptions (a value mapping would leak into data links). */
 const DROP_REASON_CODES = DROP_REASON_NAMES.map(dropReasonWithCode).join(', ');
 
-const TABLE_OPTIONS = { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' } };
+/** A stat of counts (unit short, no decimals); callers override unit, decimals, thresholds. */
+function statPanel(title: string, description: string, w: number, queries: readonly QueryBuilder[]): stat.PanelBuilder {
+  return new stat.PanelBuilder()
+    .title(title)
+    .description(description)
+    .span(w)
+    .height(5)
+    .datasource(PROMETHEUS)
+    .targets(withRefIds(queries))
+    .unit('short')
+    .decimals(0)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).fields('').values(false))
+    .colorMode(common.BigValueColorMode.Value)
+    .graphMode(common.BigValueGraphMode.None)
+    .justifyMode(common.BigValueJustifyMode.Auto)
+    .orientation(common.VizOrientation.Auto)
+    .textMode(common.BigValueTextMode.ValueAndName);
+}
 
-function stat(
+/** A stat that turns red when nonzero. */
+const alarmStat = (title: string, description: string, w: number, queries: readonly QueryBuilder[]) =>
+  statPanel(title, description, w, queries).thresholds(thresholds(RED_WHEN_NONZERO)).colorScheme(colorByThresholds());
+
+function timeseriesPanel(
   title: string,
   description: string,
   w: number,
-  targets: ReadonlyArray<Unnumbered<Target>>,
-  defaults: Record<string, unknown> = {},
-): PanelSpec {
-  return {
-    type: 'stat',
-    title,
-    description,
-    w,
-    h: 5,
-    datasource: PROMETHEUS,
-    targets: withRefIds(targets),
-    fieldConfig: { defaults: { unit: 'short', decimals: 0, ...defaults }, overrides: [] },
-    options: {
-      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
-      colorMode: 'value',
-      graphMode: 'none',
-      justifyMode: 'auto',
-      orientation: 'auto',
-      textMode: 'value_and_name',
-    },
-  };
+  queries: readonly QueryBuilder[],
+  drawStyle = common.GraphDrawStyle.Line,
+): timeseries.PanelBuilder {
+  return new timeseries.PanelBuilder()
+    .title(title)
+    .description(description)
+    .span(w)
+    .height(9)
+    .datasource(PROMETHEUS)
+    .targets(withRefIds(queries))
+    .drawStyle(drawStyle)
+    .fillOpacity(10)
+    .lineWidth(1)
+    .showPoints(common.VisibilityMode.Never)
+    .spanNulls(false)
+    .legend(
+      new common.VizLegendOptionsBuilder()
+        .displayMode(common.LegendDisplayMode.Table)
+        .placement(common.LegendPlacement.Right)
+        .showLegend(true)
+        .calcs(['max', 'lastNotNull']),
+    )
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
 }
 
-function timeseries(
-  title: string,
-  description: string,
-  w: number,
-  targets: ReadonlyArray<Unnumbered<Target>>,
-  defaults: Record<string, unknown> & { links?: DataLink[] },
-  drawStyle: 'line' | 'bars' = 'line',
-): PanelSpec {
-  return {
-    type: 'timeseries',
-    title,
-    description,
-    w,
-    h: 9,
-    datasource: PROMETHEUS,
-    targets: withRefIds(targets),
-    fieldConfig: {
-      defaults: { custom: { drawStyle, fillOpacity: 10, lineWidth: 1, showPoints: 'never', spanNulls: false }, ...defaults },
-      overrides: [],
-    },
-    options: {
-      legend: { displayMode: 'table', placement: 'right', showLegend: true, calcs: ['max', 'lastNotNull'] },
-      tooltip: { mode: 'multi', sort: 'desc' },
-    },
-  };
-}
-
-function table(
+function tablePanel(
   title: string,
   description: string,
   size: { w: number; h: number },
-  targets: Target[],
-  rest: Pick<PanelSpec, 'fieldConfig' | 'transformations'> & { sortBy?: Array<{ displayName: string; desc: boolean }> },
-): PanelSpec {
-  return {
-    type: 'table',
-    title,
-    description,
-    ...size,
-    datasource: PROMETHEUS,
-    targets,
-    fieldConfig: rest.fieldConfig,
-    options: rest.sortBy === undefined ? TABLE_OPTIONS : { ...TABLE_OPTIONS, sortBy: rest.sortBy },
-    transformations: rest.transformations,
-  };
+  queries: readonly QueryBuilder[],
+  datasource = PROMETHEUS,
+): table.PanelBuilder {
+  return new table.PanelBuilder()
+    .title(title)
+    .description(description)
+    .span(size.w)
+    .height(size.h)
+    .datasource(datasource)
+    .targets(withRefIds(queries))
+    .showHeader(true)
+    .cellHeight(common.TableCellHeight.Sm)
+    .footer(new common.TableFooterOptionsBuilder().show(false).reducer(['sum']));
 }
 
+const sortedBy = (displayName: string, desc: boolean) => [new common.TableSortByFieldStateBuilder().displayName(displayName).desc(desc)];
+
 /** Hides Time and the `hide` columns, orders and renames the rest as in `rename`. */
-function organizeColumns(rename: Record<string, string>, hide: readonly string[] = []) {
+function organizeColumns(rename: Record<string, string>, hide: readonly string[] = []): dashboard.DataTransformerConfig {
   return {
     id: 'organize',
     options: {
@@ -283,7 +326,7 @@ function organizeColumns(rename: Record<string, string>, hide: readonly string[]
 }
 
 /** merge -> sort by pipeline order -> organize, for the per-stage tables. */
-function perStageTransformations(rename: Record<string, string>) {
+function perStageTransformations(rename: Record<string, string>): dashboard.DataTransformerConfig[] {
   return [
     { id: 'merge', options: {} },
     { id: 'sortBy', options: { fields: {}, sort: [{ field: STAGE_IN_ORDER_LABEL, desc: false }] } },
@@ -291,45 +334,33 @@ function perStageTransformations(rename: Record<string, string>) {
   ];
 }
 
-/** Colours the cells of the columns whose title matches `pattern` red when nonzero. */
-function redCellsWhenNonzero(pattern: string) {
-  return {
-    matcher: { id: 'byRegexp', options: pattern },
-    properties: [
-      { id: 'custom.cellOptions', value: { type: 'color-text' } },
-      { id: 'thresholds', value: RED_WHEN_NONZERO },
-    ],
-  };
-}
+/** Override properties that colour a table cell by `steps`. */
+const coloredCells = (type: 'color-text' | 'color-background', steps: Array<[number | null, string]>): dashboard.DynamicConfigValue[] => [
+  { id: 'custom.cellOptions', value: { type } },
+  { id: 'thresholds', value: thresholds(steps).build() },
+];
 
-const asPercent = (columnTitle: string) => ({
-  matcher: { id: 'byName', options: columnTitle },
-  properties: [
-    { id: 'unit', value: 'percentunit' },
-    { id: 'decimals', value: 1 },
-  ],
-});
+const AS_PERCENT: dashboard.DynamicConfigValue[] = [
+  { id: 'unit', value: 'percentunit' },
+  { id: 'decimals', value: 1 },
+];
 
 // ---------------------------------------------------------------- panels
 
 const originLegend = { legend: `{{${ORIGIN}}}` };
 
-function overviewPanels(): PanelSpec[] {
+function overviewPanels(): PanelBuilder[] {
   return [
-    stat(
+    statPanel(
       'Events emitted',
       'Record events that entered the `emit` stage (WorkspaceEventEmitter.emitDatabaseBatchEvent) in the time range, by origin.',
       6,
       [promQuery(eventsInRange([ORIGIN], stageIs('emit'), originSelected), { instant: true, ...originLegend })],
     ),
-    stat(
-      'Drops',
-      `Units dropped at any stage in the time range, by origin. ${UNIT_NOTE}`,
-      6,
-      [promQuery(eventsInRange([ORIGIN], outcomeIs('dropped'), originSelected), { instant: true, ...originLegend })],
-      COLOR_BY_THRESHOLDS,
-    ),
-    stat(
+    alarmStat('Drops', `Units dropped at any stage in the time range, by origin. ${UNIT_NOTE}`, 6, [
+      promQuery(eventsInRange([ORIGIN], outcomeIs('dropped'), originSelected), { instant: true, ...originLegend }),
+    ]),
+    statPanel(
       'Deliveries per emitted event',
       'Events handed to browser SSE connections (`deliver`, forwarded) divided by events emitted (`emit`), by origin, over the time range. 100% = every event reached one connection; with N tabs open expect N x 100%; 0% with events emitted means nothing reached a browser.',
       6,
@@ -343,9 +374,10 @@ function overviewPanels(): PanelSpec[] {
           { instant: true, ...originLegend },
         ),
       ],
-      { unit: 'percentunit', decimals: 1 },
-    ),
-    stat(
+    )
+      .unit('percentunit')
+      .decimals(1),
+    alarmStat(
       'Unattributed drops',
       'Drops no rule could name. Zero on every Twenty version the package knows; nonzero means Twenty changed and the package needs a new rule (runbook: TwentySseUnattributedDrops).',
       3,
@@ -355,9 +387,8 @@ function overviewPanels(): PanelSpec[] {
           legend: 'unattributed',
         }),
       ],
-      COLOR_BY_THRESHOLDS,
     ),
-    stat(
+    alarmStat(
       'Instrumentation errors',
       'Faults inside the instrumentation that were swallowed so Twenty kept working, in the time range. Nonzero means some stage counts may be missing.',
       3,
@@ -367,7 +398,6 @@ function overviewPanels(): PanelSpec[] {
           legend: 'errors',
         }),
       ],
-      COLOR_BY_THRESHOLDS,
     ),
   ];
 }
@@ -379,7 +409,7 @@ const FUNNEL_COLUMNS: ReadonlyArray<{ title: string; outcome?: Outcome }> = [
   { title: 'failed', outcome: 'failed' },
 ];
 
-function funnelPanels(): PanelSpec[] {
+function funnelPanels(): PanelBuilder[] {
   const sideBySide = mergedTableColumns(
     { [STAGE_IN_ORDER_LABEL]: 'Stage' },
     (['workflow', 'ui'] as const).flatMap((origin) =>
@@ -405,33 +435,31 @@ function funnelPanels(): PanelSpec[] {
   ]);
 
   return [
-    table(
+    tablePanel(
       'Funnel per stage: workflow vs UI',
       `Per stage in pipeline order, over the time range: units that entered the stage and how each ended (forwarded, dropped, failed), workflow-origin next to UI-origin. entered = forwarded + dropped + failed. ${UNIT_NOTE}`,
       { w: 24, h: 10 },
       sideBySide.targets,
-      {
-        transformations: perStageTransformations(sideBySide.rename),
-        fieldConfig: { defaults: { unit: 'short', decimals: 0 }, overrides: [redCellsWhenNonzero('.* (dropped|failed)')] },
-      },
-    ),
-    table(
+    )
+      .transformations(perStageTransformations(sideBySide.rename))
+      .unit('short')
+      .decimals(0)
+      .overrideByRegexp('.* (dropped|failed)', coloredCells('color-text', RED_WHEN_NONZERO)),
+    tablePanel(
       'Funnel per stage and origin',
       `Every origin selected in $origin (api_key, application, system and unknown too), per stage in pipeline order, over the time range. drop ratio = dropped / entered at that stage. ${UNIT_NOTE}`,
       { w: 24, h: 12 },
       perOrigin.targets,
-      {
-        transformations: perStageTransformations(perOrigin.rename),
-        fieldConfig: {
-          defaults: { unit: 'short', decimals: 0 },
-          overrides: [redCellsWhenNonzero('dropped|failed'), asPercent('drop ratio')],
-        },
-      },
-    ),
+    )
+      .transformations(perStageTransformations(perOrigin.rename))
+      .unit('short')
+      .decimals(0)
+      .overrideByRegexp('dropped|failed', coloredCells('color-text', RED_WHEN_NONZERO))
+      .overrideByName('drop ratio', AS_PERCENT),
   ];
 }
 
-function dropPanels(): PanelSpec[] {
+function dropPanels(): PanelBuilder[] {
   const divergence = mergedTableColumns({ [STAGE_IN_ORDER_LABEL]: 'Stage' }, [
     { title: 'workflow drop ratio', expr: inPipelineOrder(stageDropRatioInRange('workflow')) },
     { title: 'ui drop ratio', expr: inPipelineOrder(stageDropRatioInRange('ui')) },
@@ -447,25 +475,25 @@ function dropPanels(): PanelSpec[] {
   ]);
 
   return [
-    table(
+    tablePanel(
       'Drops by reason, stage and origin',
       `Dropped units in the time range per process (job), stage, origin and reason. Click a row for the Jaeger search of spans with that reason and origin (service: $jaeger_service). Reasons and their codes in twenty-pipeline.md: ${DROP_REASON_CODES}. ${UNIT_NOTE}`,
       { w: 12, h: 10 },
-      withRefIds([
+      [
         promQuery(`${eventsInRange(['job', STAGE, ORIGIN, REASON], outcomeIs('dropped'), originSelected)} > 0`, {
           instant: true,
           table: true,
         }),
-      ]),
-      {
-        transformations: [
-          organizeColumns({ job: 'Service', [STAGE]: 'Stage', [ORIGIN]: 'Origin', [REASON]: 'Reason', Value: 'Dropped' }),
-        ],
-        fieldConfig: { defaults: { unit: 'short', decimals: 0, links: [dropTracesLink(fromTableRow)] }, overrides: [] },
-        sortBy: [{ displayName: 'Dropped', desc: true }],
-      },
-    ),
-    timeseries(
+      ],
+    )
+      .withTransformation(
+        organizeColumns({ job: 'Service', [STAGE]: 'Stage', [ORIGIN]: 'Origin', [REASON]: 'Reason', Value: 'Dropped' }),
+      )
+      .unit('short')
+      .decimals(0)
+      .dataLinks([dropTracesLink(fromTableRow)])
+      .sortBy(sortedBy('Dropped', true)),
+    timeseriesPanel(
       'Drop rate by origin and reason',
       `Dropped units per second, by origin and reason. Click a series for the Jaeger search of those drops (service: $jaeger_service). ${UNIT_NOTE}`,
       12,
@@ -475,36 +503,27 @@ function dropPanels(): PanelSpec[] {
           legend: `{{${ORIGIN}}} {{${REASON}}}`,
         }),
       ],
-      { unit: 'short', min: 0, links: [dropTracesLink(fromSeries)] },
-    ),
-    table(
+    )
+      .unit('short')
+      .min(0)
+      .dataLinks([dropTracesLink(fromSeries)]),
+    tablePanel(
       'Where workflow diverges from UI: drop ratio per stage',
       'Per stage in pipeline order, over the time range: dropped / entered for workflow-origin and for UI-origin units, and the difference. Read top to bottom: the first stage with a positive "workflow - ui" is where workflow events start getting lost while UI events get through. workflow_step has no UI units, so there the difference is the workflow ratio (reason not_emitted).',
       { w: 12, h: 10 },
       divergence.targets,
-      {
-        transformations: perStageTransformations(divergence.rename),
-        fieldConfig: {
-          defaults: { unit: 'percentunit', decimals: 1 },
-          overrides: [
-            {
-              matcher: { id: 'byName', options: 'workflow - ui' },
-              properties: [
-                { id: 'custom.cellOptions', value: { type: 'color-background' } },
-                {
-                  id: 'thresholds',
-                  value: thresholds([
-                    [null, 'green'],
-                    [0.0001, 'red'],
-                  ]),
-                },
-              ],
-            },
-          ],
-        },
-      },
-    ),
-    timeseries(
+    )
+      .transformations(perStageTransformations(divergence.rename))
+      .unit('percentunit')
+      .decimals(1)
+      .overrideByName(
+        'workflow - ui',
+        coloredCells('color-background', [
+          [null, 'green'],
+          [0.0001, 'red'],
+        ]),
+      ),
+    timeseriesPanel(
       'Drop ratio by stage and origin',
       `dropped / entered per stage and origin; only stages with drops appear. ${UNIT_NOTE}`,
       12,
@@ -517,9 +536,10 @@ function dropPanels(): PanelSpec[] {
           { instant: false, legend: `{{${ORIGIN}}} @ {{${STAGE}}}` },
         ),
       ],
-      { unit: 'percentunit', min: 0 },
-    ),
-    timeseries(
+    )
+      .unit('percentunit')
+      .min(0),
+    timeseriesPanel(
       'Spans that dropped events (span metrics)',
       'Spans per second whose outcome is dropped, from the collector spanmetrics connector (every span, before any sampling; one span covers a batch). Click a series for the Jaeger search of exactly that service and operation.',
       12,
@@ -532,26 +552,21 @@ function dropPanels(): PanelSpec[] {
           { instant: false, legend: `{{span_name}} {{${ORIGIN}}} {{${REASON}}}` },
         ),
       ],
-      { unit: 'short', min: 0, links: [dropTracesLink(fromSeries, fromSeries('service_name'), fromSeries('span_name'))] },
+    )
+      .unit('short')
+      .min(0)
+      .dataLinks([dropTracesLink(fromSeries, fromSeries('service_name'), fromSeries('span_name'))]),
+    tablePanel(
+      'Recent traces with drops (Jaeger)',
+      'Traces of $jaeger_service with a span whose outcome is dropped, from the Jaeger datasource. Click a trace id to open it.',
+      { w: 12, h: 9 },
+      [new JaegerSearchQueryBuilder({ service: '$jaeger_service', tags: `${ATTR.OUTCOME}=dropped`, limit: 20 })],
+      JAEGER,
     ),
-    {
-      type: 'table',
-      title: 'Recent traces with drops (Jaeger)',
-      description:
-        'Traces of $jaeger_service with a span whose outcome is dropped, from the Jaeger datasource. Click a trace id to open it.',
-      w: 12,
-      h: 9,
-      datasource: JAEGER,
-      targets: withRefIds([
-        { datasource: JAEGER, queryType: 'search', service: '$jaeger_service', tags: `${ATTR.OUTCOME}=dropped`, limit: 20 },
-      ]),
-      fieldConfig: { defaults: {}, overrides: [] },
-      options: TABLE_OPTIONS,
-    },
   ];
 }
 
-function deliveryPanels(): PanelSpec[] {
+function deliveryPanels(): PanelBuilder[] {
   const latency = (quantile: number) =>
     promQuery(
       `histogram_quantile(${quantile}, ${sumBy(
@@ -561,7 +576,7 @@ function deliveryPanels(): PanelSpec[] {
       { instant: false, legend: `p${quantile * 100} {{${ORIGIN}}}` },
     );
   return [
-    timeseries(
+    timeseriesPanel(
       'Deliveries per emitted event',
       'Events handed to browser SSE connections (`deliver`, forwarded) per event emitted (`emit`), by origin. 100% = each event reached one connection; N tabs open give N x 100%.',
       8,
@@ -575,34 +590,32 @@ function deliveryPanels(): PanelSpec[] {
           { instant: false, ...originLegend },
         ),
       ],
-      { unit: 'percentunit', min: 0 },
-    ),
-    timeseries(
+    )
+      .unit('percentunit')
+      .min(0),
+    timeseriesPanel(
       'Delivery latency p50 / p95',
       'Time from emit to delivery on a browser connection (measured in the API server from the publish time carried across Redis), by origin.',
       8,
       [latency(0.5), latency(0.95)],
-      { unit: 's', min: 0 },
-    ),
-    timeseries(
-      'Stage duration p95',
-      'p95 duration of one stage invocation (one call of the instrumented method), by stage.',
-      8,
-      [
-        promQuery(
-          `histogram_quantile(0.95, ${sumBy(
-            [STAGE, 'le'],
-            rate(series(PROM.STAGE_DURATION_BUCKET, originSelected, jobSelected), RATE_INTERVAL),
-          )})`,
-          { instant: false, legend: `{{${STAGE}}}` },
-        ),
-      ],
-      { unit: 's', min: 0 },
-    ),
+    )
+      .unit('s')
+      .min(0),
+    timeseriesPanel('Stage duration p95', 'p95 duration of one stage invocation (one call of the instrumented method), by stage.', 8, [
+      promQuery(
+        `histogram_quantile(0.95, ${sumBy(
+          [STAGE, 'le'],
+          rate(series(PROM.STAGE_DURATION_BUCKET, originSelected, jobSelected), RATE_INTERVAL),
+        )})`,
+        { instant: false, legend: `{{${STAGE}}}` },
+      ),
+    ])
+      .unit('s')
+      .min(0),
   ];
 }
 
-function healthPanels(): PanelSpec[] {
+function healthPanels(): PanelBuilder[] {
   const targetLabels = ['job', PROM.LABEL_TARGET_CLASS, PROM.LABEL_TARGET_METHOD, PROM.LABEL_TARGET_STATUS];
   const collectorSpans = (legend: string, label: string, name: string) =>
     promQuery(sumBy([label], rate(seriesByNameRegex(`${name}(_total)?`), RATE_INTERVAL)), {
@@ -610,62 +623,55 @@ function healthPanels(): PanelSpec[] {
       legend: `${legend} {{${label}}}`,
     });
   return [
-    table(
+    tablePanel(
       'Instrumentation targets',
       'Every class.method the package looked for at startup, per process: found (patched) or missing. Each Twenty generation legitimately lacks some targets; what matters is that a publish-stage target (publish / processStreamEvents / processObjectRecordStreamEvents) is found.',
       { w: 12, h: 10 },
-      withRefIds([
+      [
         promQuery(`max by (${targetLabels.join(', ')}) (${series(PROM.INSTRUMENTATION_TARGETS, jobSelected)})`, {
           instant: true,
           table: true,
         }),
-      ]),
-      {
-        transformations: [
-          organizeColumns(
+      ],
+    )
+      .withTransformation(
+        organizeColumns(
+          {
+            job: 'Service',
+            [PROM.LABEL_TARGET_CLASS]: 'Class',
+            [PROM.LABEL_TARGET_METHOD]: 'Method',
+            [PROM.LABEL_TARGET_STATUS]: 'Status',
+          },
+          ['Value'],
+        ),
+      )
+      .overrideByName(PROM.LABEL_TARGET_STATUS, [
+        { id: 'custom.cellOptions', value: { type: 'color-text' } },
+        {
+          id: 'mappings',
+          value: [
             {
-              job: 'Service',
-              [PROM.LABEL_TARGET_CLASS]: 'Class',
-              [PROM.LABEL_TARGET_METHOD]: 'Method',
-              [PROM.LABEL_TARGET_STATUS]: 'Status',
-            },
-            ['Value'],
-          ),
-        ],
-        fieldConfig: {
-          defaults: {},
-          overrides: [
-            {
-              matcher: { id: 'byName', options: PROM.LABEL_TARGET_STATUS },
-              properties: [
-                { id: 'custom.cellOptions', value: { type: 'color-text' } },
-                {
-                  id: 'mappings',
-                  value: [
-                    { type: 'value', options: { found: { color: 'green', index: 0 }, missing: { color: 'orange', index: 1 } } },
-                  ],
-                },
-              ],
+              type: dashboard.MappingType.ValueToText,
+              options: { found: { color: 'green', index: 0 }, missing: { color: 'orange', index: 1 } },
             },
           ],
         },
-        sortBy: [{ displayName: 'Status', desc: false }],
-      },
-    ),
-    stat(
+      ])
+      .sortBy(sortedBy('Status', false)),
+    statPanel(
       'Publish-stage targets found',
       'Per process: how many publish-stage targets were found. 0 means the package cannot see the publish and stream stages of this Twenty version (alert TwentySseInstrumentationTargetsMissing).',
       4,
       [promQuery(publishStageTargetsFound(jobSelected), { instant: true, legend: '{{job}}' })],
-      {
-        thresholds: thresholds([
+    )
+      .thresholds(
+        thresholds([
           [null, 'red'],
           [1, 'green'],
         ]),
-        color: { mode: 'thresholds' },
-      },
-    ),
-    timeseries(
+      )
+      .colorScheme(colorByThresholds()),
+    timeseriesPanel(
       'Instrumentation errors by component',
       'Instrumentation faults swallowed so the app kept working, per process and component.',
       8,
@@ -675,10 +681,11 @@ function healthPanels(): PanelSpec[] {
           { instant: false, legend: `{{job}} {{${PROM.LABEL_COMPONENT}}}` },
         ),
       ],
-      { unit: 'short', min: 0 },
-      'bars',
-    ),
-    timeseries(
+      common.GraphDrawStyle.Bars,
+    )
+      .unit('short')
+      .min(0),
+    timeseriesPanel(
       'Collector: spans accepted, refused, failed to export',
       'OpenTelemetry Collector internal metrics (port 8888). Refused = the receiver turned spans away (memory limiter, bad payload); send failed = the exporter to Jaeger gave up. Names carry `_total` or not depending on the collector version.',
       24,
@@ -687,169 +694,137 @@ function healthPanels(): PanelSpec[] {
         collectorSpans('refused', 'receiver', 'otelcol_receiver_refused_spans'),
         collectorSpans('send failed', 'exporter', 'otelcol_exporter_send_failed_spans'),
       ],
-      { unit: 'short', min: 0 },
-    ),
+    )
+      .unit('short')
+      .min(0),
   ];
-}
-
-// ---------------------------------------------------------------- layout
-
-const GRID_WIDTH = 24;
-
-/** Places sections top to bottom, each under a row header, panels left to right wrapping at 24 columns. */
-function layout(sections: Array<{ title: string; panels: PanelSpec[] }>): Panel[] {
-  const panels: Panel[] = [];
-  let y = 0;
-  for (const section of sections) {
-    panels.push({
-      id: panels.length + 1,
-      type: 'row',
-      title: section.title,
-      gridPos: { h: 1, w: GRID_WIDTH, x: 0, y },
-      datasource: PROMETHEUS,
-      collapsed: false,
-      panels: [],
-    });
-    y += 1;
-    let x = 0;
-    let rowHeight = 0;
-    for (const { w, h, ...panel } of section.panels) {
-      if (x + w > GRID_WIDTH) {
-        y += rowHeight;
-        x = 0;
-        rowHeight = 0;
-      }
-      panels.push({ id: panels.length + 1, gridPos: { h, w, x, y }, ...panel });
-      x += w;
-      rowHeight = Math.max(rowHeight, h);
-    }
-    y += rowHeight;
-  }
-  return panels;
 }
 
 // ---------------------------------------------------------------- dashboard
 
-function templateVariables() {
-  const allOption = { selected: true, text: 'All', value: '$__all' };
-  const jobQuery = `label_values(${EVENTS}, job)`;
-  const serviceQuery = `label_values(${series(EVENTS, outcomeIs('dropped'), jobSelected)}, job)`;
+/** The dashboard's rows, top to bottom. */
+function dashboardSections(): Array<{ title: string; panels: PanelBuilder[] }> {
   return [
-    {
-      type: 'query',
-      name: 'job',
-      label: 'Service (job)',
-      description: 'Processes reporting twenty_sse metrics (job = service.name).',
-      datasource: PROMETHEUS,
-      definition: jobQuery,
-      query: jobQuery,
-      refresh: 2,
-      regex: '',
-      sort: 1,
-      multi: true,
-      includeAll: true,
-      allValue: '.*',
-      current: { selected: true, text: ['All'], value: ['$__all'] },
-      options: [],
-      hide: 0,
-    },
-    {
-      type: 'custom',
-      name: 'origin',
-      label: 'Origin',
-      description: 'Who caused the record event (twenty.sse.origin).',
-      query: ORIGINS.join(','),
-      multi: true,
-      includeAll: true,
-      allValue: '.*',
-      current: { selected: true, text: ['All'], value: ['$__all'] },
-      options: [allOption, ...ORIGINS.map((origin) => ({ selected: false, text: origin, value: origin }))],
-      hide: 0,
-    },
-    {
-      type: 'query',
-      name: 'jaeger_service',
-      label: 'Jaeger service',
-      description:
-        'service.name used by the Jaeger links: the process that dropped (the queue worker for workflow events). Lists jobs with drops, namespace prefix removed.',
-      datasource: PROMETHEUS,
-      definition: serviceQuery,
-      query: serviceQuery,
-      refresh: 2,
-      regex: '/([^/]+)$/',
-      sort: 1,
-      multi: false,
-      includeAll: false,
-      options: [],
-      hide: 0,
-    },
-    {
-      type: 'textbox',
-      name: 'jaeger_url',
-      label: 'Jaeger UI URL',
-      description: 'Base URL of the Jaeger UI that the trace links open.',
-      query: DEFAULT_JAEGER_URL,
-      current: { selected: false, text: DEFAULT_JAEGER_URL, value: DEFAULT_JAEGER_URL },
-      options: [{ selected: true, text: DEFAULT_JAEGER_URL, value: DEFAULT_JAEGER_URL }],
-      hide: 0,
-    },
+    { title: 'Overview', panels: overviewPanels() },
+    { title: 'Funnel per stage', panels: funnelPanels() },
+    { title: 'Drops', panels: dropPanels() },
+    { title: 'Delivery', panels: deliveryPanels() },
+    { title: 'Instrumentation and collector health', panels: healthPanels() },
   ];
 }
 
-export function buildDashboard(): object {
-  return {
-    uid: DASHBOARD_UID,
-    title: 'Twenty SSE record events',
-    description:
+const ALL = { selected: true, text: ['All'], value: ['$__all'] };
+
+function templateVariables(): Array<cog.Builder<dashboard.VariableModel>> {
+  const jobQuery = `label_values(${EVENTS}, job)`;
+  const serviceQuery = `label_values(${series(EVENTS, outcomeIs('dropped'), jobSelected)}, job)`;
+  return [
+    new dashboard.QueryVariableBuilder('job')
+      .label('Service (job)')
+      .description('Processes reporting twenty_sse metrics (job = service.name).')
+      .datasource(PROMETHEUS)
+      .definition(jobQuery)
+      .query(jobQuery)
+      .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+      .regex('')
+      .sort(dashboard.VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*')
+      .current(ALL)
+      .options([])
+      .hide(dashboard.VariableHide.DontHide),
+    new dashboard.CustomVariableBuilder('origin')
+      .label('Origin')
+      .description('Who caused the record event (twenty.sse.origin).')
+      .values(ORIGINS.join(','))
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*')
+      .current(ALL)
+      .options([
+        { selected: true, text: 'All', value: '$__all' },
+        ...ORIGINS.map((origin) => ({ selected: false, text: origin, value: origin })),
+      ])
+      .hide(dashboard.VariableHide.DontHide),
+    new dashboard.QueryVariableBuilder('jaeger_service')
+      .label('Jaeger service')
+      .description(
+        'service.name used by the Jaeger links: the process that dropped (the queue worker for workflow events). Lists jobs with drops, namespace prefix removed.',
+      )
+      .datasource(PROMETHEUS)
+      .definition(serviceQuery)
+      .query(serviceQuery)
+      .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+      .regex('/([^/]+)$/')
+      .sort(dashboard.VariableSort.AlphabeticalAsc)
+      .multi(false)
+      .includeAll(false)
+      .options([])
+      .hide(dashboard.VariableHide.DontHide),
+    new dashboard.TextBoxVariableBuilder('jaeger_url')
+      .label('Jaeger UI URL')
+      .description('Base URL of the Jaeger UI that the trace links open.')
+      .defaultValue(DEFAULT_JAEGER_URL)
+      .current({ selected: false, text: DEFAULT_JAEGER_URL, value: DEFAULT_JAEGER_URL })
+      .options([{ selected: true, text: DEFAULT_JAEGER_URL, value: DEFAULT_JAEGER_URL }])
+      .hide(dashboard.VariableHide.DontHide),
+  ];
+}
+
+export function buildDashboard(): dashboard.Dashboard {
+  const builder = new dashboard.DashboardBuilder('Twenty SSE record events')
+    .uid(DASHBOARD_UID)
+    .description(
       'Per stage of the Twenty SSE record-event pipeline: how many events entered, went on, were dropped and why, workflow vs UI. Generated by dashboards/generator from src/semconv.ts; do not edit by hand.',
-    tags: ['twenty', 'sse', 'opentelemetry'],
-    timezone: 'browser',
-    editable: true,
-    graphTooltip: 1,
-    fiscalYearStartMonth: 0,
-    liveNow: false,
-    time: { from: 'now-1h', to: 'now' },
-    timepicker: {},
-    refresh: '30s',
-    schemaVersion: SCHEMA_VERSION,
-    version: 1,
-    weekStart: '',
-    annotations: {
-      list: [
-        {
-          builtIn: 1,
-          datasource: { type: 'grafana', uid: '-- Grafana --' },
-          enable: true,
-          hide: true,
-          iconColor: 'rgba(0, 211, 255, 1)',
-          name: 'Annotations & Alerts',
-          type: 'dashboard',
-        },
-      ],
-    },
-    links: [
-      {
-        type: 'link',
-        title: 'Jaeger search',
-        url: jaegerSearchUrl('${jaeger_url}', { service: '${jaeger_service}', extra: JAEGER_TIME_RANGE }),
-        targetBlank: true,
-        icon: 'external link',
-        tooltip: 'Traces of $jaeger_service in Jaeger',
-        asDropdown: false,
-        includeVars: false,
-        keepTime: false,
-        tags: [],
-      },
-    ],
-    templating: { list: templateVariables() },
-    panels: layout([
-      { title: 'Overview', panels: overviewPanels() },
-      { title: 'Funnel per stage', panels: funnelPanels() },
-      { title: 'Drops', panels: dropPanels() },
-      { title: 'Delivery', panels: deliveryPanels() },
-      { title: 'Instrumentation and collector health', panels: healthPanels() },
-    ]),
-  };
+    )
+    .tags(['twenty', 'sse', 'opentelemetry'])
+    .timezone('browser')
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .fiscalYearStartMonth(0)
+    .liveNow(false)
+    .time({ from: 'now-1h', to: 'now' })
+    .refresh('30s')
+    .version(1)
+    .weekStart('')
+    .annotation(
+      withoutPlacement(
+        new dashboard.AnnotationQueryBuilder()
+          .builtIn(1)
+          .datasource({ type: 'grafana', uid: '-- Grafana --' })
+          .enable(true)
+          .hide(true)
+          .iconColor('rgba(0, 211, 255, 1)')
+          .name('Annotations & Alerts')
+          .type('dashboard'),
+      ),
+    )
+    .link(
+      withoutPlacement(
+        new dashboard.DashboardLinkBuilder('Jaeger search')
+          .type(dashboard.DashboardLinkType.Link)
+          .url(jaegerSearchUrl('${jaeger_url}', { service: '${jaeger_service}', extra: JAEGER_TIME_RANGE }))
+          .targetBlank(true)
+          .icon('external link')
+          .tooltip('Traces of $jaeger_service in Jaeger')
+          .asDropdown(false)
+          .includeVars(false)
+          .keepTime(false)
+          .tags([]),
+      ),
+    )
+    .variables(templateVariables());
+
+  let id = 0;
+  for (const section of dashboardSections()) {
+    builder.withRow(new dashboard.RowBuilder(section.title).id(++id).datasource(PROMETHEUS));
+    for (const panel of section.panels) {
+      panel.id(++id);
+      builder.withPanel(panel);
+    }
+  }
+  return { ...builder.build(), schemaVersion: SCHEMA_VERSION };
 }
 
 // ---------------------------------------------------------------- queries for tests

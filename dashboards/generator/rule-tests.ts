@@ -7,7 +7,6 @@
  */
 import { PROM, type DropReason, type Origin, type Outcome, type Stage } from '../../src/semconv';
 import { RECORD, buildRuleGroups, isAlertingRule, type AlertingRule } from './rules';
-import type { YamlValue } from './yaml';
 
 interface InputSeries {
   series: string;
@@ -260,16 +259,16 @@ export function renderTemplate(template: string, labels: Record<string, string>,
   return rendered;
 }
 
-function alertingRule(name: string): AlertingRule {
-  const rule = buildRuleGroups()
+function alertingRule(name: string, runbookBaseUrl: string): AlertingRule {
+  const rule = buildRuleGroups(runbookBaseUrl)
     .flatMap((group) => group.rules)
     .find((candidate) => isAlertingRule(candidate) && candidate.alert === name);
   if (rule === undefined || !isAlertingRule(rule)) throw new Error(`no alerting rule ${name}`);
   return rule;
 }
 
-function expectedAlerts(expectation: AlertExpectation): YamlValue {
-  const rule = alertingRule(expectation.alert);
+function expectedAlerts(expectation: AlertExpectation, runbookBaseUrl: string): Record<string, unknown> {
+  const rule = alertingRule(expectation.alert, runbookBaseUrl);
   return {
     eval_time: expectation.at,
     alertname: expectation.alert,
@@ -287,8 +286,8 @@ function expectedAlerts(expectation: AlertExpectation): YamlValue {
   };
 }
 
-/** The promtool test file; `rulesPath` is relative to the test file. */
-export function buildRuleTests(rulesPath: string): YamlValue {
+/** The promtool test file; `rulesPath` is relative to the test file, `runbookBaseUrl` the one the rules were built with. */
+export function buildRuleTests(rulesPath: string, runbookBaseUrl: string): Record<string, unknown> {
   return {
     rule_files: [rulesPath],
     evaluation_interval: INTERVAL,
@@ -296,7 +295,7 @@ export function buildRuleTests(rulesPath: string): YamlValue {
       name: group.name,
       interval: INTERVAL,
       input_series: group.input.map((input) => ({ series: input.series, values: input.values })),
-      alert_rule_test: group.alerts.map(expectedAlerts),
+      alert_rule_test: group.alerts.map((expectation) => expectedAlerts(expectation, runbookBaseUrl)),
       promql_expr_test: (group.exprs ?? []).map((expectation) => ({
         expr: expectation.expr,
         eval_time: expectation.at,

@@ -40,11 +40,35 @@ export const DROP_RATIO_THRESHOLD = 0.05;
  */
 export const ROUTINE_DROP_REASONS = ['no_active_streams', 'no_matching_query'] as const satisfies readonly DropReason[];
 
-// The README is published with the npm package; its Runbook section has one heading per alert.
-export const RUNBOOK_BASE_URL = 'https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse';
-export const runbookUrl = (alert: string): string => `${RUNBOOK_BASE_URL}#runbook-${alert.toLowerCase()}`;
+/**
+ * RUNBOOK.md (shipped in the package, one heading per alert) as seen from the
+ * rules file dashboards/prometheus/rules/: the default runbook base while
+ * package.json names no repository or homepage. It needs no network and
+ * resolves from a checkout and from an installed package alike.
+ */
+export const RUNBOOK_RELATIVE_TO_RULES = '../../../RUNBOOK.md';
 
-// Type aliases, not interfaces, so they fit YamlValue's index signature.
+/** An alert's runbook_url: its RUNBOOK.md heading's anchor (GitHub's, the name in lower case). */
+export const runbookUrl = (alert: string, base: string = RUNBOOK_RELATIVE_TO_RULES): string => `${base}#${alert.toLowerCase()}`;
+
+export type PackageLinks = { repository?: string | { url?: string }; homepage?: string };
+
+/**
+ * The runbook base from package.json: the repository's RUNBOOK.md on its default
+ * branch (`<repository>/blob/HEAD/RUNBOOK.md`), else `<homepage>/RUNBOOK.md`,
+ * else RUNBOOK_RELATIVE_TO_RULES.
+ */
+export function defaultRunbookBaseUrl(pkg: PackageLinks): string {
+  const repository = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
+  if (repository) {
+    const shorthand = /^(?:github:)?([\w.-]+\/[\w.-]+)$/.exec(repository);
+    const web = shorthand ? `https://github.com/${shorthand[1]}` : repository.replace(/^git\+/, '').replace(/\.git$/, '');
+    return `${web.replace(/\/$/, '')}/blob/HEAD/RUNBOOK.md`;
+  }
+  if (pkg.homepage) return `${pkg.homepage.replace(/#.*$/, '').replace(/\/$/, '')}/RUNBOOK.md`;
+  return RUNBOOK_RELATIVE_TO_RULES;
+}
+
 export type RecordingRule = {
   record: string;
   expr: string;
@@ -115,22 +139,15 @@ function recordingRules(): RecordingRule[] {
   ];
 }
 
-function alert(
-  name: string,
-  rule: Omit<AlertingRule, 'alert' | 'annotations'> & { annotations: Omit<AlertingRule['annotations'], 'runbook_url'> },
-): AlertingRule {
-  return {
-    alert: name,
-    expr: rule.expr,
-    for: rule.for,
-    labels: rule.labels,
-    annotations: { ...rule.annotations, runbook_url: runbookUrl(name) },
-  };
+type AlertWithoutRunbook = Omit<AlertingRule, 'annotations'> & { annotations: Omit<AlertingRule['annotations'], 'runbook_url'> };
+
+function alert(name: string, rule: Omit<AlertWithoutRunbook, 'alert'>): AlertWithoutRunbook {
+  return { alert: name, expr: rule.expr, for: rule.for, labels: rule.labels, annotations: rule.annotations };
 }
 
 const jaeger = (search: Parameters<typeof jaegerSearchUrl>[1]) => jaegerSearchUrl(DEFAULT_JAEGER_URL, search);
 
-function pipelineAlerts(): AlertingRule[] {
+function pipelineAlerts(): AlertWithoutRunbook[] {
   const targetsFound = publishStageTargetsFound();
   return [
     alert('TwentySseWorkflowEventsDropped', {
@@ -218,7 +235,7 @@ function pipelineAlerts(): AlertingRule[] {
   ];
 }
 
-function collectorAlerts(): AlertingRule[] {
+function collectorAlerts(): AlertWithoutRunbook[] {
   const increased = (name: string, labels: string[]) =>
     `${sumBy(['job', ...labels], increaseFromZero(seriesByNameRegex(`${name}(_total)?`), RULE_WINDOW))} > 0`;
   return [
@@ -249,11 +266,16 @@ function collectorAlerts(): AlertingRule[] {
   ];
 }
 
-export function buildRuleGroups(): RuleGroup[] {
+/** `runbookBaseUrl`: where RUNBOOK.md is for the alerts' runbook_url (see defaultRunbookBaseUrl). */
+export function buildRuleGroups(runbookBaseUrl: string = RUNBOOK_RELATIVE_TO_RULES): RuleGroup[] {
+  const withRunbook = (rule: AlertWithoutRunbook): AlertingRule => ({
+    ...rule,
+    annotations: { ...rule.annotations, runbook_url: runbookUrl(rule.alert, runbookBaseUrl) },
+  });
   return [
     { name: 'twenty-sse.recording', rules: recordingRules() },
-    { name: 'twenty-sse.alerts', rules: pipelineAlerts() },
-    { name: 'otel-collector.alerts', rules: collectorAlerts() },
+    { name: 'twenty-sse.alerts', rules: pipelineAlerts().map(withRunbook) },
+    { name: 'otel-collector.alerts', rules: collectorAlerts().map(withRunbook) },
   ];
 }
 

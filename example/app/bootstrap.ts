@@ -18,7 +18,7 @@ const loggerLevels = (): LogLevel[] | false =>
 // Twenty's main.ts: NestFactory.create(AppModule) then listen.
 export const bootstrapApiServer = async (
   config: ExampleConfig,
-  { port }: { port: number },
+  { port, host = '127.0.0.1' }: { port: number; host?: string },
 ): Promise<INestApplication> => {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: loggerLevels(),
@@ -28,7 +28,7 @@ export const bootstrapApiServer = async (
   app.enableShutdownHooks();
   // Before init, so it runs ahead of the Yoga handler the GraphQL module mounts.
   app.use(app.get(AuthTokenService).createMiddleware());
-  await app.listen(port, '127.0.0.1');
+  await app.listen(port, host);
 
   return app;
 };

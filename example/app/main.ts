@@ -5,11 +5,13 @@ import { seedDemoWorkspaceIfAsked } from './seed/demo-workspace';
 const main = async () => {
   const config = readExampleConfigFromEnv('server');
   const port = Number(process.env.PORT ?? 3000);
-  const app = await bootstrapApiServer(config, { port });
+  // 0.0.0.0 in a container, so the published port reaches it.
+  const host = process.env.EXAMPLE_HOST || '127.0.0.1';
+  const app = await bootstrapApiServer(config, { port, host });
 
   // eslint-disable-next-line no-console
   console.log(
-    `twenty-like API server (${config.generation}, queue ${config.messageQueueType}) on http://127.0.0.1:${port}/metadata`,
+    `twenty-like API server (${config.generation}, queue ${config.messageQueueType}) on http://${host}:${port}/metadata`,
   );
   await seedDemoWorkspaceIfAsked(app);
 };

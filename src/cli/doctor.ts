@@ -1,4 +1,8 @@
-import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from '../report';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
+import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 
 /**
@@ -13,51 +17,74 @@ export interface DoctorOptions {
   json: boolean;
   generation?: Generation;
   timeoutMs: number;
+  /** Also write a self-contained HTML report to this file. */
+  html?: string;
 }
 
 export class DoctorError extends Error {}
 
 const SINCE = /^[1-9][0-9]*(s|m|h|d|w)$/;
 
+const FLAGS = {
+  prometheus: { type: 'string' },
+  jaeger: { type: 'string' },
+  since: { type: 'string' },
+  json: { type: 'boolean' },
+  html: { type: 'string' },
+  generation: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+const isFlag = (name: string): name is keyof typeof FLAGS => Object.hasOwn(FLAGS, name);
+
+/**
+ * The doctor's flags, `--name value` or `--name=value`. parseArgs runs
+ * lenient and hands back its tokens, so each problem gets this CLI's own
+ * one-line message with the fix rather than parseArgs's wording.
+ */
 export function parseDoctorArgs(argv: string[]): DoctorOptions {
-  const options: Partial<DoctorOptions> = { since: '1h', json: false, timeoutMs: 10_000 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const next = argv[++i];
-      if (next === undefined || next.startsWith('--')) throw new DoctorError(`${arg} needs a value`);
-      return next;
-    };
-    switch (arg) {
-      case '--prometheus':
-        options.prometheus = value();
-        break;
-      case '--jaeger':
-        options.jaeger = value();
-        break;
-      case '--since':
-        options.since = value();
-        break;
-      case '--json':
-        options.json = true;
-        break;
-      case '--generation': {
-        const generation = value();
-        if (!(GENERATIONS as readonly string[]).includes(generation)) {
-          throw new DoctorError(`--generation ${generation} is not one of ${GENERATIONS.join(', ')}`);
-        }
-        options.generation = generation as Generation;
-        break;
-      }
-      case '--timeout': {
-        const seconds = Number(value());
-        if (!Number.isFinite(seconds) || seconds <= 0) throw new DoctorError('--timeout takes a number of seconds, e.g. --timeout 10');
-        options.timeoutMs = seconds * 1000;
-        break;
-      }
-      default:
-        throw new DoctorError(`unknown option ${arg}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json]`);
+  const { values, tokens } = parseArgs({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== 'option' || !isFlag(token.name)) {
+      throw new DoctorError(`unknown option ${argv[token.index]}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--html FILE]`);
     }
+    const { type } = FLAGS[token.name];
+    if (type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))) {
+      throw new DoctorError(`${token.rawName} needs a value`);
+    }
+    if (type === 'boolean' && token.value !== undefined) throw new DoctorError(`${token.rawName} takes no value; give ${token.rawName} alone`);
+  }
+  // Every string flag now has a string value and --json is a boolean; the last of a repeated flag wins.
+  const text = (flag: 'prometheus' | 'jaeger' | 'since' | 'html' | 'generation' | 'timeout') => values[flag] as string | undefined;
+  const options: DoctorOptions = {
+    prometheus: text('prometheus') ?? '',
+    jaeger: text('jaeger'),
+    since: text('since') ?? '1h',
+    json: values.json === true,
+    timeoutMs: 10_000,
+  };
+  const generation = text('generation');
+  if (generation !== undefined) {
+    if (!(GENERATIONS as readonly string[]).includes(generation)) {
+      throw new DoctorError(`--generation ${generation} is not one of ${GENERATIONS.join(', ')}`);
+    }
+    options.generation = generation as Generation;
+  }
+  const timeout = text('timeout');
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new DoctorError('--timeout takes a number of seconds, e.g. --timeout 10');
+    options.timeoutMs = seconds * 1000;
+  }
+  const html = text('html');
+  if (html !== undefined) {
+    const directory = path.dirname(path.resolve(html));
+    try {
+      fs.accessSync(directory, fs.constants.W_OK);
+    } catch {
+      throw new DoctorError(`--html ${html}: the directory ${directory} does not exist or is not writable`);
+    }
+    options.html = html;
   }
   if (!options.prometheus) throw new DoctorError('--prometheus URL is required, e.g. --prometheus http://localhost:9090');
   for (const [flag, url] of [['--prometheus', options.prometheus], ['--jaeger', options.jaeger]] as const) {
@@ -69,8 +96,8 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
       throw new DoctorError(`${flag} ${url} is not an http(s) URL, e.g. http://localhost:9090`);
     }
   }
-  if (!SINCE.test(options.since!)) throw new DoctorError(`--since ${options.since} is not a Prometheus duration, e.g. 15m, 1h, 2d`);
-  return options as DoctorOptions;
+  if (!SINCE.test(options.since)) throw new DoctorError(`--since ${options.since} is not a Prometheus duration, e.g. 15m, 1h, 2d`);
+  return options;
 }
 
 async function getJson(url: string, what: string, timeoutMs: number): Promise<unknown> {
@@ -192,6 +219,34 @@ export interface DoctorResult {
   output: string;
 }
 
+/** One trace from Jaeger's HTTP API, for the HTML report's waterfall. */
+async function fetchTrace(jaeger: string, traceId: string, timeoutMs: number): Promise<TraceView> {
+  const url = `${jaeger.replace(/\/$/, '')}/api/traces/${encodeURIComponent(traceId)}`;
+  const trace = traceFromJaeger(await getJson(url, 'Jaeger', timeoutMs), url);
+  if (!trace) throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces/${traceId}`);
+  return trace;
+}
+
+function renderDoctorHtml(options: DoctorOptions, report: FunnelReport, trace: TraceView | undefined, traces: TraceExample[] | undefined): string {
+  const noTrace = report.healthy
+    ? 'Nothing was lost, so there is no trace to show.'
+    : !options.jaeger
+      ? 'Run the doctor with --jaeger URL to include the waterfall of a lost workflow trace.'
+      : traces?.length === 0
+        ? `Jaeger has no trace of a dropped event in the last ${options.since} (spans sampled out, or older than Jaeger keeps).`
+        : undefined;
+  return renderHtmlReport({
+    title: 'Twenty SSE pipeline: doctor report',
+    source: `twenty_sse_stage_events_total from Prometheus at ${new URL(options.prometheus).origin}, growth over the last ${options.since}${
+      options.jaeger ? `; traces from Jaeger at ${new URL(options.jaeger).origin}` : ''
+    }`,
+    generatedAt: new Date(),
+    report,
+    trace,
+    noTrace,
+  });
+}
+
 export async function runDoctor(argv: string[], progress: (line: string) => void): Promise<DoctorResult> {
   let options: DoctorOptions;
   try {
@@ -217,6 +272,15 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
       progress(`  ${traces.length} traces`);
     }
     const exitCode = report.healthy ? 0 : 1;
+    if (options.html) {
+      let trace: TraceView | undefined;
+      if (options.jaeger && traces && traces.length > 0) {
+        progress(`querying Jaeger ${options.jaeger} for trace ${traces[0].traceId} ...`);
+        trace = await fetchTrace(options.jaeger, traces[0].traceId, options.timeoutMs);
+      }
+      fs.writeFileSync(options.html, renderDoctorHtml(options, report, trace, traces));
+      progress(`wrote the HTML report to ${options.html}`);
+    }
     if (options.json) return { exitCode, report, traces, output: JSON.stringify({ ...report, traces: traces ?? [] }, null, 2) };
     let output = renderFunnelReport(report);
     if (traces && traces.length > 0) {

@@ -16,14 +16,23 @@ import {
   type Panel,
   type PrometheusTarget,
 } from '../../dashboards/generator/dashboard';
-import { generatedFiles } from '../../dashboards/generator/generate';
+import { DASHBOARD_PATH, RULES_PATH, generatedFiles } from '../../dashboards/generator/generate';
 import { STAGE_IN_ORDER_LABEL, stageInOrder } from '../../dashboards/generator/promql';
-import { buildRuleGroups, isAlertingRule, ruleNames, type AlertingRule } from '../../dashboards/generator/rules';
+import {
+  RUNBOOK_RELATIVE_TO_RULES,
+  buildRuleGroups,
+  defaultRunbookBaseUrl,
+  isAlertingRule,
+  ruleNames,
+  type AlertingRule,
+} from '../../dashboards/generator/rules';
+import { parseYaml } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PROMETHEUS_DIR = path.join(ROOT, 'dashboards/prometheus');
 
-const dashboard = buildDashboard() as {
+/** As Grafana reads it: the JSON the generator writes. */
+const dashboard = JSON.parse(JSON.stringify(buildDashboard())) as {
   uid: string;
   schemaVersion: number;
   panels: Panel[];
@@ -227,7 +236,8 @@ describe('dashboardQueries() and the variable substitution', () => {
 });
 
 describe('alert rules', () => {
-  const runbook = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const RUNBOOK = path.join(ROOT, 'RUNBOOK.md');
+  const runbook = fs.readFileSync(RUNBOOK, 'utf8');
   /** GitHub's heading anchor. */
   const slug = (heading: string) =>
     heading
@@ -235,6 +245,9 @@ describe('alert rules', () => {
       .replace(/[^a-z0-9 _-]/g, '')
       .replace(/ /g, '-');
   const anchors = new Set([...runbook.matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
+  const committedRules = (
+    parseYaml(fs.readFileSync(path.join(ROOT, RULES_PATH), 'utf8')) as { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] }
+  ).groups.flatMap((group) => group.rules.filter((rule) => rule.alert !== undefined));
 
   test('the alerts the product promises exist', () => {
     expect(alerts.map((rule) => rule.alert).sort()).toEqual(
@@ -257,10 +270,8 @@ describe('alert rules', () => {
       expect(['warning', 'critical']).toContain(rule.labels.severity);
       expect(rule.annotations.summary).not.toBe('');
       expect(rule.annotations.description).not.toBe('');
-      expect(rule.annotations.runbook_url).toBe(
-        `https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse#runbook-${name.toLowerCase()}`,
-      );
-      expect(anchors.has(`runbook-${name.toLowerCase()}`)).toBe(true);
+      expect(rule.annotations.runbook_url).toBe(`../../../RUNBOOK.md#${name.toLowerCase()}`);
+      expect(anchors.has(name.toLowerCase())).toBe(true);
       expect(rule.annotations.jaeger_search).toMatch(/^http:\/\/localhost:16686\/search/);
     },
   );
@@ -270,6 +281,47 @@ describe('alert rules', () => {
     expect(byName.TwentySseWorkflowEventsDropped.labels.origin).toBe('workflow');
     expect(byName.TwentySseDropRatioHigh.labels.origin).toBe(`{{ $labels.${PROM.LABEL_ORIGIN} }}`);
     expect(byName.TwentySseUnattributedDrops.labels.origin).toBe(`{{ $labels.${PROM.LABEL_ORIGIN} }}`);
+  });
+
+  test('the shipped rules file links each alert to its own RUNBOOK.md section, offline (a path from the rules file)', () => {
+    expect(committedRules.map((rule) => rule.alert).sort()).toEqual(alerts.map((rule) => rule.alert).sort());
+    for (const rule of committedRules) {
+      const [file, anchor] = rule.annotations!.runbook_url.split('#');
+      expect({ alert: rule.alert, file: path.resolve(path.dirname(path.join(ROOT, RULES_PATH)), file), anchor }).toEqual({
+        alert: rule.alert,
+        file: RUNBOOK,
+        anchor: rule.alert!.toLowerCase(),
+      });
+      expect(anchors.has(anchor)).toBe(true);
+    }
+  });
+
+  test('RUNBOOK.md ships in the package', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+    expect(pkg.files).toContain('RUNBOOK.md');
+  });
+
+  test('the runbook base URL: an option, else package.json repository or homepage, else the relative path', () => {
+    const base = 'https://wiki.example/ops/RUNBOOK.md';
+    const custom = buildRuleGroups(base).flatMap((group) => group.rules).filter(isAlertingRule);
+    expect(custom.map((rule) => rule.annotations.runbook_url)).toEqual(alerts.map((rule) => `${base}#${rule.alert.toLowerCase()}`));
+    // The promtool tests expect the annotations the rules carry, so both files take the option.
+    for (const file of generatedFiles({ runbookBaseUrl: base }).filter((generated) => generated.path !== DASHBOARD_PATH)) {
+      const urls = [...file.content.matchAll(/runbook_url: '?([^'\n]+)'?$/gm)].map((match) => match[1]);
+      expect(urls.length).toBeGreaterThanOrEqual(alerts.length);
+      expect(urls.filter((url) => !url.startsWith(`${base}#`))).toEqual([]);
+      expect(urls).toContain(`${base}#twentysseworkfloweventsdropped`);
+    }
+
+    expect(defaultRunbookBaseUrl({})).toBe(RUNBOOK_RELATIVE_TO_RULES);
+    expect(defaultRunbookBaseUrl({ repository: { url: 'git+https://github.com/acme/twenty-sse.git' } })).toBe(
+      'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
+    );
+    expect(defaultRunbookBaseUrl({ repository: 'github:acme/twenty-sse' })).toBe('https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md');
+    expect(defaultRunbookBaseUrl({ repository: 'acme/twenty-sse', homepage: 'https://docs.example' })).toBe(
+      'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
+    );
+    expect(defaultRunbookBaseUrl({ homepage: 'https://docs.example/twenty-sse/#readme' })).toBe('https://docs.example/twenty-sse/RUNBOOK.md');
   });
 
   test('the runbook explains every drop reason', () => {

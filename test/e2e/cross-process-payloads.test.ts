@@ -3,7 +3,7 @@
  * unchanged (minus the carrier) and never break the stream.
  *
  * Two layers:
- * 1. `wrapDeliveryIterator` (src/stages.ts) on a fake async iterator: exact
+ * 1. `wrapDeliveryIterator` (src/engine/roles/deliver.ts) on a fake async iterator: exact
  *    equality of what comes out for every kind of value (non-objects, forged
  *    carriers, `__proto__` keys, 2 MB), the carrier and only the carrier
  *    removed, the input never mutated; return()/throw() pass through and
@@ -24,7 +24,11 @@ import IORedis from 'ioredis';
 
 import { startTwentyLikeApp, type TwentyLikeApp } from '../../example/harness';
 import { ATTR, CARRIER_KEY, METRIC } from '../../src/semconv';
-import { wrapDeliveryIterator } from '../../src/stages';
+import { wrapDeliveryIterator as wrapWithModel } from '../../src/engine/roles';
+import { TWENTY_MODEL } from '../../src/twenty/model';
+
+const wrapDeliveryIterator = (value: unknown, telemetry: Parameters<typeof wrapWithModel>[1], spanName: string) =>
+  wrapWithModel(value, telemetry, spanName, TWENTY_MODEL);
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { type Generation, pollUntil, redisUrlWithDb, type ServerProcess, startServer, stopAllProcesses } from '../helpers/processes';
 import { makeTestTelemetry } from '../helpers/telemetry';

@@ -14,7 +14,7 @@
  */
 
 import { type TwentyLikeApp } from '../../example/harness';
-import { presentId } from '../../src/ids';
+import { presentId } from '../../src/engine/ids';
 import { ATTR, METRIC, STAGES } from '../../src/semconv';
 import { useInstrumentedDeployment } from '../helpers/instrumented-deployment';
 import { type ReceivedSpan } from '../helpers/otlp-receiver';

@@ -1,6 +1,10 @@
 /**
  * The shipped collector, Jaeger and Prometheus configs, checked by the real
- * programs: the built collector's `validate` on both collector configs; Jaeger
+ * programs: the built collector's `validate` on every collector config, and
+ * every one of them really starting (its listening addresses moved to free
+ * loopback ports), since only a start rejects an unknown tail-sampling policy
+ * type; the components the build holds; the tail-sampling and span-metrics
+ * blocks kept the same across the configs that repeat them; Jaeger
  * v2 really starting with collector/jaeger-config.yaml (and with the compose
  * config moved to loopback ports) and answering its health check; every env
  * var of the local configs documented and moved by test/helpers/stack.ts; and
@@ -24,6 +28,7 @@ import {
   SHIPPED_RULES_FILE,
   allocateStackPorts,
   cleanEnv,
+  balancerEnv,
   collectorEnv,
   freePorts,
   generatePrometheusConfig,
@@ -34,6 +39,7 @@ import {
   parseYaml,
   promtoolBinary,
   readYamlFile,
+  samplerEnv,
   startJaeger,
   stringifyYaml,
   waitFor,
@@ -58,7 +64,12 @@ async function run(command: string, args: string[], env: NodeJS.ProcessEnv = cle
 }
 
 const LOCAL_COLLECTOR = path.join(COLLECTOR_DIR, 'otelcol-config.local.yaml');
-const COMPOSE_COLLECTOR = path.join(COLLECTOR_DIR, 'otelcol-config.compose.yaml');
+/** Every shipped collector config: single collector, two-tier balancer and sampler; local and compose. */
+const COLLECTOR_CONFIGS = fs
+  .readdirSync(COLLECTOR_DIR)
+  .filter((name) => /^otelcol-config\..*\.yaml$/.test(name))
+  .sort();
+const LOCAL_COLLECTOR_CONFIGS = COLLECTOR_CONFIGS.filter((name) => name.endsWith('.local.yaml'));
 const LOCAL_JAEGER = path.join(COLLECTOR_DIR, 'jaeger-config.yaml');
 const COMPOSE_JAEGER = path.join(COLLECTOR_DIR, 'jaeger-config.compose.yaml');
 
@@ -70,14 +81,95 @@ afterAll(() => {
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
 
-describe('collector: the built otelcol-twenty-sse validates the shipped configs', () => {
-  test.each([
-    ['otelcol-config.local.yaml', LOCAL_COLLECTOR],
-    ['otelcol-config.compose.yaml', COMPOSE_COLLECTOR],
-  ])('validate --config=collector/%s exits 0', async (_name, file) => {
+describe('collector: the built otelcol-twenty-sse validates and starts the shipped configs', () => {
+  test('the shipped configs are the single collector, the two-tier balancer and sampler, each for a host and for compose', () => {
+    expect(COLLECTOR_CONFIGS).toEqual([
+      'otelcol-config.balancer.compose.yaml',
+      'otelcol-config.balancer.local.yaml',
+      'otelcol-config.compose.yaml',
+      'otelcol-config.local.yaml',
+      'otelcol-config.sampler.compose.yaml',
+      'otelcol-config.sampler.local.yaml',
+    ]);
+  });
+
+  test.each(COLLECTOR_CONFIGS)('validate --config=collector/%s exits 0', async (name) => {
     const { otelcol } = otelBinaries();
-    const result = await run(otelcol, ['validate', `--config=${file}`]);
+    const result = await run(otelcol, ['validate', `--config=${path.join(COLLECTOR_DIR, name)}`]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
+  test.each(COLLECTOR_CONFIGS)('collector/%s starts (listening addresses moved to loopback ports) and reports healthy, no error logged', async (name) => {
+    const started = await startOnLoopback(readYamlFile(path.join(COLLECTOR_DIR, name)), name);
+    try {
+      expect(started.proc.logs()).toContain('Everything is ready');
+      expect(started.proc.logs()).not.toMatch(/\terror\t/);
+      expect(started.proc.logs()).not.toMatch(/alias is deprecated/);
+    } finally {
+      await started.proc.stop();
+    }
+  });
+
+  test('starting is what catches a bad tail-sampling policy: validate accepts an unknown policy type, the start fails naming it', async () => {
+    const config = readYamlFile<CollectorConfig>(LOCAL_COLLECTOR);
+    const policies = (config.processors.tail_sampling as { policies: { name: string; type: string }[] }).policies;
+    policies.find((policy) => policy.name === 'baseline')!.type = 'probabilistik';
+    const file = path.join(workDir, 'otelcol-bad-policy.yaml');
+    fs.writeFileSync(file, stringifyYaml(config));
+    const { otelcol } = otelBinaries();
+    expect((await run(otelcol, ['validate', `--config=${file}`])).code).toBe(0);
+    await expect(startOnLoopback(config, 'bad-policy')).rejects.toThrow(/unknown sampling policy type probabilistik/);
+  });
+
+  test('`components` lists tail_sampling and load_balancing at the pinned release; the deprecated `loadbalancing` alias still loads, with a warning', async () => {
+    const { otelcol } = otelBinaries();
+    const result = await run(otelcol, ['components']);
+    expect(result.code).toBe(0);
+    const listed = parseYaml(result.stdout) as Record<string, { name: string; module: string }[]>;
+    const names = (kind: string) => listed[kind].map((component) => component.name).sort();
+    expect(names('processors')).toEqual(['batch', 'memory_limiter', 'tail_sampling']);
+    expect(names('exporters')).toEqual(['debug', 'load_balancing', 'otlp_grpc', 'prometheus']);
+    expect(names('connectors')).toEqual(['span_metrics']);
+    expect(listed.processors.find((component) => component.name === 'tail_sampling')?.module).toBe(
+      'github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor v0.161.0',
+    );
+    expect(listed.exporters.find((component) => component.name === 'load_balancing')?.module).toBe(
+      'github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter v0.161.0',
+    );
+    // every component at one release: core v0.161.0, contrib v0.161.0
+    const modules = Object.values(listed).flatMap((entries) => (Array.isArray(entries) ? entries.map((entry) => entry.module) : []));
+    expect(modules.filter((module) => module && !/ v0\.161\.0$/.test(module))).toEqual([]);
+
+    const aliased = readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, 'otelcol-config.balancer.local.yaml'));
+    aliased.exporters.loadbalancing = aliased.exporters.load_balancing;
+    delete aliased.exporters.load_balancing;
+    aliased.service.pipelines.traces.exporters = aliased.service.pipelines.traces.exporters.map((name) => (name === 'load_balancing' ? 'loadbalancing' : name));
+    const started = await startOnLoopback(aliased, 'alias');
+    try {
+      expect(started.proc.logs()).toContain('"loadbalancing" alias is deprecated; use "load_balancing" instead');
+    } finally {
+      await started.proc.stop();
+    }
+  });
+
+  test('the tail_sampling block is the same in every config that samples, and span_metrics the same wherever it runs (flush interval aside)', () => {
+    const configs = Object.fromEntries(COLLECTOR_CONFIGS.map((name) => [name, readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, name))]));
+    const sampling = COLLECTOR_CONFIGS.filter((name) => configs[name].processors.tail_sampling);
+    expect(sampling).toEqual(['otelcol-config.compose.yaml', 'otelcol-config.local.yaml', 'otelcol-config.sampler.compose.yaml', 'otelcol-config.sampler.local.yaml']);
+    for (const name of sampling) expect({ name, block: configs[name].processors.tail_sampling }).toEqual({ name, block: configs[sampling[0]].processors.tail_sampling });
+    const withSpanMetrics = COLLECTOR_CONFIGS.filter((name) => configs[name].connectors?.span_metrics);
+    expect(withSpanMetrics).toEqual(['otelcol-config.balancer.compose.yaml', 'otelcol-config.balancer.local.yaml', 'otelcol-config.compose.yaml', 'otelcol-config.local.yaml']);
+    const spanMetrics = (name: string) => ({ ...(configs[name].connectors?.span_metrics as Record<string, unknown>), metrics_flush_interval: undefined });
+    for (const name of withSpanMetrics) expect({ name, block: spanMetrics(name) }).toEqual({ name, block: spanMetrics(withSpanMetrics[0]) });
+  });
+
+  test('span metrics are fed unsampled spans: where a config samples, span_metrics is fed by a pipeline without tail_sampling', () => {
+    for (const name of COLLECTOR_CONFIGS) {
+      const pipelines = readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, name)).service.pipelines;
+      for (const [id, pipeline] of Object.entries(pipelines)) {
+        if (pipeline.exporters.includes('span_metrics')) expect({ name, id, processors: pipeline.processors }).toEqual({ name, id, processors: expect.not.arrayContaining(['tail_sampling']) });
+      }
+    }
   });
 
   test('validate is not a rubber stamp: a pipeline naming an unconfigured connector fails', async () => {
@@ -91,6 +183,53 @@ describe('collector: the built otelcol-twenty-sse validates the shipped configs'
     expect(result.stderr).toMatch(/span_metricz/);
   });
 });
+
+type CollectorConfig = {
+  extensions: Record<string, { endpoint?: string }>;
+  receivers: { otlp: { protocols: Record<string, { endpoint: string }> } };
+  processors: Record<string, unknown>;
+  connectors?: Record<string, unknown>;
+  exporters: Record<string, { endpoint?: string; [key: string]: unknown }>;
+  service: {
+    pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }>;
+    telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number | string } } } }[] } };
+  };
+};
+
+/**
+ * Starts the built collector with `config` after moving every address it listens on (OTLP receivers, health_check,
+ * the prometheus exporter, its own telemetry) to a free loopback port; resolves once health_check answers 200 and the
+ * collector logged that it is ready, rejects with its log if it exits first. Exporter destinations stay as they are
+ * (an unreachable one only logs warnings).
+ */
+async function startOnLoopback(config: CollectorConfig, label: string): Promise<{ proc: ManagedProcess }> {
+  const { otelcol } = otelBinaries();
+  const protocols = Object.values(config.receivers.otlp.protocols);
+  const [health, telemetry, prometheus, ...receiverPorts] = await freePorts(3 + protocols.length);
+  config.extensions.health_check.endpoint = `127.0.0.1:${health}`;
+  protocols.forEach((protocol, i) => (protocol.endpoint = `127.0.0.1:${receiverPorts[i]}`));
+  if (config.exporters.prometheus) config.exporters.prometheus.endpoint = `127.0.0.1:${prometheus}`;
+  config.service.telemetry.metrics.readers[0].pull.exporter.prometheus = { host: '127.0.0.1', port: telemetry };
+  const file = path.join(workDir, `started-${label}.yaml`);
+  fs.writeFileSync(file, stringifyYaml(config));
+  // the configs' own ${env:...} defaults apply; nothing of this process's OTELCOL_* leaks in
+  const proc = new ManagedProcess(`otelcol ${label}`, otelcol, [`--config=${file}`], { env: cleanEnv(), cwd: workDir });
+  try {
+    const state = await waitFor(
+      `collector ${label} to report healthy`,
+      async () => {
+        if (!proc.running) return 'exited';
+        return /Everything is ready/.test(proc.logs()) && (await httpStatus(`http://127.0.0.1:${health}/`)) === 200 ? 'ready' : undefined;
+      },
+      { context: () => proc.tail() },
+    );
+    if (state === 'exited') throw new Error(`collector ${label} exited with code ${proc.exitCode}`);
+  } catch (error) {
+    await proc.stop();
+    throw new Error(`${(error as Error).message}\n${proc.tail(20)}`);
+  }
+  return { proc };
+}
 
 describe('Jaeger v2 (module build) with the shipped configs', () => {
   test.each([
@@ -170,30 +309,33 @@ describe('the env-overridable ports of the local configs', () => {
   const ENV_REF = /\$\{env:([A-Z0-9_]+)(?::-([^}]*))?\}/g;
   const readme = fs.readFileSync(path.join(COLLECTOR_DIR, 'README.md'), 'utf8');
 
-  test.each([
-    ['otelcol-config.local.yaml', LOCAL_COLLECTOR],
-    ['jaeger-config.yaml', LOCAL_JAEGER],
-  ])('every ${env:...} of collector/%s is documented in collector/README.md, and every port or endpoint one is moved by the stack helper', async (_name, file) => {
-    const refs = [...fs.readFileSync(file, 'utf8').matchAll(ENV_REF)].map(([, name, fallback]) => ({ name, fallback: fallback ?? '' }));
+  const LOCAL_CONFIGS = [...LOCAL_COLLECTOR_CONFIGS, 'jaeger-config.yaml'];
+
+  test.each(LOCAL_CONFIGS)('every ${env:...} of collector/%s is documented in collector/README.md, and every port or endpoint one is moved by the stack helper', async (name) => {
+    const refs = [...fs.readFileSync(path.join(COLLECTOR_DIR, name), 'utf8').matchAll(ENV_REF)].map(([, variable, fallback]) => ({ name: variable, fallback: fallback ?? '' }));
     expect(refs.length).toBeGreaterThan(3);
-    const undocumented = refs.filter(({ name }) => !readme.includes(`\`${name}\``)).map(({ name }) => name);
+    const undocumented = refs.filter(({ name: variable }) => !readme.includes(`\`${variable}\``)).map(({ name: variable }) => variable);
     expect(undocumented).toEqual([]);
     const ports = await allocateStackPorts();
-    const moved = { ...collectorEnv(ports), ...jaegerEnv(ports) };
-    const portLike = refs.filter(({ name }) => /_(PORT|ENDPOINT)$/.test(name));
-    expect(portLike.length).toBeGreaterThan(3);
-    expect(portLike.filter(({ name }) => moved[name] === undefined).map(({ name }) => name)).toEqual([]);
+    const sampler = { otlpGrpc: 1, health: 2, telemetry: 3 };
+    const moved = name.includes('.balancer.')
+      ? balancerEnv(ports, [sampler])
+      : name.includes('.sampler.')
+        ? samplerEnv(sampler, ports)
+        : name.startsWith('jaeger')
+          ? jaegerEnv(ports)
+          : collectorEnv(ports);
+    const portLike = refs.filter(({ name: variable }) => /_(PORT|ENDPOINTS?)$/.test(variable));
+    expect(portLike.length).toBeGreaterThanOrEqual(3);
+    expect(portLike.filter(({ name: variable }) => moved[variable] === undefined).map(({ name: variable }) => variable)).toEqual([]);
   });
 
-  test.each([
-    ['otelcol-config.local.yaml', LOCAL_COLLECTOR],
-    ['jaeger-config.yaml', LOCAL_JAEGER],
-  ])('collector/%s binds only to 127.0.0.1', (_name, file) => {
-    const text = fs.readFileSync(file, 'utf8');
+  test.each(LOCAL_CONFIGS)('collector/%s binds only to 127.0.0.1', (name) => {
+    const text = fs.readFileSync(path.join(COLLECTOR_DIR, name), 'utf8');
     const endpoints = [...text.matchAll(/^\s*(?:endpoint|host):\s*(\S+)/gm)].map(([, value]) => value);
     // Where to send (the collector's Jaeger exporter, Jaeger's Prometheus backend) is not a listening address.
     const listening = endpoints.filter((value) => !/^\$\{env:\w+_ENDPOINT\b/.test(value));
-    expect(listening.length).toBeGreaterThan(3);
+    expect(listening.length).toBeGreaterThanOrEqual(3);
     expect(listening.filter((value) => !value.startsWith('127.0.0.1'))).toEqual([]);
   });
 });

@@ -6,21 +6,21 @@ function mockFaulty<T extends (...args: never[]) => unknown>(name: string, actua
     return actual(...args);
   }) as T;
 }
-jest.mock('../../src/classify', () => {
-  const actual = jest.requireActual('../../src/classify');
-  return { ...actual, classifyStreamPairs: mockFaulty('classifier', actual.classifyStreamPairs) };
+jest.mock('../../src/twenty/rules', () => {
+  const actual = jest.requireActual('../../src/twenty/rules');
+  return { ...actual, classifyFilterMatchStream: mockFaulty('classifier', actual.classifyFilterMatchStream) };
 });
-jest.mock('../../src/ids', () => {
-  const actual = jest.requireActual('../../src/ids');
+jest.mock('../../src/engine/ids', () => {
+  const actual = jest.requireActual('../../src/engine/ids');
   return { ...actual, presentId: mockFaulty('extractor', actual.presentId) };
 });
-jest.mock('../../src/carrier', () => {
-  const actual = jest.requireActual('../../src/carrier');
+jest.mock('../../src/engine/carrier', () => {
+  const actual = jest.requireActual('../../src/engine/carrier');
   return { ...actual, buildCarrier: mockFaulty('carrier', actual.buildCarrier) };
 });
 import type { TwentyLikeApp } from '../../example/harness';
-import { Instrumenter } from '../../src/targets';
-import { originalOf } from '../../src/wrap';
+import { Instrumenter } from '../../src/twenty/instrumenter';
+import { originalOf } from '../../src/engine/wrap';
 import { instrumentNestInProcess } from '../helpers/in-process';
 import { makeTestTelemetry } from '../helpers/telemetry';
 

@@ -1,6 +1,6 @@
 import path from 'path';
 import { ATTR } from '../../src/semconv';
-import { presentId } from '../../src/ids';
+import { presentId } from '../../src/engine/ids';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { lastJsonLine, REGISTER, ROOT, runNode } from '../helpers/run-node';
 

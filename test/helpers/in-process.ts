@@ -1,6 +1,6 @@
 import { TwentySseInstrumentation } from '../../src/instrumentation';
-import { Instrumenter } from '../../src/targets';
-import { setActiveTelemetry } from '../../src/telemetry';
+import { Instrumenter } from '../../src/twenty/instrumenter';
+import { setActiveTelemetry } from '../../src/otel/telemetry';
 import { makeTestTelemetry, TestTelemetry } from './telemetry';
 
 /**

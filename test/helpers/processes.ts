@@ -19,7 +19,7 @@ export const REGISTER_ENTRY = join(REPO_ROOT, 'dist', 'src', 'register.js');
 export const SERVER_ENTRY = join(REPO_ROOT, 'dist', 'example', 'app', 'main.js');
 export const WORKER_ENTRY = join(REPO_ROOT, 'dist', 'example', 'app', 'queue-worker', 'queue-worker.js');
 
-export type Generation = 'v1' | 'v5' | 'v8' | 'publisher';
+export type Generation = 'v1' | 'v5' | 'v8' | 'publisher' | 'record_share' | 'record_access';
 
 /** Which Nest the example app runs on (11 from the repository, 12 from test/fixtures/nest12) and which build of it. */
 export interface AppBuild {

@@ -15,12 +15,12 @@
  * hook SIGKILLs whatever a crashed test left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import IORedis from 'ioredis';
+import YAML from 'yaml';
 import { getRedisQueueListKey } from '../../example/twenty/engine/core-modules/message-queue/drivers/redis-list.driver';
 import { MessageQueue } from '../../example/twenty/engine/core-modules/message-queue/message-queue.constants';
 
@@ -29,6 +29,10 @@ export const COLLECTOR_DIR = path.join(ROOT, 'collector');
 export const PROMETHEUS_DIR = path.join(ROOT, 'dashboards/prometheus');
 export const SHIPPED_PROMETHEUS_CONFIG = path.join(PROMETHEUS_DIR, 'prometheus.yml');
 export const SHIPPED_RULES_FILE = path.join(PROMETHEUS_DIR, 'rules/twenty-sse.rules.yml');
+/** Prometheus for the two-tier deployment on one host: also scrapes the tier-2 collectors' telemetry. */
+export const SHIPPED_SCALE_OUT_PROMETHEUS_CONFIG = path.join(PROMETHEUS_DIR, 'prometheus.scale-out.yml');
+/** Telemetry port of the i-th tier-2 collector in prometheus.scale-out.yml (collector/otelcol-config.sampler.local.yaml's default, then +10 each). */
+export const shippedSamplerTelemetryPort = (index: number) => 28888 + 10 * index;
 /** TEST_NODE_BIN (CI runs the suite on Node 20 and 24; a relative path is from where the run started), else this Node. */
 export const NODE_BIN = process.env.TEST_NODE_BIN ? path.resolve(process.env.TEST_NODE_BIN) : process.execPath;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6390';
@@ -73,35 +77,12 @@ export function promtoolBinary(): string {
 // ---------------------------------------------------------------------------
 // YAML
 
-/**
- * Parses YAML with the `yaml` package (a dependency of @opentelemetry/sdk-node's
- * configuration package, so always installed), else with python3's PyYAML.
- */
 export function parseYaml(text: string): unknown {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const yaml = require('yaml') as { parse(text: string): unknown };
-    return yaml.parse(text);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-  }
-  const out = execFileSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], {
-    input: text,
-    encoding: 'utf8',
-  });
-  return JSON.parse(out);
+  return YAML.parse(text);
 }
 
 export function stringifyYaml(value: unknown): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const yaml = require('yaml') as { stringify(value: unknown): string };
-    return yaml.stringify(value);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-  }
-  // JSON is YAML.
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return YAML.stringify(value);
 }
 
 export function readYamlFile<T = Record<string, unknown>>(file: string): T {
@@ -305,8 +286,16 @@ export interface StackOptions {
   prometheus?: boolean;
   /** span_metrics flush interval (default 1s, the shipped default is 5s). */
   spanMetricsFlushInterval?: string;
-  /** Extra env for the collector. */
+  /** Extra env for the collector (tier 1 with `samplers`). */
   collectorEnv?: NodeJS.ProcessEnv;
+  /**
+   * Two tiers: the collector becomes collector/otelcol-config.balancer.local.yaml, routing traces to this many
+   * tail-sampling collectors (collector/otelcol-config.sampler.local.yaml), which export to Jaeger; Prometheus
+   * uses dashboards/prometheus/prometheus.scale-out.yml.
+   */
+  samplers?: number;
+  /** Extra env for every tier-2 collector. */
+  samplerEnv?: NodeJS.ProcessEnv;
 }
 
 export interface Stack {
@@ -318,6 +307,8 @@ export interface Stack {
   promUrl: string;
   /** The generated prometheus.yml (undefined without Prometheus). */
   prometheusConfigFile?: string;
+  /** The tier-2 collectors (empty for the single collector). */
+  samplers: { ports: SamplerPorts; proc: ManagedProcess }[];
   processes: ManagedProcess[];
   /** Log tails of every process of the stack, for failure messages. */
   logs(lines?: number): string;
@@ -360,7 +351,10 @@ export function jaegerEnv(ports: StackPorts): Record<string, string> {
   };
 }
 
-/** The env vars of collector/otelcol-config.local.yaml (collector/README.md) for these ports. */
+/**
+ * The env vars of collector/otelcol-config.local.yaml (collector/README.md) for these ports. Tail sampling keeps
+ * every trace (a suite that tests sampling sets OTELCOL_TRACES_SAMPLE_PERCENT itself) and decides after 1s.
+ */
 export function collectorEnv(ports: StackPorts, spanMetricsFlushInterval = '1s'): Record<string, string> {
   return {
     OTELCOL_OTLP_GRPC_PORT: String(ports.collectorOtlpGrpc),
@@ -370,7 +364,36 @@ export function collectorEnv(ports: StackPorts, spanMetricsFlushInterval = '1s')
     OTELCOL_HEALTH_PORT: String(ports.collectorHealth),
     JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.jaegerOtlpGrpc}`,
     OTELCOL_SPANMETRICS_FLUSH_INTERVAL: spanMetricsFlushInterval,
+    ...SAMPLING_ENV,
   };
+}
+
+const SAMPLING_ENV = { OTELCOL_TRACES_SAMPLE_PERCENT: '100', OTELCOL_TAIL_DECISION_WAIT: '1s' };
+
+/** Ports of one tier-2 collector (collector/otelcol-config.sampler.local.yaml). */
+export interface SamplerPorts {
+  otlpGrpc: number;
+  health: number;
+  telemetry: number;
+}
+
+/** The env vars of collector/otelcol-config.sampler.local.yaml for one tier-2 collector exporting to this stack's Jaeger. */
+export function samplerEnv(ports: SamplerPorts, stackPorts: StackPorts): Record<string, string> {
+  return {
+    OTELCOL_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+    OTELCOL_HEALTH_PORT: String(ports.health),
+    OTELCOL_TELEMETRY_PORT: String(ports.telemetry),
+    JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${stackPorts.jaegerOtlpGrpc}`,
+    ...SAMPLING_ENV,
+  };
+}
+
+/** The env vars of collector/otelcol-config.balancer.local.yaml: the stack's collector ports, routing to these samplers. */
+export function balancerEnv(ports: StackPorts, samplers: SamplerPorts[], spanMetricsFlushInterval = '1s'): Record<string, string> {
+  // tier 1 neither samples nor talks to Jaeger
+  const env = collectorEnv(ports, spanMetricsFlushInterval);
+  for (const key of ['JAEGER_OTLP_GRPC_ENDPOINT', ...Object.keys(SAMPLING_ENV)]) delete env[key];
+  return { ...env, OTELCOL_SAMPLER_ENDPOINTS: `[${samplers.map(({ otlpGrpc }) => `127.0.0.1:${otlpGrpc}`).join(', ')}]` };
 }
 
 /** process.env without what could leak into a child's config (OTEL_*, TWENTY_SSE_*, NODE_OPTIONS, the stack's own vars). */
@@ -401,9 +424,16 @@ interface PrometheusConfig {
 export function generatePrometheusConfig(
   ports: Pick<StackPorts, 'collectorProm' | 'collectorTelemetry'> & Partial<Pick<StackPorts, 'jaegerMetrics'>>,
   shippedFile = SHIPPED_PROMETHEUS_CONFIG,
+  /** Further shipped port -> stack port moves (the tier-2 collectors' telemetry of the scale-out config). */
+  extraPorts: Record<string, number> = {},
 ): string {
   const config = readYamlFile<PrometheusConfig>(shippedFile);
-  const portMap: Record<string, number | undefined> = { '8889': ports.collectorProm, '8888': ports.collectorTelemetry, '18888': ports.jaegerMetrics };
+  const portMap: Record<string, number | undefined> = {
+    '8889': ports.collectorProm,
+    '8888': ports.collectorTelemetry,
+    '18888': ports.jaegerMetrics,
+    ...extraPorts,
+  };
   config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
   config.rule_files = (config.rule_files ?? []).map((entry) => path.resolve(path.dirname(shippedFile), entry));
   for (const scrape of config.scrape_configs ?? []) {
@@ -411,7 +441,8 @@ export function generatePrometheusConfig(
       staticConfig.targets = staticConfig.targets.map((target) => {
         const match = /^(127\.0\.0\.1|localhost):(\d+)$/.exec(target);
         if (!match || portMap[match[2]] === undefined) {
-          throw new Error(`${shippedFile}: job ${scrape.job_name} scrapes ${target}, which the stack helper does not know (expected 127.0.0.1:8889, :8888 or :18888)`);
+          const known = Object.keys(portMap).map((port) => `:${port}`).join(', ');
+          throw new Error(`${shippedFile}: job ${scrape.job_name} scrapes ${target}, which the stack helper does not know (expected 127.0.0.1 with ${known})`);
         }
         return `127.0.0.1:${portMap[match[2]]}`;
       });
@@ -436,10 +467,19 @@ export async function startJaeger(ports: StackPorts, workDir: string): Promise<M
   return proc;
 }
 
-export async function startCollector(ports: StackPorts, workDir: string, options: StackOptions = {}): Promise<ManagedProcess> {
+export async function startCollector(
+  ports: StackPorts,
+  workDir: string,
+  options: StackOptions = {},
+  /** The two-tier deployment's tier 1 instead of the single collector. */
+  samplers?: SamplerPorts[],
+): Promise<ManagedProcess> {
   const { otelcol } = otelBinaries();
-  const proc = new ManagedProcess('otelcol', otelcol, [`--config=${path.join(COLLECTOR_DIR, 'otelcol-config.local.yaml')}`], {
-    env: { ...cleanEnv(), ...collectorEnv(ports, options.spanMetricsFlushInterval), ...options.collectorEnv },
+  const [name, config, env] = samplers
+    ? ['otelcol-balancer', 'otelcol-config.balancer.local.yaml', balancerEnv(ports, samplers, options.spanMetricsFlushInterval)]
+    : ['otelcol', 'otelcol-config.local.yaml', collectorEnv(ports, options.spanMetricsFlushInterval)];
+  const proc = new ManagedProcess(name, otelcol, [`--config=${path.join(COLLECTOR_DIR, config)}`], {
+    env: { ...cleanEnv(), ...env, ...options.collectorEnv },
     cwd: workDir,
   });
   try {
@@ -453,9 +493,35 @@ export async function startCollector(ports: StackPorts, workDir: string, options
   return proc;
 }
 
-export async function startPrometheus(ports: StackPorts, workDir: string): Promise<{ proc: ManagedProcess; configFile: string }> {
+/** One tier-2 collector (collector/otelcol-config.sampler.local.yaml) exporting to the stack's Jaeger. */
+export async function startSampler(
+  name: string,
+  ports: SamplerPorts,
+  stackPorts: StackPorts,
+  workDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ManagedProcess> {
+  const { otelcol } = otelBinaries();
+  const proc = new ManagedProcess(name, otelcol, [`--config=${path.join(COLLECTOR_DIR, 'otelcol-config.sampler.local.yaml')}`], {
+    env: { ...cleanEnv(), ...samplerEnv(ports, stackPorts), ...env },
+    cwd: workDir,
+  });
+  try {
+    await waitForHttp([proc], `${name} health_check`, `http://127.0.0.1:${ports.health}/`);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return proc;
+}
+
+export async function startPrometheus(
+  ports: StackPorts,
+  workDir: string,
+  shipped: { file: string; extraPorts: Record<string, number> } = { file: SHIPPED_PROMETHEUS_CONFIG, extraPorts: {} },
+): Promise<{ proc: ManagedProcess; configFile: string }> {
   const configFile = path.join(workDir, 'prometheus.yml');
-  fs.writeFileSync(configFile, generatePrometheusConfig(ports));
+  fs.writeFileSync(configFile, generatePrometheusConfig(ports, shipped.file, shipped.extraPorts));
   const proc = new ManagedProcess(
     'prometheus',
     prometheusBinary(),
@@ -481,7 +547,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.prometheus !== false) prometheusBinary();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-stack-'));
   const ports = await allocateStackPorts();
+  const samplerPorts: SamplerPorts[] = [];
+  for (let i = 0; i < (options.samplers ?? 0); i++) {
+    const [otlpGrpc, health, telemetry] = await freePorts(3);
+    samplerPorts.push({ otlpGrpc, health, telemetry });
+  }
   const processes: ManagedProcess[] = [];
+  const samplers: Stack['samplers'] = [];
   let prometheusConfigFile: string | undefined;
   const stop = async () => {
     await Promise.all([...processes].reverse().map((managed) => managed.stop()));
@@ -489,9 +561,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   try {
     processes.push(await startJaeger(ports, workDir));
-    processes.push(await startCollector(ports, workDir, options));
+    for (const [i, samplerPort] of samplerPorts.entries()) {
+      const proc = await startSampler(`otelcol-sampler-${i + 1}`, samplerPort, ports, workDir, options.samplerEnv);
+      processes.push(proc);
+      samplers.push({ ports: samplerPort, proc });
+    }
+    processes.push(await startCollector(ports, workDir, options, samplerPorts.length > 0 ? samplerPorts : undefined));
     if (options.prometheus !== false) {
-      const prometheus = await startPrometheus(ports, workDir);
+      const shipped =
+        samplerPorts.length > 0
+          ? {
+              file: SHIPPED_SCALE_OUT_PROMETHEUS_CONFIG,
+              extraPorts: Object.fromEntries(samplerPorts.map(({ telemetry }, i) => [String(shippedSamplerTelemetryPort(i)), telemetry])),
+            }
+          : undefined;
+      const prometheus = await startPrometheus(ports, workDir, shipped);
       processes.push(prometheus.proc);
       prometheusConfigFile = prometheus.configFile;
     }
@@ -506,6 +590,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     jaegerUrl: `http://127.0.0.1:${ports.jaegerQueryHttp}`,
     promUrl: `http://127.0.0.1:${ports.prometheus}`,
     prometheusConfigFile,
+    samplers,
     processes,
     logs: (lines = 40) => processes.map((managed) => managed.tail(lines)).join('\n'),
     stop,
@@ -569,11 +654,16 @@ export async function waitForRuleEvaluation(promUrl: string, afterMs: number, ti
 // the example app's two processes, instrumented through the register entry
 
 export interface ExampleProcesses {
+  /** The first API server's. */
   url: string;
   port: number;
   groundTruthFile: string;
+  /** The first API server and queue worker. */
   server: ManagedProcess;
   worker: ManagedProcess;
+  /** Every API server, with where it listens, and every queue worker (replicas on one Redis). */
+  servers: { proc: ManagedProcess; url: string; port: number }[];
+  workers: ManagedProcess[];
   logs(lines?: number): string;
   stop(): Promise<void>;
 }
@@ -586,6 +676,9 @@ export interface ExampleProcessOptions {
   serverServiceName?: string;
   workerServiceName?: string;
   env?: NodeJS.ProcessEnv;
+  /** Replicas: how many API servers and queue workers (default 1 each); the workers share the queue. */
+  servers?: number;
+  workers?: number;
 }
 
 const DIST_REGISTER = path.join(ROOT, 'dist/src/register.js');
@@ -595,7 +688,7 @@ const DIST_WORKER = path.join(ROOT, 'dist/example/app/queue-worker/queue-worker.
 /**
  * `node --require dist/src/register.js` on dist/example/app/main.js (API
  * server) and dist/example/app/queue-worker/queue-worker.js, sharing Redis and
- * one ground-truth file; resolves when the server answers GraphQL and the
+ * one ground-truth file; resolves when every server answers GraphQL and every
  * worker consumes its queue.
  */
 export async function startExampleProcesses(options: ExampleProcessOptions): Promise<ExampleProcesses> {
@@ -612,7 +705,8 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
   } finally {
     redis.disconnect();
   }
-  const [port] = await freePorts(1);
+  const serverPorts = await freePorts(options.servers ?? 1);
+  const [port] = serverPorts;
   const groundTruthFile = path.join(options.workDir, `ground-truth-${port}.jsonl`);
   fs.writeFileSync(groundTruthFile, '');
   const common: NodeJS.ProcessEnv = {
@@ -624,35 +718,45 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     EXAMPLE_TWENTY_GENERATION: options.generation ?? 'v5',
     REDIS_URL: options.redisUrl,
     MESSAGE_QUEUE_TYPE: 'redis',
-    PORT: String(port),
     EXAMPLE_GROUND_TRUTH_FILE: groundTruthFile,
     ...options.env,
   };
-  const server = new ManagedProcess('twenty-server', NODE_BIN, ['--require', DIST_REGISTER, DIST_SERVER], {
-    env: { ...common, OTEL_SERVICE_NAME: options.serverServiceName ?? 'twenty-server' },
-  });
-  const worker = new ManagedProcess('twenty-worker', NODE_BIN, ['--require', DIST_REGISTER, DIST_WORKER], {
-    env: { ...common, OTEL_SERVICE_NAME: options.workerServiceName ?? 'twenty-worker' },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const both = [server, worker];
-  const logs = (lines = 40) => both.map((managed) => managed.tail(lines)).join('\n');
+  const replicaName = (base: string, i: number) => (i === 0 ? base : `${base}-${i + 1}`);
+  const servers = serverPorts.map((serverPort, i) => ({
+    proc: new ManagedProcess(replicaName('twenty-server', i), NODE_BIN, ['--require', DIST_REGISTER, DIST_SERVER], {
+      env: { ...common, PORT: String(serverPort), OTEL_SERVICE_NAME: options.serverServiceName ?? 'twenty-server' },
+    }),
+    url: `http://127.0.0.1:${serverPort}`,
+    port: serverPort,
+  }));
+  const workers = Array.from(
+    { length: options.workers ?? 1 },
+    (_, i) =>
+      new ManagedProcess(replicaName('twenty-worker', i), NODE_BIN, ['--require', DIST_REGISTER, DIST_WORKER], {
+        env: { ...common, OTEL_SERVICE_NAME: options.workerServiceName ?? 'twenty-worker' },
+      }),
+  );
+  const all = [...servers.map(({ proc }) => proc), ...workers];
+  const logs = (lines = 40) => all.map((managed) => managed.tail(lines)).join('\n');
   const stop = async () => {
-    await Promise.all(both.map((managed) => managed.stop()));
+    await Promise.all(all.map((managed) => managed.stop()));
+  };
+  const answers = async (serverUrl: string) => {
+    const response = await fetch(`${serverUrl}/metadata`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ twentyGeneration }' }),
+      signal: AbortSignal.timeout(2000),
+    });
+    return response.ok;
   };
   try {
     await waitFor(
-      'the example API server to answer GraphQL and the worker to consume its queue',
+      'every example API server to answer GraphQL and every worker to consume its queue',
       async () => {
-        for (const managed of both) managed.assertRunning();
-        if (!/consuming workflow-queue/.test(worker.logs())) return undefined;
-        const response = await fetch(`${url}/metadata`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query: '{ twentyGeneration }' }),
-          signal: AbortSignal.timeout(2000),
-        });
-        return response.ok ? true : undefined;
+        for (const managed of all) managed.assertRunning();
+        if (!workers.every((worker) => /consuming workflow-queue/.test(worker.logs()))) return undefined;
+        return (await Promise.all(servers.map(({ url }) => answers(url)))).every(Boolean) ? true : undefined;
       },
       { timeoutMs: 30_000, context: logs },
     );
@@ -660,7 +764,39 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     await stop();
     throw error;
   }
-  return { url, port, groundTruthFile, server, worker, logs, stop };
+  return { url: servers[0].url, port, groundTruthFile, server: servers[0].proc, worker: workers[0], servers, workers, logs, stop };
+}
+
+/** A private redis-server on a free loopback port, for a suite whose workers must not share a queue with another suite's. */
+export async function startRedis(workDir: string): Promise<{ url: string; proc: ManagedProcess }> {
+  const bin = findOnPath('redis-server', ['/usr/bin/redis-server']);
+  if (!bin) throw new Error('redis-server not found on PATH: apt-get install redis-server');
+  const [port] = await freePorts(1);
+  const proc = new ManagedProcess('redis', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    env: cleanEnv(),
+    cwd: workDir,
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      `redis-server on ${port}`,
+      async () => {
+        proc.assertRunning();
+        const redis = new IORedis(url, { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+        try {
+          await redis.connect();
+          return (await redis.ping()) === 'PONG' ? true : undefined;
+        } finally {
+          redis.disconnect();
+        }
+      },
+      { timeoutMs: 10_000, context: () => proc.tail() },
+    );
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return { url, proc };
 }
 
 /** REDIS_URL (default redis://127.0.0.1:6390) with database `db` when the URL names none, so these tests' queue keys stay apart from other suites'. */

@@ -1,7 +1,7 @@
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { TwentySseConfig } from '../../src/config';
 import { ATTR, METRIC } from '../../src/semconv';
-import { Telemetry } from '../../src/telemetry';
+import { Telemetry } from '../../src/otel/telemetry';
 
 class CollectingReader extends sdkMetrics.MetricReader {
   protected async onForceFlush(): Promise<void> {}

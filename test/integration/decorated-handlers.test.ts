@@ -1,4 +1,4 @@
-import { wrapMethod, isWrapped, Invocation } from '../../src/wrap';
+import { wrapMethod, isWrapped, Invocation } from '../../src/engine/wrap';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /**

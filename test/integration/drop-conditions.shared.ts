@@ -2,7 +2,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { TwentyGeneration } from '../../example/app/example-config';
 import type { GroundTruthRecord, TwentyLikeApp } from '../../example/harness';
 import { ATTR } from '../../src/semconv';
-import type { TallyRow } from '../../src/telemetry';
+import type { TallyRow } from '../../src/otel/telemetry';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /** stage|origin|outcome|reason -> count, for the stages the example app keeps ground truth of. */

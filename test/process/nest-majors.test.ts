@@ -3,7 +3,7 @@ import path from 'path';
 import { spawn } from 'child_process';
 import type { GroundTruthRecord } from '../../example/harness';
 import { ATTR, METRIC } from '../../src/semconv';
-import type { TallyRow } from '../../src/telemetry';
+import type { TallyRow } from '../../src/otel/telemetry';
 import { groundTruthKeys, sorted, tallyKeys, unattributed } from '../integration/drop-conditions.shared';
 import { OtlpReceiver, ReceivedSpan } from '../helpers/otlp-receiver';
 

@@ -1,9 +1,9 @@
 import { metrics as sdkMetrics } from '@opentelemetry/sdk-node';
-import { ExactHistogram, ExactHistogramProducer } from '../../src/histograms';
-import { startSdk } from '../../src/sdk';
-import { readOtelEnv } from '../../src/otel-env';
+import { ExactHistogram, ExactHistogramProducer } from '../../src/otel/histograms';
+import { startSdk } from '../../src/otel/sdk';
+import { readOtelEnv } from '../../src/otel/otel-env';
 import { ATTR, METRIC } from '../../src/semconv';
-import { Telemetry } from '../../src/telemetry';
+import { Telemetry } from '../../src/otel/telemetry';
 
 class Reader extends sdkMetrics.MetricReader {
   protected async onForceFlush(): Promise<void> {}

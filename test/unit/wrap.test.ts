@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { OnEvent } from '@nestjs/event-emitter';
-import { copyFunctionMetadata, isWrapped, originalOf, wrapFunction, wrapMethod, Invocation } from '../../src/wrap';
+import { copyFunctionMetadata, isWrapped, originalOf, wrapFunction, wrapMethod, Invocation } from '../../src/engine/wrap';
 
 function recordingFactory(log: string[], opts: { throwInStart?: boolean; throwInRun?: boolean; throwInEnd?: boolean } = {}) {
   return (): Invocation => {

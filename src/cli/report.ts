@@ -1,0 +1,225 @@
+import { DROP_REASONS, DropReason, Generation, Origin, Outcome, STAGES, Stage } from '../semconv';
+import { REASON_CONDITIONS } from '../twenty/conditions';
+import { FILES } from '../twenty/facts';
+import { GenerationModule } from '../twenty/generation';
+import { generationModule } from '../twenty/generations';
+
+/**
+ * The per-stage, per-origin funnel that the demo prints from the in-process
+ * tally and the doctor prints from Prometheus, with the first stage where
+ * workflow diverges from UI and a diagnosis naming Twenty's file, method and
+ * condition. One renderer for both, so they always agree.
+ */
+
+export interface FunnelRow {
+  stage: Stage;
+  origin: Origin;
+  outcome: Outcome;
+  reason?: DropReason;
+  count: number;
+}
+
+export interface StageOriginCell {
+  entered: number;
+  forwarded: number;
+  failed: number;
+  dropped: number;
+  dropsByReason: Partial<Record<DropReason, number>>;
+}
+
+export interface FunnelReport {
+  generation?: Generation;
+  stages: { stage: Stage; byOrigin: Partial<Record<Origin, StageOriginCell>> }[];
+  /** The first stage (pipeline order) where workflow events are lost at a higher ratio than UI events. */
+  firstDivergence?: { stage: Stage; workflowLossRatio: number; uiLossRatio: number; topReason?: DropReason };
+  diagnosis: Diagnosis[];
+  /** Exceptions, attributed to the innermost stage that failed (outer stages only see them propagate). */
+  failures: { stage: Stage; origin: Origin; count: number; method: string; file: string }[];
+  healthy: boolean;
+}
+
+export interface Diagnosis {
+  stage: Stage;
+  origin: Origin;
+  reason: DropReason;
+  count: number;
+  code: string;
+  file: string;
+  method: string;
+  condition: string;
+}
+
+/** The generation whose texts the diagnosis uses when none is known (the bug report's version). */
+const DEFAULT_GENERATION: Generation = 'v5';
+
+function moduleFor(generation: Generation | undefined): GenerationModule {
+  return generationModule(generation ?? DEFAULT_GENERATION);
+}
+
+const NOT_EMITTED_AT = {
+  file: FILES.workflowExecutor,
+  method: 'WorkflowExecutorWorkspaceService.executeStep -> *RecordWorkflowAction.execute',
+};
+
+/** Where Twenty drops for this reason, and the condition, in the generation's own words. */
+function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string; condition: string } {
+  if (reason === 'not_emitted') return { ...NOT_EMITTED_AT, condition: REASON_CONDITIONS.not_emitted };
+  const module = moduleFor(generation);
+  const rule = module.dropRules.find((candidate) => candidate.reason === reason);
+  if (rule) return { ...rule.where, condition: rule.condition };
+  return { ...(reason === 'no_active_streams' ? module.fanoutAt : module.streamAt), condition: REASON_CONDITIONS[reason] };
+}
+
+const STAGE_METHODS: Partial<Record<Stage, { file: string; method: string }>> = {
+  emit: { file: FILES.emitter, method: 'WorkspaceEventEmitter.emitDatabaseBatchEvent' },
+  listen: { file: FILES.listener, method: 'EntityEventsToDbListener.handleEvent' },
+  pubsub: { file: FILES.subscriptionService, method: 'SubscriptionService.publishToEventStream' },
+  legacy_pubsub: { file: FILES.subscriptionService, method: 'SubscriptionService.publish' },
+  deliver: { file: FILES.subscriptionService, method: 'SubscriptionService.subscribeToEventStream' },
+};
+
+function failureLocation(stage: Stage, generation: Generation | undefined): { file: string; method: string } {
+  const module = moduleFor(generation);
+  if (stage === 'stream') return module.streamAt;
+  if (stage === 'fanout' || stage === 'publish') return module.fanoutAt;
+  if (stage === 'workflow_step') return NOT_EMITTED_AT;
+  return STAGE_METHODS[stage] ?? module.streamAt;
+}
+
+function emptyCell(): StageOriginCell {
+  return { entered: 0, forwarded: 0, failed: 0, dropped: 0, dropsByReason: {} };
+}
+
+export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): FunnelReport {
+  const byStage = new Map<Stage, Map<Origin, StageOriginCell>>();
+  for (const row of rows) {
+    if (row.count <= 0) continue;
+    let origins = byStage.get(row.stage);
+    if (!origins) byStage.set(row.stage, (origins = new Map()));
+    let cell = origins.get(row.origin);
+    if (!cell) origins.set(row.origin, (cell = emptyCell()));
+    cell.entered += row.count;
+    if (row.outcome === 'forwarded') cell.forwarded += row.count;
+    else if (row.outcome === 'failed') cell.failed += row.count;
+    else {
+      cell.dropped += row.count;
+      const reason = row.reason ?? 'unattributed';
+      cell.dropsByReason[reason] = (cell.dropsByReason[reason] ?? 0) + row.count;
+    }
+  }
+
+  const stages = STAGES.filter((stage) => byStage.has(stage)).map((stage) => ({
+    stage,
+    byOrigin: Object.fromEntries(byStage.get(stage)!) as Partial<Record<Origin, StageOriginCell>>,
+  }));
+
+  // An exception propagates outwards (stream -> fanout -> publish -> listen), so each origin's
+  // failures are charged to the innermost stage that reports them.
+  const failureHome = new Map<Origin, Stage>();
+  for (const { stage, byOrigin } of stages) {
+    for (const [origin, cell] of Object.entries(byOrigin) as [Origin, StageOriginCell][]) {
+      if (cell.failed > 0) failureHome.set(origin, stage);
+    }
+  }
+  const ownFailures = (stage: Stage, origin: Origin, cell: StageOriginCell | undefined) =>
+    cell && failureHome.get(origin) === stage ? cell.failed : 0;
+  const lossRatio = (stage: Stage, origin: Origin, cell: StageOriginCell | undefined) =>
+    cell && cell.entered > 0 ? (cell.dropped + ownFailures(stage, origin, cell)) / cell.entered : 0;
+  let firstDivergence: FunnelReport['firstDivergence'];
+  for (const { stage, byOrigin } of stages) {
+    const workflow = byOrigin.workflow;
+    if (!workflow || workflow.dropped + ownFailures(stage, 'workflow', workflow) === 0) continue;
+    const workflowLoss = lossRatio(stage, 'workflow', workflow);
+    const uiLoss = lossRatio(stage, 'ui', byOrigin.ui);
+    if (workflowLoss > uiLoss) {
+      const topReason = (Object.entries(workflow.dropsByReason) as [DropReason, number][]).sort((a, b) => b[1] - a[1])[0]?.[0];
+      firstDivergence = { stage, workflowLossRatio: workflowLoss, uiLossRatio: uiLoss, topReason };
+      break;
+    }
+  }
+
+  const diagnosis: Diagnosis[] = [];
+  for (const { stage, byOrigin } of stages) {
+    for (const [origin, cell] of Object.entries(byOrigin) as [Origin, StageOriginCell][]) {
+      for (const [reason, count] of Object.entries(cell.dropsByReason) as [DropReason, number][]) {
+        diagnosis.push({
+          stage,
+          origin,
+          reason,
+          count,
+          code: (generation && moduleFor(generation).codeFor?.(reason)) ?? DROP_REASONS[reason].code,
+          ...locate(reason, generation),
+        });
+      }
+    }
+  }
+  diagnosis.sort((a, b) => (a.origin === 'workflow' ? -1 : 0) - (b.origin === 'workflow' ? -1 : 0) || b.count - a.count);
+  const failures: FunnelReport['failures'] = [];
+  for (const [origin, stage] of failureHome) {
+    const cell = stages.find((entry) => entry.stage === stage)!.byOrigin[origin]!;
+    failures.push({ stage, origin, count: cell.failed, ...failureLocation(stage, generation) });
+  }
+  const healthy = stages.every(({ byOrigin }) => Object.values(byOrigin).every((cell) => cell!.dropped + cell!.failed === 0));
+  return { generation, stages, firstDivergence, diagnosis, failures, healthy };
+}
+
+const COLUMNS: Origin[] = ['workflow', 'ui', 'api_key', 'application', 'system', 'unknown'];
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+function describeCell(cell: StageOriginCell | undefined): string {
+  if (!cell) return '-';
+  let text = `${cell.entered} in, ${cell.forwarded} on`;
+  if (cell.dropped > 0) {
+    const reasons = Object.entries(cell.dropsByReason)
+      .map(([reason, count]) => `${reason} ${count}`)
+      .join(', ');
+    text += `, ${cell.dropped} dropped (${reasons})`;
+  }
+  if (cell.failed > 0) text += `, ${cell.failed} failed`;
+  return text;
+}
+
+/** Plain-text rendering: the funnel table, the first divergence, the diagnosis. */
+export function renderFunnelReport(report: FunnelReport): string {
+  const origins = COLUMNS.filter((origin) => report.stages.some(({ byOrigin }) => byOrigin[origin]));
+  const lines: string[] = [];
+  const widths = origins.map((origin) =>
+    Math.max(origin.length, ...report.stages.map(({ byOrigin }) => describeCell(byOrigin[origin]).length)),
+  );
+  const row = (cells: string[]) => [pad(cells[0], 14), ...cells.slice(1).map((cell, i) => pad(cell, widths[i]))].join(' | ').trimEnd();
+  const header = row(['stage', ...origins]);
+  lines.push(header, '-'.repeat(header.length));
+  for (const { stage, byOrigin } of report.stages) {
+    lines.push(row([stage, ...origins.map((origin) => describeCell(byOrigin[origin]))]));
+  }
+  lines.push('');
+  lines.push('Units: events per stage; the stream stage counts (event x subscriber stream) pairs; deliver counts events handed to SSE connections.');
+  lines.push('');
+  if (report.firstDivergence) {
+    const d = report.firstDivergence;
+    lines.push(
+      `First divergence: workflow events are lost at stage "${d.stage}" (${(d.workflowLossRatio * 100).toFixed(1)}% vs ${(d.uiLossRatio * 100).toFixed(1)}% for UI)` +
+        (d.topReason ? `, mostly ${d.topReason}.` : '.'),
+    );
+  } else if (report.healthy) {
+    lines.push('Healthy: no event was dropped or failed at any stage.');
+  } else {
+    lines.push('No stage loses workflow events at a higher ratio than UI events.');
+  }
+  if (report.diagnosis.length > 0 || report.failures.length > 0) {
+    lines.push('', 'Diagnosis:');
+    for (const d of report.diagnosis) {
+      lines.push(`- ${d.count} ${d.origin} ${d.stage === 'stream' ? 'event x stream pairs' : 'events'} dropped at ${d.stage}: ${d.reason} (${d.code})`);
+      lines.push(`  where: ${d.method} in ${d.file}`);
+      lines.push(`  why:   ${d.condition}`);
+    }
+    for (const f of report.failures) {
+      lines.push(`- ${f.count} ${f.origin} ${f.stage === 'stream' ? 'event x stream pairs' : 'events'} failed at ${f.stage}: an exception (its error.type is on the span)`);
+      lines.push(`  where: ${f.method} in ${f.file}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,150 @@
+/**
+ * Per-event results of the app's helper methods inside one per-stream
+ * invocation, each tied to the event it was called with and never to the
+ * order of the calls: an event skipped before any helper call must not take
+ * the next event's result.
+ *
+ * A call is tied to its event by identity first (the event object, or an
+ * object the app passes on by reference, such as a shallow copy's nested
+ * record), then by a record key. Keys can repeat within a batch (two changes
+ * of one record); such calls are assigned, in call order, to the events with
+ * that key that could have reached the helper, in batch order. Which events
+ * could have reached it is for the caller's drop rules to say.
+ */
+
+/** How the app's events are recognised (supplied by the app model; the engine knows no field names). */
+export interface EventIdentity {
+  /** Objects that stand for one event wherever the app passes it on (the event, and what its copies share by reference). */
+  handles(event: unknown): readonly object[];
+  /** A key naming the event's record; may repeat within a batch. */
+  key(event: unknown): string | undefined;
+}
+
+interface Call {
+  probe: string;
+  value: unknown;
+  /** The event's index when identity told it. */
+  index: number | undefined;
+  /** Otherwise the call whose derived object this event was. */
+  via: Call | undefined;
+  key: string | undefined;
+}
+
+const NONE = Symbol('none');
+type Slot = unknown | typeof NONE;
+
+interface Resolution {
+  reaches: ((index: number) => boolean) | undefined;
+  values: Slot[];
+  callIndex: Map<Call, number>;
+}
+
+export class EventLedger {
+  private byHandle: WeakMap<object, number | Call> | undefined;
+  private byKey: Map<string, number[]> | undefined;
+  private readonly calls: Call[] = [];
+  private readonly resolutions = new Map<string, Resolution>();
+
+  constructor(
+    readonly events: readonly unknown[],
+    private readonly identity: EventIdentity,
+  ) {}
+
+  /**
+   * Records what `probe` returned for `event`. `derived` is an object the app
+   * goes on with in place of the event (a filtered copy, say): later calls
+   * made with it are tied to the same event.
+   */
+  record(probe: string, event: unknown, value: unknown, derived?: unknown): void {
+    const handles = this.handleMap();
+    let index: number | undefined;
+    let via: Call | undefined;
+    for (const handle of this.identity.handles(event)) {
+      const found = handles.get(handle);
+      if (found === undefined) continue;
+      if (typeof found === 'number') index = found;
+      else via = found;
+      break;
+    }
+    const call: Call = { probe, value, index, via, key: index === undefined && via === undefined ? this.identity.key(event) : undefined };
+    this.calls.push(call);
+    this.resolutions.delete(probe);
+    if (derived !== undefined && derived !== event) {
+      for (const handle of this.identity.handles(derived)) {
+        if (!handles.has(handle)) handles.set(handle, index ?? call);
+      }
+    }
+  }
+
+  /** Whether `probe` was called for the event at `index`. */
+  has(index: number, probe: string, reaches?: (index: number) => boolean): boolean {
+    return this.resolve(probe, reaches).values[index] !== NONE;
+  }
+
+  /** What `probe` returned for the event at `index` (undefined when it was not called for it). */
+  get(index: number, probe: string, reaches?: (index: number) => boolean): unknown {
+    const value = this.resolve(probe, reaches).values[index];
+    return value === NONE ? undefined : value;
+  }
+
+  private handleMap(): WeakMap<object, number | Call> {
+    if (this.byHandle) return this.byHandle;
+    const map = new WeakMap<object, number | Call>();
+    this.events.forEach((event, index) => {
+      for (const handle of this.identity.handles(event)) if (!map.has(handle)) map.set(handle, index);
+    });
+    this.byHandle = map;
+    return map;
+  }
+
+  private keyGroups(): Map<string, number[]> {
+    if (this.byKey) return this.byKey;
+    const groups = new Map<string, number[]>();
+    this.events.forEach((event, index) => {
+      const key = this.identity.key(event);
+      if (key === undefined) return;
+      const group = groups.get(key);
+      if (group) group.push(index);
+      else groups.set(key, [index]);
+    });
+    this.byKey = groups;
+    return groups;
+  }
+
+  private indexOfCall(call: Call, depth = 0): number | undefined {
+    if (call.index !== undefined) return call.index;
+    if (call.via) return depth > 8 ? undefined : this.indexOfCall(call.via, depth + 1);
+    return this.resolve(call.probe, undefined).callIndex.get(call);
+  }
+
+  private resolve(probe: string, reaches: ((index: number) => boolean) | undefined): Resolution {
+    const cached = this.resolutions.get(probe);
+    if (cached && cached.reaches === reaches) return cached;
+    const values: Slot[] = new Array(this.events.length).fill(NONE);
+    const callIndex = new Map<Call, number>();
+    const resolution: Resolution = { reaches, values, callIndex };
+    this.resolutions.set(probe, resolution);
+    const byKey = new Map<string, Call[]>();
+    for (const call of this.calls) {
+      if (call.probe !== probe) continue;
+      if (call.key !== undefined) {
+        const list = byKey.get(call.key);
+        if (list) list.push(call);
+        else byKey.set(call.key, [call]);
+        continue;
+      }
+      const index = call.index ?? (call.via ? this.indexOfCall(call.via) : undefined);
+      if (index === undefined || values[index] !== NONE) continue;
+      values[index] = call.value;
+      callIndex.set(call, index);
+    }
+    for (const [key, calls] of byKey) {
+      const group = (this.keyGroups().get(key) ?? []).filter((index) => values[index] === NONE && (!reaches || reaches(index)));
+      for (let i = 0; i < calls.length && i < group.length; i++) {
+        values[group[i]] = calls[i].value;
+        callIndex.set(calls[i], group[i]);
+      }
+    }
+    return resolution;
+  }
+}

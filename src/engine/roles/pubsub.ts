@@ -1,0 +1,106 @@
+import { Attributes, SpanKind } from '@opentelemetry/api';
+import { ATTR, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
+import { mergeAttributes, workflowAttributes } from '../attributes';
+import { attachCarrier, buildCarrier } from '../carrier';
+import { currentFrame, dominantOrigin, originOf } from '../context';
+import { presentId } from '../ids';
+import { frameFor, StageInvocation, StageRun, StageRunOptions } from '../stage-run';
+import { InvocationFactory } from '../wrap';
+import { RoleContext } from './types';
+
+const PRODUCER: StageRunOptions = { kind: SpanKind.PRODUCER };
+
+export function producerAttributes(template: string): Attributes {
+  return {
+    [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
+    [ATTR.MESSAGING_OPERATION_NAME]: 'publish',
+    [ATTR.MESSAGING_OPERATION_TYPE]: 'send',
+    [ATTR.MESSAGING_DESTINATION_TEMPLATE]: template,
+  };
+}
+
+/**
+ * The Redis publish of one stream's payload. Counts its items and sends a
+ * copy of the payload with the carrier (trace context, origins, times).
+ */
+export function pubsub(ctx: RoleContext): InvocationFactory {
+  const { telemetry, model } = ctx;
+  const codeAttributes = { [ATTR.CODE_FUNCTION]: `${ctx.className}.${ctx.methodName}` };
+  const destination = model.eventStreamDestination;
+  const spanName = `send ${destination.name}`;
+  const attributes = producerAttributes(destination.template);
+  return (_self, args) => {
+    const input = model.readPublish(args);
+    const found = input && model.payload.items(input.payload);
+    if (!input || !found || found.items.length === 0) return undefined;
+    const parentFrame = currentFrame();
+    const items = found.items;
+    const origins: Origin[] = new Array(items.length);
+    const counts = new Map<Origin, number>();
+    // inside a per-stream invocation whose batch has one origin, every item has it
+    const single = parentFrame?.stream?.singleOrigin;
+    if (single) {
+      origins.fill(single);
+      counts.set(single, items.length);
+    } else {
+      for (let i = 0; i < items.length; i++) {
+        const origin = originOf(model.payload.itemEvent(items[i]), parentFrame, model.authorOrigin);
+        origins[i] = origin;
+        counts.set(origin, (counts.get(origin) ?? 0) + 1);
+      }
+    }
+    const run = new StageRun(telemetry, 'pubsub', spanName, dominantOrigin(counts), PRODUCER, parentFrame);
+    if (run.recording) {
+      run.describe(codeAttributes, attributes, workflowAttributes(parentFrame?.workflow));
+      run.span.setAttribute(ATTR.MESSAGING_BATCH_MESSAGE_COUNT, items.length);
+      if (typeof input.channelId === 'string') run.span.setAttribute(ATTR.STREAM_CHANNEL_ID, input.channelId);
+      const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
+      if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
+    }
+    const stream = parentFrame?.stream;
+    const invocation = new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => {
+      stageRun.addAll(threw ? 'failed' : 'forwarded', counts);
+      if (stream) {
+        if (threw) stream.publishFailed = true;
+        else stream.publishedItems += items.length;
+      }
+    });
+    const carrier = buildCarrier(run.context, origins, Date.now(), parentFrame?.emittedAt);
+    invocation.args = model.withPayload(args, attachCarrier(input.payload, carrier, model.payload));
+    return invocation;
+  };
+}
+
+const legacyNames = new Map<string, { spanName: string; attributes: Attributes }>();
+
+/** Span name and attributes of a legacy per-event channel publish, built once per channel. */
+function legacyChannelNames(channel: string, template: string): { spanName: string; attributes: Attributes } {
+  let names = legacyNames.get(channel);
+  if (!names) {
+    const attributes = mergeAttributes(producerAttributes(template));
+    names = { spanName: `send ${channel}`, attributes };
+    // a channel name holds no record data; bounded anyway, in case an app puts ids in it
+    if (legacyNames.size < 64) legacyNames.set(channel, names);
+  }
+  return names;
+}
+
+/** A publish of one event to a legacy per-event channel (no carrier: its consumers are gone). */
+export function legacyPubsub(ctx: RoleContext): InvocationFactory {
+  const { telemetry, model } = ctx;
+  const codeAttributes = { [ATTR.CODE_FUNCTION]: `${ctx.className}.${ctx.methodName}` };
+  return (_self, args) => {
+    const input = model.readLegacyPublish(args);
+    if (!input) return undefined;
+    const parentFrame = currentFrame();
+    const origin: Origin = parentFrame?.workflow ? 'workflow' : parentFrame?.publishOrigin ?? 'unknown';
+    const names = legacyChannelNames(input.channel, input.template);
+    const run = new StageRun(telemetry, 'legacy_pubsub', names.spanName, origin, PRODUCER, parentFrame);
+    if (run.recording) {
+      run.describe(codeAttributes, names.attributes);
+      const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
+      if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
+    }
+    return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
+  };
+}

@@ -1,0 +1,36 @@
+import { StreamObservation } from '../../engine/model';
+import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import { GenerationModule } from '../generation';
+import { classifyFanout, classifyFilterMatchStream, subscriberGate } from '../rules';
+import { readPositionalStreamCall } from '../stream-args';
+import { fanoutRules, rule, SERVICE, SERVICE_FANOUT, serviceStream, serviceTarget } from './legacy-service';
+
+const streamAt = serviceStream('processStreamEvents');
+
+/**
+ * V5-V7 (the bug report's version): processStreamEvents with the
+ * userWorkspaceId, role and object-permission early returns, restricted-field
+ * filtering and RLS-combined query matching.
+ */
+export const V5: GenerationModule = {
+  id: 'v5',
+  title: 'WorkspaceEventEmitterService V5: processStreamEvents with userWorkspaceId/role/RLS checks',
+  targets: [...WORKFLOW_TARGETS, ...EMIT_LISTEN_TARGETS, serviceTarget(true), EVENT_STREAM_SERVICE, subscriptionService(true)],
+  fanoutAt: SERVICE_FANOUT,
+  streamAt,
+  dropRules: [
+    ...fanoutRules(SERVICE_FANOUT),
+    rule('D4', 'subscriber_without_user_workspace', streamAt),
+    rule('D5', 'subscriber_without_role', streamAt),
+    rule('D6', 'object_not_readable', streamAt),
+    rule('D7', 'restricted_fields_only', streamAt),
+    rule('D8', 'no_matching_query', streamAt),
+  ],
+  detect(methodsOf) {
+    const service = methodsOf(SERVICE);
+    return !!service?.has('processStreamEvents') && (service.has('fetchPermissionsContext') || service.has('filterRestrictedFieldsFromEvent'));
+  },
+  readStreamCall: readPositionalStreamCall,
+  classifyStream: (observation: StreamObservation) => classifyFilterMatchStream(observation, { filters: true, gate: subscriberGate }),
+  classifyFanout,
+};
