@@ -1,9 +1,10 @@
-import { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { diag, MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { readConfigFromEnv, TwentySseConfig } from './config';
 import { registerEsmHook } from './esm-hook';
 import { TwentySseInstrumentation } from './instrumentation';
 import { readOtelEnv } from './otel/otel-env';
+import { SCOPE_NAME } from './semconv';
 import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './otel/sdk';
 import { Instrumenter } from './twenty/instrumenter';
 import { setActiveTelemetry, Telemetry } from './otel/telemetry';
@@ -91,7 +92,9 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
     if (options.loadHook) {
       instrumentation.enable();
       // ESM imports of @nestjs/core reach the same module hook through the loader.
-      if (!registerEsmHook()) log('this Node has no module.register: ES module imports of @nestjs/core cannot be hooked (CommonJS apps are unaffected).');
+      if (!registerEsmHook()) {
+        diag.warn(`${SCOPE_NAME}: this Node has no module.register, ES module imports of @nestjs/core cannot be hooked (CommonJS apps are unaffected)`);
+      }
     }
     const runtime: Runtime = {
       telemetry,

@@ -3,6 +3,13 @@
  * dashboard generator, the alert-rule tests, the doctor CLI and the README all
  * read from here, so a rename happens once.
  */
+import type * as Semconv from '@opentelemetry/semantic-conventions';
+import { requireFromSdkNode } from './otel/sdk-deps';
+
+// Stable OpenTelemetry names come from @opentelemetry/semantic-conventions (brought by sdk-node). The
+// messaging ones are still in development there (no stable export), so they are spelled below.
+const { ATTR_CODE_FUNCTION_NAME, ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_TELEMETRY_DISTRO_NAME } =
+  requireFromSdkNode<typeof Semconv>('@opentelemetry/semantic-conventions');
 
 /** Stages of Twenty's SSE record-event pipeline, in pipeline order. */
 export const STAGES = [
@@ -69,8 +76,8 @@ export const ATTR = {
   USER_ID: 'twenty.user.id',
   WORKSPACE_MEMBER_ID: 'twenty.workspace_member.id',
   SUBSCRIBER_USER_WORKSPACE_ID: 'twenty.subscriber.user_workspace.id',
-  CODE_FUNCTION: 'code.function.name',
-  ERROR_TYPE: 'error.type',
+  CODE_FUNCTION: ATTR_CODE_FUNCTION_NAME,
+  ERROR_TYPE: ATTR_ERROR_TYPE,
   // messaging semantic conventions (pubsub = PRODUCER, deliver = CONSUMER)
   MESSAGING_SYSTEM: 'messaging.system',
   MESSAGING_OPERATION_NAME: 'messaging.operation.name',
@@ -141,6 +148,23 @@ export const CARRIER_KEY = '__twentySseOtel';
 
 /** Instrumentation scope name for the tracer and meter. */
 export const SCOPE_NAME = 'opentelemetry-instrumentation-twenty-sse';
+
+/** Resource attributes the package's own SDK sets. */
+export const RESOURCE = {
+  SERVICE_NAME: ATTR_SERVICE_NAME,
+  SERVICE_INSTANCE_ID: ATTR_SERVICE_INSTANCE_ID,
+  TELEMETRY_DISTRO_NAME: ATTR_TELEMETRY_DISTRO_NAME,
+} as const;
+
+/**
+ * messaging.operation.name and .type of the two messaging stages. Their span
+ * names are `<operation name> <destination>`, as the messaging conventions
+ * name spans: `publish twenty-event-stream` (PRODUCER), `process ...` (CONSUMER).
+ */
+export const MESSAGING_OPERATIONS = {
+  pubsub: { name: 'publish', type: 'send' },
+  deliver: { name: 'process', type: 'process' },
+} as const;
 
 /** Value of messaging.system on pubsub and deliver spans (no registered value exists for Redis pub/sub). */
 export const MESSAGING_SYSTEM_REDIS = 'redis';

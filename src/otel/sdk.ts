@@ -8,7 +8,7 @@ import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-no
 import { withExportFailureReporting } from './export-reporting';
 import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
-import { SCOPE_NAME } from '../semconv';
+import { RESOURCE, SCOPE_NAME } from '../semconv';
 import { requireFromSdkNode } from './sdk-deps';
 import { SpanQueueDropReporter, withSpanDropCounting } from './span-drop-reporting';
 
@@ -61,7 +61,7 @@ export function defaultServiceName(argv: string[] = process.argv): string {
  * export identical series, which Prometheus reads as one counter resetting.
  */
 export function defaultResourceAttributes(serviceName: string): Record<string, string> {
-  return { 'service.name': serviceName, 'service.instance.id': randomUUID(), 'telemetry.distro.name': SCOPE_NAME };
+  return { [RESOURCE.SERVICE_NAME]: serviceName, [RESOURCE.SERVICE_INSTANCE_ID]: randomUUID(), [RESOURCE.TELEMETRY_DISTRO_NAME]: SCOPE_NAME };
 }
 
 export function startSdk(options: SdkOptions): SdkHandle {

@@ -1,6 +1,7 @@
 import {
   Attributes,
   Counter,
+  diag,
   Histogram,
   Meter,
   MeterProvider,
@@ -93,6 +94,7 @@ const LATENCY_DEFINITION = {
   boundaries: LATENCY_BUCKETS,
 };
 const FAULT_LOG_INTERVAL_MS = 60_000;
+const DIAG = diag.createComponentLogger({ namespace: SCOPE_NAME });
 
 /**
  * The instruments and the exact tally. One instance per process, created by
@@ -242,7 +244,10 @@ export class Telemetry {
     return slot;
   }
 
-  /** Counts a swallowed instrumentation fault; logs it at most once a minute per component. */
+  /**
+   * Counts a swallowed instrumentation fault and reports it through OpenTelemetry's `diag` (seen with
+   * OTEL_LOG_LEVEL=warn or any diag logger the app installed), at most once a minute per component.
+   */
   fault(component: string, error: unknown): void {
     try {
       this.instrumentationErrors.add(1, { [ATTR.COMPONENT]: component });
@@ -252,7 +257,7 @@ export class Telemetry {
       if (now - last >= FAULT_LOG_INTERVAL_MS) {
         this.faultLoggedAt.set(component, now);
         const message = error instanceof Error ? error.message : String(error);
-        this.log(`instrumentation fault in ${component} (swallowed, Twenty unaffected): ${message}`);
+        DIAG.warn(`instrumentation fault in ${component} (swallowed, Twenty unaffected): ${message}`);
       }
     } catch {
       // the last line of defence: never let telemetry reach the app

@@ -133,6 +133,10 @@ function expectMatchesGroundTruth(result: Run, nest: Nest): void {
   // the exported counter equals the exact tally
   expect(result.counted).toBe(total);
   expect(result.spans.length).toBeGreaterThan(0);
+  // messaging spans are named `<messaging.operation.name> <destination>`
+  const messaging = result.spans.filter((span) => span.attributes[ATTR.MESSAGING_OPERATION_NAME] !== undefined);
+  expect(messaging.length).toBeGreaterThan(0);
+  for (const span of messaging) expect(span.name.split(' ')[0]).toBe(span.attributes[ATTR.MESSAGING_OPERATION_NAME]);
 }
 
 const GENERATIONS = ['v5', 'publisher'];
