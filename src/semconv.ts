@@ -4,12 +4,29 @@
  * read from here, so a rename happens once.
  */
 import type * as Semconv from '@opentelemetry/semantic-conventions';
-import { requireFromSdkNode } from './otel/sdk-deps';
 
-// Stable OpenTelemetry names come from @opentelemetry/semantic-conventions (brought by sdk-node). The
-// messaging ones are still in development there (no stable export), so they are spelled below.
-const { ATTR_CODE_FUNCTION_NAME, ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_TELEMETRY_DISTRO_NAME } =
-  requireFromSdkNode<typeof Semconv>('@opentelemetry/semantic-conventions');
+/**
+ * A stable OpenTelemetry name, checked by the compiler against the constant
+ * of @opentelemetry/semantic-conventions (brought by sdk-node) that it must
+ * equal, and by test/unit/semconv.test.ts against the installed package. It
+ * is not loaded at run time: the register entry reads this module even when
+ * the instrumentation is off, and that path loads nothing else. The messaging
+ * names are still in development there (no stable export), so they are
+ * spelled plainly.
+ */
+function stable<K extends keyof typeof Semconv>(_constant: K, name: (typeof Semconv)[K]): (typeof Semconv)[K] {
+  return name;
+}
+
+/** The stable names used here, by their semantic-conventions constant. */
+export const STABLE_NAMES = {
+  ATTR_CODE_FUNCTION_NAME: stable('ATTR_CODE_FUNCTION_NAME', 'code.function.name'),
+  ATTR_ERROR_TYPE: stable('ATTR_ERROR_TYPE', 'error.type'),
+  ATTR_SERVICE_INSTANCE_ID: stable('ATTR_SERVICE_INSTANCE_ID', 'service.instance.id'),
+  ATTR_SERVICE_NAME: stable('ATTR_SERVICE_NAME', 'service.name'),
+  ATTR_TELEMETRY_DISTRO_NAME: stable('ATTR_TELEMETRY_DISTRO_NAME', 'telemetry.distro.name'),
+} as const;
+const { ATTR_CODE_FUNCTION_NAME, ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_TELEMETRY_DISTRO_NAME } = STABLE_NAMES;
 
 /** Stages of Twenty's SSE record-event pipeline, in pipeline order. */
 export const STAGES = [
