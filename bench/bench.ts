@@ -406,7 +406,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     });
     if (!runtime) throw new Error(`instrumentation did not start: ${logLines.join(' | ')}`);
     const rt = runtime;
-    rt.instrumentation.instrumentNestCore(require('@nestjs/core'));
+    rt.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
     flush = () => rt.forceFlush();
   } else if (args.mode === 'e') {
     flush = startGlobalSdk(exporter).flush;

@@ -71,7 +71,7 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
     throw new Error(`the instrumentation did not start: ${logs.join('; ') || 'no reason given'}`);
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  runtime.instrumentation.instrumentNestCore(require('@nestjs/core'));
+  runtime.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
 
   return {
     runtime,
