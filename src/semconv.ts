@@ -70,6 +70,8 @@ export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
 
 export const dropReasonKind = (reason: DropReason): DropReasonKind => DROP_REASONS[reason].kind;
 export const dropReasonsOfKind = (kind: DropReasonKind): DropReason[] => DROP_REASON_NAMES.filter((reason) => dropReasonKind(reason) === kind);
+/** Below this many units entering a stage (in an alert window, or the doctor's window), shares are not judged: a quiet night pages nobody. */
+export const LOSS_SHARE_MIN_UNITS = 30;
 /** The routine share of a churn reason (undefined for the other kinds). */
 export const routineShareOf = (reason: DropReason): number | undefined => (DROP_REASONS[reason] as DropReasonInfo).routineShare;
 

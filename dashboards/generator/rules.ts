@@ -2,7 +2,7 @@
  * Prometheus recording rules and alerts for the Twenty SSE pipeline, written
  * to dashboards/prometheus/rules/twenty-sse.rules.yml. Names from src/semconv.ts.
  */
-import { ATTR, PROM, STAGES, dropReasonsOfKind, routineShareOf, type Origin, type Stage } from '../../src/semconv';
+import { ATTR, LOSS_SHARE_MIN_UNITS, PROM, STAGES, dropReasonsOfKind, routineShareOf, type Origin, type Stage } from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
 import {
   dropReasonIn,
@@ -50,7 +50,7 @@ export const PRODUCTION_TIMING: RuleTiming = {
   failureFor: '0m',
   // Telemetry can be missing briefly at startup (first export interval, first scrape).
   absentFor: '10m',
-  minUnits: 30,
+  minUnits: LOSS_SHARE_MIN_UNITS,
 };
 
 const DURATION = /^(\d+)(s|m|h)$/;

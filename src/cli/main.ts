@@ -1,12 +1,7 @@
 #!/usr/bin/env node
-import { runDoctor } from './doctor';
+import { DOCTOR_USAGE, runDoctor } from './doctor';
 
-const USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--generation v1|v5|v8|publisher]
-
-Reads twenty_sse_* metrics from Prometheus (and traces from Jaeger) and prints,
-per pipeline stage, workflow vs UI events entered, forwarded and dropped by
-reason, the first stage where workflow diverges, and a diagnosis.
-Exit codes: 0 healthy, 1 drops found, 2 cannot reach or parse an endpoint.`;
+const USAGE = DOCTOR_USAGE;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -19,6 +14,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const result = await runDoctor(rest, (line) => process.stderr.write(`${line}\n`));
+  if (result.warning) process.stderr.write(`${result.warning}\n`);
   (result.exitCode === 2 ? process.stderr : process.stdout).write(`${result.output}\n`);
   return result.exitCode;
 }
