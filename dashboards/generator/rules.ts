@@ -16,6 +16,7 @@ import {
   seriesByNameRegex,
   stageIs,
   sumBy,
+  sumOfPartial,
 } from './promql';
 
 /**
@@ -182,9 +183,6 @@ function innermostFailures(source: string, labels: string[], scope: string[]): s
     return `(${failed} > 0 unless on (${scope.join(', ')}) (${innerFailed} > 0))`;
   }).join(' or ');
 }
-
-/** `(a + b) or a or b`: the sum where both exist, else whichever does. */
-const sumOfPartial = (a: string, b: string, on: string[]): string => `((${a}) + on (${on.join(', ')}) (${b})) or (${a}) or (${b})`;
 
 function recordingRules(timing: RuleTiming): RecordingRule[] {
   const record = recordNames(timing);
