@@ -232,6 +232,12 @@ export const LOSS_CASES: LossCase[] = [
   },
 ];
 
+/** "TwentySseEventsFailing twenty-worker worker-a legacy_pubsub (0)": how the README's table lists a fired alert. */
+export const describeFiredAlert = (fired: FiredAlert): string =>
+  [fired.alert, fired.labels.job, fired.labels.instance, fired.labels[STAGE], fired.labels[REASON]]
+    .filter((part) => part !== undefined)
+    .join(' ') + ` (${fired.firesAfterMinutes})`;
+
 const alertSelector = (fired: FiredAlert) =>
   seriesText('ALERTS', { alertname: fired.alert, alertstate: 'firing', ...fired.labels });
 

@@ -20,7 +20,9 @@ export type GroundTruthDropCode =
   | 'D7'
   | 'D7b'
   | 'D8'
-  | 'NOT_EMITTED';
+  | 'NOT_EMITTED'
+  // a drop on a path Twenty's known conditions do not describe (an injected fault)
+  | 'UNKNOWN';
 
 export type GroundTruthDropReason =
   | 'no_active_streams'
@@ -33,7 +35,8 @@ export type GroundTruthDropReason =
   | 'restricted_fields_only'
   | 'record_share_denied'
   | 'no_matching_query'
-  | 'not_emitted';
+  | 'not_emitted'
+  | 'unattributed';
 
 export type GroundTruthStage = 'fanout' | 'stream' | 'workflow_step';
 
@@ -106,6 +109,7 @@ export const DEFAULT_REASON_BY_DROP_CODE: Record<
   D7b: 'record_share_denied',
   D8: 'no_matching_query',
   NOT_EMITTED: 'not_emitted',
+  UNKNOWN: 'unattributed',
 };
 
 export type OriginContext = {

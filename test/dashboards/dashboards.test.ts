@@ -18,6 +18,7 @@ import {
   type PrometheusTarget,
 } from '../../dashboards/generator/dashboard';
 import { generatedFiles, toYaml } from '../../dashboards/generator/generate';
+import { LOSS_CASES, STATED_DELAY_MINUTES, describeFiredAlert } from '../../dashboards/generator/rule-tests';
 import { STAGE_IN_ORDER_LABEL, stageInOrder } from '../../dashboards/generator/promql';
 import { PRODUCTION_TIMING, buildRuleGroups, compressedTiming, isAlertingRule, recordNames, ruleNames, type AlertingRule } from '../../dashboards/generator/rules';
 
@@ -311,6 +312,14 @@ describe('alert rules', () => {
     expect(fast).toMatchObject({ window: '20s', baseline: '12m', divergenceFor: '10s', churnFor: '20s', absentFor: '20s', minUnits: 5 });
     expect(buildRuleGroups(fast).flatMap((group) => group.rules).length).toBe(buildRuleGroups(PRODUCTION_TIMING).flatMap((group) => group.rules).length);
     expect(() => compressedTiming(7, 5)).toThrow(/whole seconds/);
+  });
+
+  test("the README's table of measured loss cases is the one the promtool tests check", () => {
+    for (const lossCase of LOSS_CASES) {
+      const row = runbook.split('\n').find((line) => line.startsWith(`| \`${lossCase.kind}\``));
+      expect({ kind: lossCase.kind, row }).toEqual({ kind: lossCase.kind, row: expect.stringContaining(`| ${lossCase.fires.map(describeFiredAlert).join(', ')} |`) });
+    }
+    for (const [alert, minutes] of Object.entries(STATED_DELAY_MINUTES)) expect(runbook).toMatch(new RegExp(`${alert}[^.]*within[^.]*\\b${minutes}\\b`));
   });
 
   test('the runbook explains every drop reason', () => {
