@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine (idempotent, cached):
-# Debian's redis-server and prometheus, npm dependencies (npm ci), and the Go
+# Debian's redis-server, prometheus and chromium (the HTML report tests render
+# pages in it), npm dependencies (npm ci), and the Go
 # builds of the OpenTelemetry Collector and Jaeger (cached under ~/.cache).
 # Prints `export VAR=...` lines for the binaries on stdout; progress on stderr.
 set -euo pipefail
@@ -8,13 +9,13 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    log "apt-get install redis-server prometheus"
+    log "apt-get install redis-server prometheus chromium"
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server prometheus >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server prometheus chromium >&2
   else
-    log "redis-server/prometheus missing and not root: install them with apt-get (redis-server prometheus)"
+    log "redis-server/prometheus/chromium missing and not root: install them with apt-get (redis-server prometheus chromium)"
   fi
 fi
 # Debian's packages start services of their own; the tests start their own instances.

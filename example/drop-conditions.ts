@@ -1,5 +1,4 @@
 import { type TwentyGeneration } from './app/example-config';
-import { type GroundTruthRecord } from './app/ground-truth';
 import { CURRENT_WORKSPACE_MEMBER_ID, type TwentyLikeApp } from './harness';
 import { FeatureFlagKey, type RecordGqlOperationSignature } from './twenty/twenty-shared/types';
 
@@ -340,8 +339,3 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   },
 ];
 
-// The outcome a scenario's record met, read from the ground truth.
-export const outcomeOf = (records: GroundTruthRecord[]): string[] =>
-  records
-    .filter((record) => record.kind !== 'emitted')
-    .map((record) => (record.kind === 'dropped' ? record.dCode : record.kind));

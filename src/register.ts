@@ -4,11 +4,13 @@
  *   NODE_OPTIONS="--require opentelemetry-instrumentation-twenty-sse/register"
  *   TWENTY_SSE_OTEL_ENABLED=true
  *
- * With TWENTY_SSE_OTEL_ENABLED unset or false this file does nothing at all:
- * no hook, no patch, no provider. Loading it twice is harmless.
+ * With TWENTY_SSE_OTEL_ENABLED unset or false this file patches nothing and
+ * registers nothing (no hook, no provider); it only prints one line saying so,
+ * once per process. Loading it twice is harmless.
  */
 import { readConfigFromEnv } from './config';
 import type { Runtime } from './runtime';
+import { ENV } from './semconv';
 
 const FLUSH_TIMEOUT_MS = 2_000;
 
@@ -20,6 +22,17 @@ const runtime: Runtime | undefined =
     ? // eslint-disable-next-line @typescript-eslint/no-var-requires
       (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
     : undefined;
+
+// Loaded but off is easy to miss (nothing happens and nothing says why): one line on stderr, once per
+// process even when two copies of the package load it. A bad value of the variable already got its own line.
+const DISABLED_NOTICE_KEY = Symbol.for('opentelemetry-instrumentation-twenty-sse.disabled-notice');
+type GlobalWithNotice = typeof globalThis & { [DISABLED_NOTICE_KEY]?: true };
+if (!config.enabled && !problems.some((problem) => problem.variable === ENV.ENABLED) && !(globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY]) {
+  (globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY] = true;
+  const value = process.env[ENV.ENABLED];
+  const state = value === undefined ? ' is not set' : `=${JSON.stringify(value)}`;
+  process.stderr.write(`[twenty-sse-otel] loaded but disabled (${ENV.ENABLED}${state}): nothing is instrumented; set ${ENV.ENABLED}=true to enable it.\n`);
+}
 
 if (runtime) {
   const bounded = (work: Promise<void>) =>

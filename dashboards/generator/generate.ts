@@ -1,15 +1,18 @@
 /**
  * Writes the generated dashboard, rules and rule tests. With --check, writes
  * nothing and exits 1 if a committed file differs from what would be written.
+ * --runbook-base-url URL: where the alerts' runbook_url point (RUNBOOK.md;
+ * default from package.json, see defaultRunbookBaseUrl).
  *
- *   npm run build && node dist/dashboards/generator/generate.js [--check]
+ *   npm run build && node dist/dashboards/generator/generate.js [--check] [--runbook-base-url URL]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import { buildDashboard } from './dashboard';
 import { buildRuleTests } from './rule-tests';
-import { buildRuleGroups } from './rules';
+import { buildRuleGroups, defaultRunbookBaseUrl, type PackageLinks } from './rules';
 
 export const DASHBOARD_PATH = 'dashboards/grafana/dashboards/twenty-sse.json';
 export const RULES_PATH = 'dashboards/prometheus/rules/twenty-sse.rules.yml';
@@ -39,13 +42,22 @@ export interface GeneratedFile {
   content: string;
 }
 
-export function generatedFiles(): GeneratedFile[] {
+/** `runbookBaseUrl` defaults to what package.json's repository or homepage gives (defaultRunbookBaseUrl). */
+export function generatedFiles(options: { runbookBaseUrl?: string } = {}): GeneratedFile[] {
   const rulesFromTests = path.posix.relative(path.posix.dirname(RULE_TESTS_PATH), RULES_PATH);
+  const runbookBaseUrl = options.runbookBaseUrl ?? defaultRunbookBaseUrl(readPackageLinks(findRepoRoot(__dirname)));
   return [
     { path: DASHBOARD_PATH, content: `${JSON.stringify(buildDashboard(), null, 2)}\n` },
-    { path: RULES_PATH, content: toYaml({ groups: buildRuleGroups() }, HEADER) },
-    { path: RULE_TESTS_PATH, content: toYaml(buildRuleTests(rulesFromTests), [...HEADER, '', 'Run: promtool test rules ' + RULE_TESTS_PATH]) },
+    { path: RULES_PATH, content: toYaml({ groups: buildRuleGroups(runbookBaseUrl) }, HEADER) },
+    {
+      path: RULE_TESTS_PATH,
+      content: toYaml(buildRuleTests(rulesFromTests, runbookBaseUrl), [...HEADER, '', 'Run: promtool test rules ' + RULE_TESTS_PATH]),
+    },
   ];
+}
+
+function readPackageLinks(root: string): PackageLinks {
+  return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as PackageLinks;
 }
 
 /** The repository root: the nearest directory holding both package.json and tsconfig.json (dist/ has no tsconfig.json). */
@@ -60,8 +72,8 @@ export function findRepoRoot(from: string): string {
 }
 
 /** Paths of generated files whose committed content differs (or that are missing). */
-export function staleFiles(root: string): string[] {
-  return generatedFiles()
+export function staleFiles(root: string, options: { runbookBaseUrl?: string } = {}): string[] {
+  return generatedFiles(options)
     .filter((file) => {
       const target = path.join(root, file.path);
       return !fs.existsSync(target) || fs.readFileSync(target, 'utf8') !== file.content;
@@ -71,12 +83,24 @@ export function staleFiles(root: string): string[] {
 
 function main(argv: string[]): number {
   const root = findRepoRoot(__dirname);
-  if (argv.includes('--check')) {
-    const stale = staleFiles(root);
+  let values: { check?: boolean; 'runbook-base-url'?: string };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { check: { type: 'boolean' }, 'runbook-base-url': { type: 'string' } }, strict: true }));
+  } catch (error) {
+    console.error(`${(error as Error).message.split('\n')[0]}; usage: generate.js [--check] [--runbook-base-url URL]`);
+    return 2;
+  }
+  const options = { runbookBaseUrl: values['runbook-base-url'] };
+  if (options.runbookBaseUrl !== undefined && (options.runbookBaseUrl === '' || options.runbookBaseUrl.includes('#'))) {
+    console.error('--runbook-base-url needs the URL (or path) of RUNBOOK.md without an anchor, e.g. --runbook-base-url https://wiki.example/RUNBOOK.md');
+    return 2;
+  }
+  if (values.check) {
+    const stale = staleFiles(root, options);
     for (const file of stale) console.error(`${file} differs from the generator output; regenerate: npm run build && node dist/dashboards/generator/generate.js`);
     return stale.length === 0 ? 0 : 1;
   }
-  for (const file of generatedFiles()) {
+  for (const file of generatedFiles(options)) {
     const target = path.join(root, file.path);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, file.content);

@@ -527,16 +527,16 @@ export function renderTemplate(template: string, labels: Record<string, string>,
   return rendered;
 }
 
-function alertingRule(name: string): AlertingRule {
-  const rule = buildRuleGroups()
+function alertingRule(name: string, runbookBaseUrl: string): AlertingRule {
+  const rule = buildRuleGroups(runbookBaseUrl)
     .flatMap((group) => group.rules)
     .find((candidate) => isAlertingRule(candidate) && candidate.alert === name);
   if (rule === undefined || !isAlertingRule(rule)) throw new Error(`no alerting rule ${name}`);
   return rule;
 }
 
-function expectedAlerts(expectation: AlertExpectation): Record<string, unknown> {
-  const rule = alertingRule(expectation.alert);
+function expectedAlerts(expectation: AlertExpectation, runbookBaseUrl: string): Record<string, unknown> {
+  const rule = alertingRule(expectation.alert, runbookBaseUrl);
   return {
     eval_time: expectation.at,
     alertname: expectation.alert,
@@ -559,8 +559,8 @@ export function ruleTestGroups(): TestGroup[] {
   return [...modelGroups(), ...handMadeGroups()];
 }
 
-/** The promtool test file; `rulesPath` is relative to the test file. */
-export function buildRuleTests(rulesPath: string): Record<string, unknown> {
+/** The promtool test file; `rulesPath` is relative to the test file, `runbookBaseUrl` the one the rules were built with. */
+export function buildRuleTests(rulesPath: string, runbookBaseUrl: string): Record<string, unknown> {
   if (durationSeconds(INTERVAL) !== 60) throw new Error('the model emits one sample per minute');
   return {
     rule_files: [rulesPath],
@@ -569,7 +569,7 @@ export function buildRuleTests(rulesPath: string): Record<string, unknown> {
       name: group.name,
       interval: INTERVAL,
       input_series: group.input.map((input) => ({ series: input.series, values: input.values })),
-      alert_rule_test: (group.alerts ?? []).map(expectedAlerts),
+      alert_rule_test: (group.alerts ?? []).map((expectation) => expectedAlerts(expectation, runbookBaseUrl)),
       promql_expr_test: (group.exprs ?? []).map((expectation) => ({
         expr: expectation.expr,
         eval_time: expectation.at,

@@ -99,9 +99,34 @@ const CHURN_REASONS = dropReasonsOfKind('churn');
 /** Loss reasons that page on a spike; unattributed pages on any count (TwentySseUnattributedDrops). */
 const SPIKE_REASONS = LOSS_REASONS.filter((reason) => reason !== 'unattributed');
 
-// The README is published with the npm package; its Runbook section has one heading per alert.
-export const RUNBOOK_BASE_URL = 'https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse';
-export const runbookUrl = (alert: string): string => `${RUNBOOK_BASE_URL}#runbook-${alert.toLowerCase()}`;
+/**
+ * RUNBOOK.md (shipped in the package, one heading per alert) as seen from the
+ * rules file dashboards/prometheus/rules/: the default runbook base while
+ * package.json names no repository or homepage. It needs no network and
+ * resolves from a checkout and from an installed package alike.
+ */
+export const RUNBOOK_RELATIVE_TO_RULES = '../../../RUNBOOK.md';
+
+/** An alert's runbook_url: its RUNBOOK.md heading's anchor (GitHub's, the name in lower case). */
+export const runbookUrl = (alert: string, base: string = RUNBOOK_RELATIVE_TO_RULES): string => `${base}#${alert.toLowerCase()}`;
+
+export type PackageLinks = { repository?: string | { url?: string }; homepage?: string };
+
+/**
+ * The runbook base from package.json: the repository's RUNBOOK.md on its default
+ * branch (`<repository>/blob/HEAD/RUNBOOK.md`), else `<homepage>/RUNBOOK.md`,
+ * else RUNBOOK_RELATIVE_TO_RULES.
+ */
+export function defaultRunbookBaseUrl(pkg: PackageLinks): string {
+  const repository = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
+  if (repository) {
+    const shorthand = /^(?:github:)?([\w.-]+\/[\w.-]+)$/.exec(repository);
+    const web = shorthand ? `https://github.com/${shorthand[1]}` : repository.replace(/^git\+/, '').replace(/\.git$/, '');
+    return `${web.replace(/\/$/, '')}/blob/HEAD/RUNBOOK.md`;
+  }
+  if (pkg.homepage) return `${pkg.homepage.replace(/#.*$/, '').replace(/\/$/, '')}/RUNBOOK.md`;
+  return RUNBOOK_RELATIVE_TO_RULES;
+}
 
 export type RecordingRule = {
   record: string;
@@ -223,17 +248,10 @@ function recordingRules(timing: RuleTiming): RecordingRule[] {
   ];
 }
 
-function alert(
-  name: string,
-  rule: Omit<AlertingRule, 'alert' | 'annotations'> & { annotations: Omit<AlertingRule['annotations'], 'runbook_url'> },
-): AlertingRule {
-  return {
-    alert: name,
-    expr: rule.expr,
-    for: rule.for,
-    labels: rule.labels,
-    annotations: { ...rule.annotations, runbook_url: runbookUrl(name) },
-  };
+type AlertWithoutRunbook = Omit<AlertingRule, 'annotations'> & { annotations: Omit<AlertingRule['annotations'], 'runbook_url'> };
+
+function alert(name: string, rule: Omit<AlertWithoutRunbook, 'alert'>): AlertWithoutRunbook {
+  return { alert: name, expr: rule.expr, for: rule.for, labels: rule.labels, annotations: rule.annotations };
 }
 
 const jaeger = (search: Parameters<typeof jaegerSearchUrl>[1]) => jaegerSearchUrl(DEFAULT_JAEGER_URL, search);
@@ -241,7 +259,7 @@ const jaeger = (search: Parameters<typeof jaegerSearchUrl>[1]) => jaegerSearchUr
 /** Adds a constant label to every series of `expr`. */
 const withLabel = (expr: string, name: string, value: string): string => `label_replace(${expr}, "${name}", "${value}", "", "")`;
 
-function pipelineAlerts(timing: RuleTiming): AlertingRule[] {
+function pipelineAlerts(timing: RuleTiming): AlertWithoutRunbook[] {
   const record = recordNames(timing);
   const targetsFound = publishStageTargetsFound();
   const stageUnits = sumBy([STAGE], record.STAGE_UNITS_INCREASE);
@@ -359,7 +377,7 @@ function pipelineAlerts(timing: RuleTiming): AlertingRule[] {
   ];
 }
 
-function collectorAlerts(timing: RuleTiming): AlertingRule[] {
+function collectorAlerts(timing: RuleTiming): AlertWithoutRunbook[] {
   const increased = (name: string, labels: string[]) =>
     `${sumBy([JOB, ...labels], increaseFromZero(seriesByNameRegex(`${name}(_total)?`), timing.window))} > 0`;
   return [
@@ -390,13 +408,21 @@ function collectorAlerts(timing: RuleTiming): AlertingRule[] {
   ];
 }
 
-export function buildRuleGroups(timing: RuleTiming = PRODUCTION_TIMING): RuleGroup[] {
+/**
+ * `runbookBaseUrl`: where RUNBOOK.md is for the alerts' runbook_url (see defaultRunbookBaseUrl); `timing`: the
+ * durations (the live test compresses them).
+ */
+export function buildRuleGroups(runbookBaseUrl: string = RUNBOOK_RELATIVE_TO_RULES, timing: RuleTiming = PRODUCTION_TIMING): RuleGroup[] {
+  const withRunbook = (rule: AlertWithoutRunbook): AlertingRule => ({
+    ...rule,
+    annotations: { ...rule.annotations, runbook_url: runbookUrl(rule.alert, runbookBaseUrl) },
+  });
   // One group: its rules run in order at each evaluation, so every alert reads the recorded series of the same evaluation.
   return [
-    { name: 'twenty-sse', rules: [...recordingRules(timing), ...pipelineAlerts(timing)] },
-    { name: 'otel-collector.alerts', rules: collectorAlerts(timing) },
+    { name: 'twenty-sse', rules: [...recordingRules(timing), ...pipelineAlerts(timing).map(withRunbook)] },
+    { name: 'otel-collector.alerts', rules: collectorAlerts(timing).map(withRunbook) },
   ];
 }
 
 export const ruleNames = (timing: RuleTiming = PRODUCTION_TIMING): string[] =>
-  buildRuleGroups(timing).flatMap((group) => group.rules.map((rule) => (isAlertingRule(rule) ? rule.alert : rule.record)));
+  buildRuleGroups(RUNBOOK_RELATIVE_TO_RULES, timing).flatMap((group) => group.rules.map((rule) => (isAlertingRule(rule) ? rule.alert : rule.record)));

@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
 import { assessLoss, buildFunnelReport, FunnelReport, FunnelRow, LossAssessment, renderLossReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 import { detectGenerationFromTargets } from '../twenty/detect';
@@ -21,9 +24,11 @@ export interface DoctorOptions {
   /** One line per process instance (job = service.name, instance = service.instance.id). */
   byInstance: boolean;
   help: boolean;
+  /** Also write a self-contained HTML report to this file. */
+  html?: string;
 }
 
-export const DOCTOR_USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--by-instance] [--json] [--generation ${GENERATIONS.join('|')}] [--timeout 10]
+export const DOCTOR_USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--by-instance] [--json] [--html FILE] [--generation ${GENERATIONS.join('|')}] [--timeout 10]
 
 Reads twenty_sse_* metrics from Prometheus (every API server and queue worker
 together) and prints, per pipeline stage, workflow vs UI units entered,
@@ -33,6 +38,8 @@ events; and where each loss happens in the running Twenty generation's code
 (detected from the instrumentation targets, or --generation). With --jaeger,
 links to traces of lost workflow events (Jaeger is optional: unreachable, the
 report is printed without them). --by-instance adds one line per process.
+--html FILE also writes a self-contained page: the funnel chart, the drops by
+reason and the waterfall of one lost workflow trace (with --jaeger).
 
 Exit codes: 0 no loss (routine filtering only), 1 loss or failures found,
 2 no traffic in the window, an endpoint that cannot be reached or parsed, or bad flags.`;
@@ -46,6 +53,7 @@ const FLAGS = {
   jaeger: { type: 'string' },
   since: { type: 'string' },
   json: { type: 'boolean' },
+  html: { type: 'string' },
   generation: { type: 'string' },
   timeout: { type: 'string' },
   'by-instance': { type: 'boolean' },
@@ -63,7 +71,9 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
   const { values, tokens } = parseArgs({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option' || !isFlag(token.name)) {
-      throw new DoctorError(`unknown option ${argv[token.index]}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--by-instance] [--json] (see --help)`);
+      throw new DoctorError(
+        `unknown option ${argv[token.index]}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--by-instance] [--json] [--html FILE] (see --help)`,
+      );
     }
     const { type } = FLAGS[token.name];
     if (type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))) {
@@ -72,7 +82,7 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     if (type === 'boolean' && token.value !== undefined) throw new DoctorError(`${token.rawName} takes no value; give ${token.rawName} alone`);
   }
   // Every string flag now has a string value and --json is a boolean; the last of a repeated flag wins.
-  const text = (flag: 'prometheus' | 'jaeger' | 'since' | 'generation' | 'timeout') => values[flag] as string | undefined;
+  const text = (flag: 'prometheus' | 'jaeger' | 'since' | 'html' | 'generation' | 'timeout') => values[flag] as string | undefined;
   const options: DoctorOptions = {
     prometheus: text('prometheus') ?? '',
     jaeger: text('jaeger'),
@@ -95,6 +105,16 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     const seconds = Number(timeout);
     if (!Number.isFinite(seconds) || seconds <= 0) throw new DoctorError('--timeout takes a number of seconds, e.g. --timeout 10');
     options.timeoutMs = seconds * 1000;
+  }
+  const html = text('html');
+  if (html !== undefined) {
+    const directory = path.dirname(path.resolve(html));
+    try {
+      fs.accessSync(directory, fs.constants.W_OK);
+    } catch {
+      throw new DoctorError(`--html ${html}: the directory ${directory} does not exist or is not writable`);
+    }
+    options.html = html;
   }
   if (!options.prometheus) throw new DoctorError('--prometheus URL is required, e.g. --prometheus http://localhost:9090');
   for (const [flag, url] of [['--prometheus', options.prometheus], ['--jaeger', options.jaeger]] as const) {
@@ -352,6 +372,40 @@ export interface DoctorResult {
   warning?: string;
 }
 
+/** One trace from Jaeger's HTTP API, for the HTML report's waterfall. */
+async function fetchTrace(jaeger: string, traceId: string, timeoutMs: number): Promise<TraceView> {
+  const url = `${jaeger.replace(/\/$/, '')}/api/traces/${encodeURIComponent(traceId)}`;
+  const trace = traceFromJaeger(await getJson(url, 'Jaeger', timeoutMs), url);
+  if (!trace) throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces/${traceId}`);
+  return trace;
+}
+
+function renderDoctorHtml(
+  options: DoctorOptions,
+  report: FunnelReport,
+  assessment: LossAssessment,
+  trace: TraceView | undefined,
+  traces: TraceExample[] | undefined,
+): string {
+  const noTrace = !assessment.lossFound
+    ? 'Nothing was lost, so there is no trace to show.'
+    : !options.jaeger
+      ? 'Run the doctor with --jaeger URL to include the waterfall of a lost workflow trace.'
+      : traces?.length === 0
+        ? `Jaeger has no trace of a dropped event in the last ${options.since} (spans sampled out, or older than Jaeger keeps).`
+        : undefined;
+  return renderHtmlReport({
+    title: 'Twenty SSE pipeline: doctor report',
+    source: `twenty_sse_stage_events_total from Prometheus at ${new URL(options.prometheus).origin}, growth over the last ${options.since}${
+      options.jaeger ? `; traces from Jaeger at ${new URL(options.jaeger).origin}` : ''
+    }`,
+    generatedAt: new Date(),
+    report,
+    trace,
+    noTrace,
+  });
+}
+
 export async function runDoctor(argv: string[], progress: (line: string) => void): Promise<DoctorResult> {
   let options: DoctorOptions;
   try {
@@ -395,6 +449,20 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
       }
     }
     const exitCode = assessment.lossFound ? 1 : 0;
+    if (options.html) {
+      let trace: TraceView | undefined;
+      if (options.jaeger && traces && traces.length > 0) {
+        progress(`querying Jaeger ${options.jaeger} for trace ${traces[0].traceId} ...`);
+        try {
+          trace = await fetchTrace(options.jaeger, traces[0].traceId, options.timeoutMs);
+        } catch (error) {
+          if (!(error instanceof DoctorError)) throw error;
+          warning = `doctor: ${error.message}; the HTML report has no trace waterfall (Jaeger is optional)`;
+        }
+      }
+      fs.writeFileSync(options.html, renderDoctorHtml(options, report, assessment, trace, traces));
+      progress(`wrote the HTML report to ${options.html}`);
+    }
     const result = { exitCode, report, assessment, instances, traces, warning } as const;
     if (options.json) {
       const json = { ...report, assessment, generationSource: source, instances, traces: traces ?? [], ...(warning ? { jaegerError: warning } : {}) };

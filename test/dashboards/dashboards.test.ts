@@ -17,10 +17,21 @@ import {
   type Panel,
   type PrometheusTarget,
 } from '../../dashboards/generator/dashboard';
-import { generatedFiles, toYaml } from '../../dashboards/generator/generate';
+import { DASHBOARD_PATH, RULES_PATH, generatedFiles, toYaml } from '../../dashboards/generator/generate';
 import { LOSS_CASES, STATED_DELAY_MINUTES, describeFiredAlert } from '../../dashboards/generator/rule-tests';
 import { STAGE_IN_ORDER_LABEL, stageInOrder } from '../../dashboards/generator/promql';
-import { PRODUCTION_TIMING, buildRuleGroups, compressedTiming, isAlertingRule, recordNames, ruleNames, type AlertingRule } from '../../dashboards/generator/rules';
+import {
+  PRODUCTION_TIMING,
+  RUNBOOK_RELATIVE_TO_RULES,
+  buildRuleGroups,
+  compressedTiming,
+  defaultRunbookBaseUrl,
+  isAlertingRule,
+  recordNames,
+  ruleNames,
+  type AlertingRule,
+} from '../../dashboards/generator/rules';
+import { parseYaml } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PROMETHEUS_DIR = path.join(ROOT, 'dashboards/prometheus');
@@ -239,7 +250,9 @@ describe('dashboardQueries() and the variable substitution', () => {
 });
 
 describe('alert rules', () => {
-  const runbook = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const RUNBOOK = path.join(ROOT, 'RUNBOOK.md');
+  const runbook = fs.readFileSync(RUNBOOK, 'utf8');
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   /** GitHub's heading anchor. */
   const slug = (heading: string) =>
     heading
@@ -247,6 +260,9 @@ describe('alert rules', () => {
       .replace(/[^a-z0-9 _-]/g, '')
       .replace(/ /g, '-');
   const anchors = new Set([...runbook.matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
+  const committedRules = (
+    parseYaml(fs.readFileSync(path.join(ROOT, RULES_PATH), 'utf8')) as { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] }
+  ).groups.flatMap((group) => group.rules.filter((rule) => rule.alert !== undefined));
 
   test('the alerts the product promises exist', () => {
     expect(alerts.map((rule) => rule.alert).sort()).toEqual(
@@ -271,10 +287,8 @@ describe('alert rules', () => {
       expect(['warning', 'critical']).toContain(rule.labels.severity);
       expect(rule.annotations.summary).not.toBe('');
       expect(rule.annotations.description).not.toBe('');
-      expect(rule.annotations.runbook_url).toBe(
-        `https://www.npmjs.com/package/opentelemetry-instrumentation-twenty-sse#runbook-${name.toLowerCase()}`,
-      );
-      expect(anchors.has(`runbook-${name.toLowerCase()}`)).toBe(true);
+      expect(rule.annotations.runbook_url).toBe(`../../../RUNBOOK.md#${name.toLowerCase()}`);
+      expect(anchors.has(name.toLowerCase())).toBe(true);
       expect(rule.annotations.jaeger_search).toMatch(/^http:\/\/localhost:16686\/search/);
     },
   );
@@ -310,16 +324,57 @@ describe('alert rules', () => {
   test('the live run\'s compressed timing divides every duration and keeps the rules valid', () => {
     const fast = compressedTiming(30, 5);
     expect(fast).toMatchObject({ window: '20s', baseline: '12m', divergenceFor: '10s', churnFor: '20s', absentFor: '20s', minUnits: 5 });
-    expect(buildRuleGroups(fast).flatMap((group) => group.rules).length).toBe(buildRuleGroups(PRODUCTION_TIMING).flatMap((group) => group.rules).length);
+    expect(buildRuleGroups(undefined, fast).flatMap((group) => group.rules).length).toBe(buildRuleGroups(undefined, PRODUCTION_TIMING).flatMap((group) => group.rules).length);
     expect(() => compressedTiming(7, 5)).toThrow(/whole seconds/);
   });
 
   test("the README's table of measured loss cases is the one the promtool tests check", () => {
     for (const lossCase of LOSS_CASES) {
-      const row = runbook.split('\n').find((line) => line.startsWith(`| \`${lossCase.kind}\``));
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${lossCase.kind}\``));
       expect({ kind: lossCase.kind, row }).toEqual({ kind: lossCase.kind, row: expect.stringContaining(`| ${lossCase.fires.map(describeFiredAlert).join(', ')} |`) });
     }
-    for (const [alert, minutes] of Object.entries(STATED_DELAY_MINUTES)) expect(runbook).toMatch(new RegExp(`${alert}[^.]*within[^.]*\\b${minutes}\\b`));
+    for (const [alert, minutes] of Object.entries(STATED_DELAY_MINUTES)) expect(readme).toMatch(new RegExp(`${alert}[^.]*within[^.]*\\b${minutes}\\b`));
+  });
+
+  test('the shipped rules file links each alert to its own RUNBOOK.md section, offline (a path from the rules file)', () => {
+    expect(committedRules.map((rule) => rule.alert).sort()).toEqual(alerts.map((rule) => rule.alert).sort());
+    for (const rule of committedRules) {
+      const [file, anchor] = rule.annotations!.runbook_url.split('#');
+      expect({ alert: rule.alert, file: path.resolve(path.dirname(path.join(ROOT, RULES_PATH)), file), anchor }).toEqual({
+        alert: rule.alert,
+        file: RUNBOOK,
+        anchor: rule.alert!.toLowerCase(),
+      });
+      expect(anchors.has(anchor)).toBe(true);
+    }
+  });
+
+  test('RUNBOOK.md ships in the package', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+    expect(pkg.files).toContain('RUNBOOK.md');
+  });
+
+  test('the runbook base URL: an option, else package.json repository or homepage, else the relative path', () => {
+    const base = 'https://wiki.example/ops/RUNBOOK.md';
+    const custom = buildRuleGroups(base).flatMap((group) => group.rules).filter(isAlertingRule);
+    expect(custom.map((rule) => rule.annotations.runbook_url)).toEqual(alerts.map((rule) => `${base}#${rule.alert.toLowerCase()}`));
+    // The promtool tests expect the annotations the rules carry, so both files take the option.
+    for (const file of generatedFiles({ runbookBaseUrl: base }).filter((generated) => generated.path !== DASHBOARD_PATH)) {
+      const urls = [...file.content.matchAll(/runbook_url: '?([^'\n]+)'?$/gm)].map((match) => match[1]);
+      expect(urls.length).toBeGreaterThanOrEqual(alerts.length);
+      expect(urls.filter((url) => !url.startsWith(`${base}#`))).toEqual([]);
+      expect(urls).toContain(`${base}#twentysseworkflowlossaboveui`);
+    }
+
+    expect(defaultRunbookBaseUrl({})).toBe(RUNBOOK_RELATIVE_TO_RULES);
+    expect(defaultRunbookBaseUrl({ repository: { url: 'git+https://github.com/acme/twenty-sse.git' } })).toBe(
+      'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
+    );
+    expect(defaultRunbookBaseUrl({ repository: 'github:acme/twenty-sse' })).toBe('https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md');
+    expect(defaultRunbookBaseUrl({ repository: 'acme/twenty-sse', homepage: 'https://docs.example' })).toBe(
+      'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
+    );
+    expect(defaultRunbookBaseUrl({ homepage: 'https://docs.example/twenty-sse/#readme' })).toBe('https://docs.example/twenty-sse/RUNBOOK.md');
   });
 
   test('the runbook explains every drop reason', () => {

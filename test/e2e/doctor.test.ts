@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { dumpDom } from '../helpers/chromium';
 import { allocateStackPorts, freePorts, getJson, runCli, startJaeger, type CliResult } from '../helpers/stack';
 
 type Handler = (request: http.IncomingMessage, url: URL) => { status?: number; type?: string; body: string } | 'hang';
@@ -344,6 +345,7 @@ describe('doctor: bad flags give exit 2 and one clear line, before any request',
     ['--timeout 0', ['--prometheus', 'http://127.0.0.1:9', '--timeout', '0'], /^doctor: --timeout takes a number of seconds/],
     ['--timeout not a number', ['--prometheus', 'http://127.0.0.1:9', '--timeout', 'soon'], /^doctor: --timeout takes a number of seconds/],
     ['an unknown flag', ['--prometheus', 'http://127.0.0.1:9', '--verbose'], /^doctor: unknown option --verbose; usage: twenty-sse-otel doctor --prometheus URL/],
+    ['--html into a missing directory', ['--prometheus', 'http://127.0.0.1:9', '--html', '/nonexistent-dir/report.html'], /^doctor: --html \/nonexistent-dir\/report\.html: the directory \/nonexistent-dir does not exist or is not writable$/],
     ['a stray argument', ['--prometheus', 'http://127.0.0.1:9', 'jaeger'], /^doctor: unknown option jaeger; usage: twenty-sse-otel doctor --prometheus URL/],
     ['--prometheus=VALUE is read like --prometheus VALUE', ['--prometheus=localhost:9090'], /^doctor: --prometheus localhost:9090 is not an http\(s\) URL/],
     ['--json with a value', ['--prometheus', 'http://127.0.0.1:9', '--json=yes'], /^doctor: --json takes no value; give --json alone$/],
@@ -357,5 +359,90 @@ describe('doctor: bad flags give exit 2 and one clear line, before any request',
     const result = await runCli(['doctr']);
     expect(result.code).toBe(2);
     expect(result.stderr.split('\n')[0]).toBe('twenty-sse-otel: unknown command doctr');
+  });
+});
+
+describe('doctor --html against fake endpoints, rendered in headless Chromium', () => {
+  const TRACE_ID = '7c0ffee0000000000000000000000001';
+  const us = (ms: number) => 1_800_000_000_000_000 + ms * 1000;
+  const tag = (key: string, value: string | number) => ({ key, type: typeof value === 'number' ? 'int64' : 'string', value });
+  // The shape Jaeger's /api/traces/{id} answers: a workflow job in the worker down to the stream span that dropped.
+  const JAEGER_TRACE = {
+    data: [
+      {
+        traceID: TRACE_ID,
+        processes: { p1: { serviceName: 'twenty-worker', tags: [] } },
+        spans: [
+          { traceID: TRACE_ID, spanID: 'a1', operationName: 'RunWorkflowJob.handle', references: [], startTime: us(0), duration: 9000, processID: 'p1', tags: [tag('twenty.sse.stage', 'workflow_step'), tag('twenty.sse.outcome', 'forwarded')], logs: [] },
+          { traceID: TRACE_ID, spanID: 'b2', operationName: 'WorkspaceEventEmitterService.publish', references: [{ refType: 'CHILD_OF', traceID: TRACE_ID, spanID: 'a1' }], startTime: us(2), duration: 5000, processID: 'p1', tags: [tag('twenty.sse.stage', 'publish'), tag('twenty.sse.outcome', 'forwarded')], logs: [] },
+          {
+            traceID: TRACE_ID,
+            spanID: 'c3',
+            operationName: 'WorkspaceEventEmitterService.processStreamEvents',
+            references: [{ refType: 'CHILD_OF', traceID: TRACE_ID, spanID: 'b2' }],
+            startTime: us(4),
+            duration: 1500,
+            processID: 'p1',
+            tags: [tag('twenty.sse.stage', 'stream'), tag('twenty.sse.origin', 'workflow'), tag('twenty.sse.outcome', 'dropped'), tag('twenty.sse.drop.reason', 'no_matching_query')],
+            logs: [{ timestamp: us(5), fields: [tag('event', 'twenty.sse.drop'), tag('twenty.sse.drop.reason', 'no_matching_query'), tag('twenty.sse.events.dropped', 1)] }],
+          },
+        ],
+      },
+    ],
+  };
+
+  const jaegerWithTrace = (trace: ReturnType<Handler>) =>
+    fakeServer((_request, url) => {
+      if (url.pathname === '/api/services') return json({ data: ['twenty-worker'] });
+      if (url.pathname === '/api/traces') return json({ data: [{ traceID: TRACE_ID, spans: [], processes: {} }] });
+      if (url.pathname === `/api/traces/${TRACE_ID}`) return trace;
+      return { status: 404, body: '404 page not found' };
+    });
+
+  let work: string;
+  beforeAll(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-doctor-html-'));
+  });
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  test('with drops and --jaeger: the funnel chart, the drop row and the waterfall of the trace Jaeger returns', async () => {
+    const prom = await prometheus(json(WITH_DROP));
+    const jaegerServer = await jaegerWithTrace(json(JAEGER_TRACE));
+    const file = path.join(work, 'drops.html');
+    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url, '--html', file);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`wrote the HTML report to ${file}`);
+    expect(jaegerServer.requests).toContain(`/api/traces/${TRACE_ID}`);
+    const dom = await dumpDom(file);
+    expect(dom).toMatch(/<body[^>]* data-ready="true"/);
+    expect(dom).toMatch(/<rect class="bar seg-dropped" data-stage="stream" data-origin="workflow" data-outcome="dropped" data-count="1"/);
+    expect(dom).toMatch(/<rect class="bar seg-forwarded" data-stage="stream" data-origin="workflow" data-outcome="forwarded" data-count="2"/);
+    expect(dom).toContain('<tr class="drop-row" data-reason="no_matching_query" data-origin="workflow">');
+    expect([...dom.matchAll(/<details class="span-row span-(\w+)" data-span-id="(\w+)" data-depth="(\d)"/g)].map((m) => m.slice(1).join(' '))).toEqual([
+      'forwarded a1 0',
+      'forwarded b2 1',
+      'dropped c3 2',
+    ]);
+    expect(dom).toMatch(/<span class="drop-event" data-reason="no_matching_query" style="left:55\.556%"/);
+    expect(dom).toContain(`Trace <code>${TRACE_ID}</code>, 3 spans over 9.00 ms`);
+  });
+
+  test('without --jaeger the page says how to get the waterfall', async () => {
+    const prom = await prometheus(json(WITH_DROP));
+    const file = path.join(work, 'no-jaeger.html');
+    const result = await doctor('--prometheus', prom.url, '--html', file);
+    expect(result.code).toBe(1);
+    const dom = await dumpDom(file);
+    expect(dom).toContain('Run the doctor with --jaeger URL to include the waterfall of a lost workflow trace.');
+    expect(dom).not.toContain('id="waterfall"');
+  });
+
+  test('a trace of the wrong shape: exit 2 and one clear line', async () => {
+    const prom = await prometheus(json(WITH_DROP));
+    const jaegerServer = await jaegerWithTrace(json({ data: [{ traceID: TRACE_ID, spans: [{ spanID: 'x' }] }] }));
+    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url, '--html', path.join(work, 'bad.html'));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n').pop()).toMatch(new RegExp(`^doctor: Jaeger at http://127\\.0\\.0\\.1:\\d+ answered an unexpected shape for /api/traces/${TRACE_ID}$`));
+    expect(fs.existsSync(path.join(work, 'bad.html'))).toBe(false);
   });
 });

@@ -17,7 +17,7 @@ import {
 } from '../../twenty/engine/core-modules/auth/auth-token.service';
 import { type WorkspaceAuthContext } from '../../twenty/engine/core-modules/auth/types/auth-context.type';
 import { WorkspaceCacheService } from '../../twenty/engine/workspace-cache/workspace-cache.service';
-import { type WorkflowAction } from '../../twenty/modules/workflow/common/workflow.types';
+import { type WorkflowAction, WorkflowActionType } from '../../twenty/modules/workflow/common/workflow.types';
 
 import { ExampleMutationsService, type RecordMutation } from './example-mutations.service';
 
@@ -122,7 +122,40 @@ export class RecordRestController {
   }
 }
 
-// POST /workflows/run { workflowVersionId? | steps?, manual?, workspaceMemberId?, wait? }
+const STEP_EXAMPLE =
+  '{"id":"step-1","type":"UPDATE_RECORD","settings":{"input":{"objectName":"company","objectRecordId":"<id>","objectRecord":{"employees":42}}}}';
+
+// A run without steps would complete having done nothing, which looks like a working workflow: refuse it.
+const assertRunnable = (body: { workflowVersionId?: unknown; steps?: unknown }) => {
+  if (body.workflowVersionId !== undefined) {
+    if (typeof body.workflowVersionId !== 'string' || body.workflowVersionId === '') {
+      throw new BadRequestException('workflowVersionId must be the id of a workflow version');
+    }
+
+    return;
+  }
+  if (!Array.isArray(body.steps) || body.steps.length === 0) {
+    throw new BadRequestException(
+      `POST /workflows/run needs "steps": a non-empty list of workflow actions, e.g. {"steps":[${STEP_EXAMPLE}]}`,
+    );
+  }
+  body.steps.forEach((step: Partial<WorkflowAction> | null, index) => {
+    const input = step?.settings?.input;
+
+    if (
+      typeof step?.id !== 'string' ||
+      !Object.values(WorkflowActionType).includes(step.type as WorkflowActionType) ||
+      typeof input !== 'object' ||
+      input === null
+    ) {
+      throw new BadRequestException(
+        `steps[${index}] must be { id, type: ${Object.values(WorkflowActionType).join(' | ')}, settings: { input: {...} } }, e.g. ${STEP_EXAMPLE}`,
+      );
+    }
+  });
+};
+
+// POST /workflows/run { workflowVersionId? | steps, manual?, workspaceMemberId?, wait? }
 @Controller('workflows')
 export class WorkflowTriggerController {
   constructor(private readonly mutationsService: ExampleMutationsService) {}
@@ -140,6 +173,8 @@ export class WorkflowTriggerController {
     },
   ) {
     const authContext = authContextOf(request);
+
+    assertRunnable(body);
     const workspaceId = authContext.workspace.id;
     const { workflowRunId } = await this.mutationsService.runWorkflow({
       workspaceId,

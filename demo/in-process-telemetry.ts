@@ -1,8 +1,18 @@
+import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 
-import { hookNestScanner } from '../../src/load-hook';
-import { startInstrumentation, type Runtime } from '../../src/runtime';
-import { ATTR, METRIC, STAGES, type Origin, type Stage } from '../../src/semconv';
+import { type TraceView } from '../src/cli/html-report';
+import { hookNestScanner } from '../src/load-hook';
+import { startInstrumentation, type Runtime } from '../src/runtime';
+import { ATTR, METRIC, STAGES, type Origin, type Stage } from '../src/semconv';
+
+// Span attribute values as the report shows them (arrays joined).
+const plainAttributes = (attributes: Attributes): Record<string, string | number | boolean> =>
+  Object.fromEntries(
+    Object.entries(attributes)
+      .filter(([, value]) => value !== undefined && value !== null)
+      .map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : (value as string | number | boolean)]),
+  );
 
 /** A metric reader that only exports when asked: the demo reads the counters once, at the end. */
 class OnDemandMetricReader extends sdkMetrics.MetricReader {
@@ -25,6 +35,8 @@ export type InProcessTelemetry = {
    * stage too. The funnel report counts failures but names no method for them.
    */
   failures: (origin: Origin) => Promise<FailureSummary[]>;
+  /** Every finished span of one trace, for the HTML report's waterfall. */
+  trace: (traceId: string) => Promise<TraceView>;
 };
 
 export type FailureSummary = {
@@ -68,6 +80,29 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
     runtime,
     spans,
     logs,
+    trace: async (traceId) => {
+      await runtime.forceFlush();
+      const micros = ([seconds, nanos]: [number, number]) => seconds * 1e6 + Math.round(nanos / 1e3);
+
+      return {
+        traceId,
+        source: 'the in-memory span exporter of this demo run',
+        spans: spans
+          .getFinishedSpans()
+          .filter((span) => span.spanContext().traceId === traceId)
+          .map((span) => ({
+            spanId: span.spanContext().spanId,
+            parentSpanId: span.parentSpanContext?.spanId,
+            name: span.name,
+            service: String(span.resource.attributes['service.name'] ?? 'unknown'),
+            startUs: micros(span.startTime),
+            durationUs: micros(span.duration),
+            attributes: plainAttributes(span.attributes),
+            events: span.events.map((event) => ({ name: event.name, timeUs: micros(event.time), attributes: plainAttributes(event.attributes ?? {}) })),
+            error: span.status.code === SpanStatusCode.ERROR,
+          })),
+      };
+    },
     stageEventsCounterTotal: async () => {
       if (!reader) throw new Error('the metric reader was not built');
       const { resourceMetrics } = await reader.collect();

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 
-import { TWENTY_GENERATIONS, type TwentyGeneration } from '../app/example-config';
+import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/example-config';
 
 import { DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario } from './scenarios';
 
 export type DemoOptions =
-  | { kind: 'run'; scenario: string; generation: TwentyGeneration; events: number; json: boolean }
+  | { kind: 'run'; scenario: string; generation: TwentyGeneration; events: number; json: boolean; html?: string }
   | { kind: 'help' }
   | { kind: 'list'; json: boolean };
 
@@ -20,6 +20,7 @@ const FLAGS = {
   scenario: { type: 'string' },
   generation: { type: 'string' },
   events: { type: 'string' },
+  html: { type: 'string' },
   json: { type: 'boolean' },
   list: { type: 'boolean' },
   help: { type: 'boolean' },
@@ -42,7 +43,7 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
       throw new UsageError(`unexpected argument "${arg}"; options start with -- (see --help)`);
     }
     if (token.kind === 'option-terminator' || !isFlag(token.name)) {
-      throw new UsageError(`unknown option "${arg}"; use --scenario, --generation, --events, --json, --list or --help`);
+      throw new UsageError(`unknown option "${arg}"; use --scenario, --generation, --events, --json, --html, --list or --help`);
     }
     if (FLAGS[token.name].type === 'boolean') {
       if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value (see --help)`);
@@ -51,7 +52,7 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
     }
   }
   // Every value flag now holds a string and the others booleans; the last of a repeated flag wins.
-  const text = (flag: 'scenario' | 'generation' | 'events') => values[flag] as string | undefined;
+  const text = (flag: 'scenario' | 'generation' | 'events' | 'html') => values[flag] as string | undefined;
   const json = values.json === true;
 
   if (values.help === true) return { kind: 'help' };
@@ -82,22 +83,26 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
     }
   }
 
-  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json };
+  const html = text('html');
+
+  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json, ...(html !== undefined && { html }) };
 };
 
 export const HELP_TEXT = `Twenty SSE pipeline demo: runs a Twenty-like app in this process with the
 instrumentation on (no Redis, no collector), makes UI and workflow record
 updates, and shows per pipeline stage where workflow events are lost and why.
 
-Usage: npm run demo -- [--scenario NAME] [--generation GEN] [--events N] [--json]
+Usage: npm run demo -- [--scenario NAME] [--generation GEN] [--events N] [--json] [--html FILE]
        npm run demo -- --list | --help
 
   --scenario NAME   what to reproduce (default ${DEFAULT_SCENARIO}); --list shows them all
   --generation GEN  which Twenty code to run: ${TWENTY_GENERATIONS.join(', ')} (default ${DEFAULT_GENERATION})
-                    v1 = oldest event streams, v5 = the version the bug report quotes,
+                    v1 = oldest event streams, v5 = loses workflow updates leaving a filter,
                     v8 = processObjectRecordStreamEvents, publisher = ObjectRecordEventPublisher
   --events N        UI updates and workflow updates to make, N of each (default ${DEFAULT_EVENTS}, at most ${MAX_EVENTS})
   --json            print one JSON document instead of the text report
+  --html FILE       also write FILE: a self-contained page with the funnel chart, the drops by
+                    reason and the waterfall of one lost workflow trace (open it in a browser)
   --list            list the scenarios (with --json: as JSON)
   --help            this text
 

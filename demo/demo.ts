@@ -7,20 +7,21 @@
  *
  *   npm run demo -- --scenario subscriber-without-role --generation publisher --events 20 --json
  */
-import { type TwentyGeneration } from '../app/example-config';
-import { type GroundTruthRecord, type TwentyLikeApp } from '../harness';
-import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../../src/cli/report';
-import { type Origin } from '../../src/semconv';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { type TwentyGeneration } from '../example/app/example-config';
+import { type GroundTruthRecord } from '../example/harness';
+import { renderHtmlReport, type TraceView } from '../src/cli/html-report';
+import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/cli/report';
+import { type Origin } from '../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';
 import { HELP_TEXT, parseDemoArgs, UsageError } from './options';
-import { DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario, type DemoScenario, type ScenarioRun } from './scenarios';
+import { countReceived, DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario, waitForDeliveries, type BrowserReceived, type DemoScenario } from './scenarios';
 
 const WIDTH = 100;
-const DELIVERY_TIMEOUT_MS = 5_000;
 const EXAMPLE_TRACE_IDS = 3;
-
-type Received = { sent: number; received: number };
 
 /** The --json document. `groundTruth` is what the example app recorded itself, to compare with `report`. */
 export type DemoJson = {
@@ -30,7 +31,7 @@ export type DemoJson = {
   conditionInGeneration: boolean;
   instrumentation: { startupReport: string; missingTargets: string[]; faults: number };
   report: FunnelReport;
-  browser: { streamsOpen: number; ui: Received; workflow: Received };
+  browser: BrowserReceived;
   traces: { lostWorkflowTraceIds: string[]; workflowFailures: FailureSummary[] };
   metrics: { stageEventsCounterTotal: number; tallyTotal: number };
   groundTruth: { emitted: Partial<Record<Origin, number>>; rows: FunnelRow[] };
@@ -76,30 +77,10 @@ const summarizeGroundTruth = (records: GroundTruthRecord[]): DemoJson['groundTru
   return { emitted, rows: [...rows.values()] };
 };
 
-// Waits until each open stream received what the pipeline forwarded to it (or a timeout: the report shows the gap).
-const waitForDeliveries = async (app: TwentyLikeApp, run: ScenarioRun) => {
-  await app.settle({ quietMs: 50 });
-  const records = app.readGroundTruth();
-
-  for (const stream of run.streams) {
-    const forwarded = records
-      .filter((record) => record.kind === 'forwarded' && record.streamChannelId === stream.channelId)
-      .reduce((sum, record) => sum + record.count, 0);
-
-    await stream.waitForEvents((events) => events.length >= forwarded, DELIVERY_TIMEOUT_MS).catch(() => undefined);
-  }
-};
-
-const countReceived = (run: ScenarioRun, events: number): DemoJson['browser'] => {
-  const ui = new Set(run.uiRecordIds);
-  const workflow = new Set(run.workflowRecordIds);
-  const delivered = run.streams.flatMap((stream) => stream.events());
-
-  return {
-    streamsOpen: run.streams.length,
-    ui: { sent: events, received: delivered.filter(({ event }) => ui.has(event.recordId)).length },
-    workflow: { sent: events, received: delivered.filter(({ event }) => workflow.has(event.recordId)).length },
-  };
+type ScenarioResult = {
+  json: DemoJson;
+  /** The first trace in which workflow events were lost, for the HTML report. */
+  lostWorkflowTrace?: TraceView;
 };
 
 const runScenario = async (
@@ -107,9 +88,9 @@ const runScenario = async (
   generation: TwentyGeneration,
   events: number,
   telemetry: InProcessTelemetry,
-): Promise<DemoJson> => {
+): Promise<ScenarioResult> => {
   // Loaded only now, after the instrumentation hooked Nest: as with --require in Twenty.
-  const { startTwentyLikeApp } = await import('../harness');
+  const { startTwentyLikeApp } = await import('../example/harness');
   const app = await startTwentyLikeApp({ generation, mode: 'single', redisUrl: process.env.REDIS_URL || undefined });
   const { runtime } = telemetry;
 
@@ -120,8 +101,9 @@ const runScenario = async (
     await waitForDeliveries(app, run);
     await app.settle({ quietMs: 50 });
     const rows = runtime.telemetry.tallyRows();
+    const lostWorkflowTraceIds = await telemetry.lossTraceIds('workflow');
 
-    return {
+    const json: DemoJson = {
       scenario: scenario.name,
       generation,
       events,
@@ -134,7 +116,7 @@ const runScenario = async (
       report: buildFunnelReport(rows, startup.generation ?? generation),
       browser: countReceived(run, events),
       traces: {
-        lostWorkflowTraceIds: await telemetry.lossTraceIds('workflow'),
+        lostWorkflowTraceIds,
         workflowFailures: await telemetry.failures('workflow'),
       },
       metrics: {
@@ -143,13 +125,15 @@ const runScenario = async (
       },
       groundTruth: summarizeGroundTruth(app.readGroundTruth()),
     };
+
+    return { json, lostWorkflowTrace: lostWorkflowTraceIds[0] ? await telemetry.trace(lostWorkflowTraceIds[0]) : undefined };
   } finally {
     await app.close();
     await runtime.shutdown();
   }
 };
 
-const describeReceived = ({ streamsOpen, ui, workflow }: DemoJson['browser']): string =>
+const describeReceived = ({ streamsOpen, ui, workflow }: BrowserReceived): string =>
   streamsOpen === 0
     ? 'No event stream was open, so nothing could be received.'
     : `The open event stream received ${ui.received} of the ${ui.sent} UI updates and ${workflow.received} of the ${workflow.sent} workflow updates.`;
@@ -202,6 +186,30 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
   return lines.join('\n');
 };
 
+const renderHtml = (scenario: DemoScenario, result: DemoJson, trace: TraceView | undefined): string => {
+  const situation = scenario.situation(result.events);
+  const { ui, workflow, streamsOpen } = result.browser;
+
+  return renderHtmlReport({
+    title: `Twenty SSE pipeline demo: ${result.scenario} (Twenty ${result.generation})`,
+    source: 'npm run demo: the Twenty-like example app and the instrumentation in one process, telemetry in memory',
+    generatedAt: new Date(),
+    report: result.report,
+    context: [
+      { label: 'Stream', text: situation.stream },
+      { label: 'UI', text: situation.ui },
+      { label: 'Workflow', text: situation.workflow },
+      { label: 'Checks', text: scenario.checks },
+      {
+        label: 'Browser',
+        text: streamsOpen === 0 ? 'no event stream was open' : `received ${ui.received} of ${ui.sent} UI updates and ${workflow.received} of ${workflow.sent} workflow updates`,
+      },
+    ],
+    trace,
+    noTrace: 'No workflow event was lost in this run, so there is no trace to show.',
+  });
+};
+
 const renderList = (): string => {
   const width = Math.max(...DEMO_SCENARIOS.map((scenario) => scenario.name.length)) + 2;
   const lines = ['Scenarios (npm run demo -- --scenario NAME [--generation v1|v5|v8|publisher]):', ''];
@@ -249,13 +257,31 @@ const main = async (argv: string[]): Promise<number> => {
     return 0;
   }
 
+  if (options.html !== undefined) {
+    // npm runs scripts from the package root; a relative path is meant from where the user typed the command.
+    options.html = path.resolve(process.env.INIT_CWD ?? process.cwd(), options.html);
+    const directory = path.dirname(options.html);
+
+    try {
+      fs.accessSync(directory, fs.constants.W_OK);
+    } catch {
+      process.stderr.write(`demo: --html ${options.html}: the directory ${directory} does not exist or is not writable\n`);
+
+      return 2;
+    }
+  }
+
   // The Twenty-like app's Nest logs would bury the report.
   process.env.EXAMPLE_LOG_LEVELS ??= 'none';
   const scenario = findScenario(options.scenario)!;
   const telemetry = startInProcessTelemetry();
-  const result = await runScenario(scenario, options.generation, options.events, telemetry);
+  const { json: result, lostWorkflowTrace } = await runScenario(scenario, options.generation, options.events, telemetry);
 
   print(options.json ? JSON.stringify(result, null, 2) : renderText(scenario, result));
+  if (options.html !== undefined) {
+    fs.writeFileSync(options.html, renderHtml(scenario, result, lostWorkflowTrace));
+    process.stderr.write(`demo: wrote the HTML report to ${options.html}\n`);
+  }
   // Anything else the instrumentation said (a fault it swallowed, say) goes to stderr.
   for (const line of telemetry.logs.filter((logged) => logged !== result.instrumentation.startupReport)) {
     process.stderr.write(`[twenty-sse-otel] ${line}\n`);

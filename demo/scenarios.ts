@@ -1,14 +1,14 @@
-import { type TwentyGeneration } from '../app/example-config';
-import { type SseStream, type TwentyLikeApp } from '../harness';
-import { FeatureFlagKey, type RecordGqlOperationSignature } from '../twenty/twenty-shared/types';
+import { type TwentyGeneration } from '../example/app/example-config';
+import { type SseStream, type TwentyLikeApp } from '../example/harness';
+import { FeatureFlagKey, type RecordGqlOperationSignature } from '../example/twenty/twenty-shared/types';
 
 /**
- * Demo scenarios: the situation of the bug report behind this package (a
- * companies table open in the browser while a user and a workflow update
- * companies; the workflow's changes never show) and one variant per hypothesis
- * of that report and per drop condition (D-codes, see the README). Each
+ * Demo scenarios: the situation this package was built for (a companies
+ * table open in the browser while a user and a workflow update companies; the
+ * workflow's changes never show) and one variant per suspected cause and per
+ * drop condition (D-codes, see the README). Each
  * makes `events` UI updates and `events` workflow updates, interleaved. The
- * trigger recipes are those of ../drop-conditions.ts, scaled up.
+ * trigger recipes are those of example/drop-conditions.ts, scaled up.
  */
 export type DemoScenario = {
   name: string;
@@ -16,13 +16,15 @@ export type DemoScenario = {
   summary: string;
   /** What is set up, for the reader: who has which stream open, what the UI and the workflow do. */
   situation: (events: number) => { stream: string; ui: string; workflow: string };
-  /** What this scenario checks: the bug report's hypothesis or the drop condition (D-code), in Twenty's terms. */
+  /** What this scenario checks: a suspected cause or the drop condition (D-code), in Twenty's terms. */
   checks: string;
   /** A next command worth running after this one. */
   tryNext?: string;
   /** Generations whose code has this condition; in the others the demo says what to expect instead. */
   conditionIn: readonly TwentyGeneration[];
   notInOtherGenerations?: string;
+  /** Injects its fault inside the app's own process: runs in the one-process demo only, not against separate processes. */
+  inProcessOnly?: true;
   run: (app: TwentyLikeApp, events: number) => Promise<ScenarioRun>;
 };
 
@@ -31,6 +33,38 @@ export type ScenarioRun = {
   streams: SseStream[];
   uiRecordIds: string[];
   workflowRecordIds: string[];
+};
+
+type Received = { sent: number; received: number };
+export type BrowserReceived = { streamsOpen: number; ui: Received; workflow: Received };
+
+const DELIVERY_TIMEOUT_MS = 5_000;
+
+/** Waits until each open stream received what the pipeline forwarded to it (or a timeout: the report shows the gap). */
+export const waitForDeliveries = async (app: TwentyLikeApp, run: ScenarioRun) => {
+  await app.settle({ quietMs: 50 });
+  const records = app.readGroundTruth();
+
+  for (const stream of run.streams) {
+    const forwarded = records
+      .filter((record) => record.kind === 'forwarded' && record.streamChannelId === stream.channelId)
+      .reduce((sum, record) => sum + record.count, 0);
+
+    await stream.waitForEvents((events) => events.length >= forwarded, DELIVERY_TIMEOUT_MS).catch(() => undefined);
+  }
+};
+
+/** What the scenario's open streams received of its UI and of its workflow updates. */
+export const countReceived = (run: ScenarioRun, events: number): BrowserReceived => {
+  const ui = new Set(run.uiRecordIds);
+  const workflow = new Set(run.workflowRecordIds);
+  const delivered = run.streams.flatMap((stream) => stream.events());
+
+  return {
+    streamsOpen: run.streams.length,
+    ui: { sent: events, received: delivered.filter(({ event }) => ui.has(event.recordId)).length },
+    workflow: { sent: events, received: delivered.filter(({ event }) => workflow.has(event.recordId)).length },
+  };
 };
 
 const ALL: readonly TwentyGeneration[] = ['v1', 'v5', 'v8', 'publisher'];
@@ -179,14 +213,14 @@ const WORKFLOW_SETS_EMPLOYEES = (events: number) =>
 export const DEMO_SCENARIOS: DemoScenario[] = [
   {
     name: 'workflow-leaves-filter',
-    summary: "the bug report's situation: a workflow moves records out of the open table's filter",
+    summary: "the default: a workflow moves records out of the open table's filter",
     situation: (events) => ({
       stream: 'a user has the companies table open in the browser, filtered on stage = LEAD',
       ui: `the user renames ${events} LEAD companies (they stay in the filter)`,
       workflow: `an automatic workflow moves ${events} other LEAD companies to stage WON (out of the filter)`,
     }),
     checks:
-      'the most likely cause of the bug report (D8): before ObjectRecordEventPublisher only the record AFTER the update is matched against the table filter, so an update that takes a record out of the filter is never delivered and the row stays on screen.',
+      'the most likely cause of tables not refreshing after workflows (D8): before ObjectRecordEventPublisher only the record AFTER the update is matched against the table filter, so an update that takes a record out of the filter is never delivered and the row stays on screen.',
     tryNext:
       'npm run demo -- --generation publisher (the newest publisher also matches the record BEFORE the update: the workflow column reaches deliver)',
     conditionIn: ['v5', 'v8'],
@@ -224,7 +258,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
     checks:
-      "the bug report's first hypothesis (lines 133-136, `if (!isDefined(userWorkspaceId)) return;`). That check reads the SUBSCRIBER's identity stored with the stream, not the workflow's, so it drops UI events just as much, and only for streams without a user (D4).",
+      "the first suspect, `if (!isDefined(userWorkspaceId)) return;` in the per-stream method. That check reads the SUBSCRIBER's identity stored with the stream, not the workflow's, so it drops UI events just as much, and only for streams without a user (D4).",
     conditionIn: WITH_PERMISSIONS,
     notInOtherGenerations: V1_HAS_NO_PERMISSION_CHECKS,
     run: (app, events) =>
@@ -239,7 +273,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
     checks:
-      "the bug report's 'secondary blocker' (lines 139-142): permissionsContext.userWorkspaceRoleMap has no role for the subscriber (D5; in the publisher resolveStreamRoleIds returns [], D4'). Again the subscriber's, so UI events are dropped too.",
+      "the next suspect: permissionsContext.userWorkspaceRoleMap has no role for the subscriber (D5; in the publisher resolveStreamRoleIds returns [], D4'). Again the subscriber's, so UI events are dropped too.",
     conditionIn: WITH_PERMISSIONS,
     notInOtherGenerations: V1_HAS_NO_PERMISSION_CHECKS,
     run: (app, events) =>
@@ -254,7 +288,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
     checks:
-      "the bug report's check 4 (lines 74-78): does eventStreamService.getActiveStreamIds(workspaceId) return anything? If not, every event is dropped before any per-stream check (D1).",
+      "does eventStreamService.getActiveStreamIds(workspaceId) return anything? If not, every event is dropped before any per-stream check (D1).",
     conditionIn: ALL,
     run: async (app, events) => {
       const workspace = await seedWorkspace(app, events);
@@ -307,7 +341,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: `an automatic workflow updates ${events} companies of workspace B, where nobody has a stream open`,
     }),
     checks:
-      "the bug report's check 2: is the workflow's workspaceId the one the stream was opened in? If not, the workflow's batch finds no active stream (D1).",
+      "is the workflow's workspaceId the one the stream was opened in? If not, the workflow's batch finds no active stream (D1).",
     conditionIn: ALL,
     run: async (app, events) => {
       const workspaceA = await seedWorkspace(app, events);
@@ -483,7 +517,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: `an automatic workflow "updates" ${events} other companies with the values they already have`,
     }),
     checks:
-      "the bug report's check 3: do workflow mutations reach EntityEventsToDbListener and publishToEventStreams at all? A write that changes nothing emits no database event, so nothing downstream ever sees it.",
+      "do workflow mutations reach EntityEventsToDbListener and publishToEventStreams at all? A write that changes nothing emits no database event, so nothing downstream ever sees it.",
     conditionIn: ALL,
     run: async (app, events) => {
       // updatedBy is written too, so the records already carry the workflow actor.
@@ -512,6 +546,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
     conditionIn: ['v8'],
     notInOtherGenerations:
       'v1 and v5 do not enrich events and the publisher catches the error: expect every event to be delivered.',
+    inProcessOnly: true,
     run: async (app, events) => {
       const workspace = await seedWorkspace(app, events);
       const stream = await openTable(app, workspace.editor.token);
