@@ -35,6 +35,9 @@ export type Origin = (typeof ORIGINS)[number];
  * - `loss`: an event a watcher should have had. Counted in the
  *   workflow-versus-UI loss share; a spike alerts on its own.
  * A `failed` outcome is loss at any stage, whatever the reason table says.
+ * A new reason is one line in DROP_REASONS: its kind (and routine share)
+ * decides the alerts, the dashboard's loss/routine split and the doctor's
+ * verdict; the generated rules, dashboard and rule tests follow.
  */
 export type DropReasonKind = 'filtering' | 'churn' | 'loss';
 

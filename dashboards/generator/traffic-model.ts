@@ -1,7 +1,8 @@
 /**
  * A model of a Twenty deployment's SSE record-event traffic, minute by
  * minute, as the package counts it (`twenty_sse_stage_events_total` per
- * process, stage, origin, outcome and reason): several workspaces, browser
+ * process, stage, origin, outcome and reason; the stage layout of the
+ * generations with the legacy channel, V1 to V9): several workspaces, browser
  * tabs watching different objects with filters, tabs opening, closing and
  * vanishing, UI users and workflows writing records, two API servers and two
  * queue workers (one of them restarted on the way). On top of that routine

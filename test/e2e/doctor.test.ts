@@ -417,7 +417,7 @@ describe('doctor --html against fake endpoints, rendered in headless Chromium', 
     expect(dom).toMatch(/<body[^>]* data-ready="true"/);
     expect(dom).toMatch(/<rect class="bar seg-dropped" data-stage="stream" data-origin="workflow" data-outcome="dropped" data-count="1"/);
     expect(dom).toMatch(/<rect class="bar seg-forwarded" data-stage="stream" data-origin="workflow" data-outcome="forwarded" data-count="2"/);
-    expect(dom).toContain('<tr class="drop-row" data-reason="no_matching_query" data-origin="workflow">');
+    expect(dom).toContain('<tr class="drop-row" data-reason="subscriber_without_role" data-origin="workflow">');
     expect([...dom.matchAll(/<details class="span-row span-(\w+)" data-span-id="(\w+)" data-depth="(\d)"/g)].map((m) => m.slice(1).join(' '))).toEqual([
       'forwarded a1 0',
       'forwarded b2 1',
@@ -437,12 +437,17 @@ describe('doctor --html against fake endpoints, rendered in headless Chromium', 
     expect(dom).not.toContain('id="waterfall"');
   });
 
-  test('a trace of the wrong shape: exit 2 and one clear line', async () => {
+  test('a trace of the wrong shape: the report and the page all the same (no waterfall), exit 1, one warning', async () => {
     const prom = await prometheus(json(WITH_DROP));
     const jaegerServer = await jaegerWithTrace(json({ data: [{ traceID: TRACE_ID, spans: [{ spanID: 'x' }] }] }));
-    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url, '--html', path.join(work, 'bad.html'));
-    expect(result.code).toBe(2);
-    expect(result.stderr.trimEnd().split('\n').pop()).toMatch(new RegExp(`^doctor: Jaeger at http://127\\.0\\.0\\.1:\\d+ answered an unexpected shape for /api/traces/${TRACE_ID}$`));
-    expect(fs.existsSync(path.join(work, 'bad.html'))).toBe(false);
+    const file = path.join(work, 'bad.html');
+    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url, '--html', file);
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('doctor: '))).toEqual([
+      expect.stringMatching(new RegExp(`^doctor: Jaeger at http://127\\.0\\.0\\.1:\\d+ answered an unexpected shape for /api/traces/${TRACE_ID}; the HTML report has no trace waterfall \\(Jaeger is optional\\)$`)),
+    ]);
+    expect(result.stdout).toContain('Workflow events are lost at stage "stream"');
+    const dom = await dumpDom(file);
+    expect(dom).not.toContain('id="waterfall"');
   });
 });
