@@ -19,6 +19,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 import type { TwentyLikeApp } from '../example/harness';
+import { writeInProcessResults } from './results-file';
 import type { Runtime } from '../src/runtime';
 import type { TallyRow } from '../src/otel/telemetry';
 
@@ -48,7 +49,9 @@ const MODE_LABEL: Record<Mode, string> = {
   f: 'hand-written startActiveSpan',
 };
 
-const GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
+const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
+// generations whose publisher has no legacy onDbEvent channel
+const WITHOUT_LEGACY_CHANNEL: Generation[] = ['publisher', 'record_share', 'record_access'];
 type Generation = (typeof GENERATIONS)[number];
 
 interface Settings {
@@ -97,7 +100,7 @@ function usage(): string {
     '  --window W         batches in flight before waiting for delivery (default 10)',
     '  --warmup N         warm-up events per child, not measured (default 5000)',
     '  --repeats R        interleaved rounds of all modes (default 5)',
-    '  --generation G     v1 | v5 | v8 | publisher (default v5)',
+    `  --generation G     ${GENERATIONS.join(' | ')} (default v5)`,
     '  --modes LIST       subset, e.g. a,b,c (default a,b,c,d,e,f)',
     '  --heap-events N    events for the heap check in mode c; 0 skips it (default 1000000)',
     '  --profile          also run one mode-c child under --cpu-prof and list the hot functions',
@@ -206,7 +209,7 @@ const SPAN_TARGETS: { className: string; methods: string[][]; skipIn?: Generatio
   },
   { className: 'ObjectRecordEventPublisher', methods: [['publish'], ['processObjectRecordStreamEvents']] },
   { className: 'SubscriptionService', methods: [['publishToEventStream']] },
-  { className: 'SubscriptionService', methods: [['publish']], skipIn: ['publisher'] },
+  { className: 'SubscriptionService', methods: [['publish']], skipIn: WITHOUT_LEGACY_CHANNEL },
 ];
 
 function findOwner(prototype: object, name: string): object | undefined {
@@ -496,7 +499,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
   const objectMetadata = await app.app.get(GlobalWorkspaceOrmManager).getObjectMetadataOrThrow(workspaceId, 'company');
   const emitter = app.app.get(WorkspaceEventEmitter);
   const authorFields =
-    args.generation === 'publisher'
+    WITHOUT_LEGACY_CHANNEL.includes(args.generation)
       ? { userId: author.userId, userWorkspaceId: author.userWorkspaceId, workspaceMemberId: author.workspaceMemberId }
       : { userId: author.userId, workspaceMemberId: author.workspaceMemberId };
 
@@ -1155,7 +1158,7 @@ async function runParent(settings: Settings): Promise<void> {
     `  One workspace, ${settings.streams} subscriber streams (admin users, one query on \`company\`, empty filter, so every event matches every stream).`,
     `  The driver calls \`WorkspaceEventEmitter.emitDatabaseBatchEvent\` with \`company.updated\` batches of ${settings.batch} fresh UI-authored events,`,
     `  ${settings.window} batches in flight, then waits until every (event, stream) pair was published to its stream channel (counted by a plain pub/sub subscriber), then yields to the event loop (setImmediate).`,
-    `  Chain per batch: emit -> listen -> publish (+ ${settings.generation === 'publisher' ? 'no legacy channel' : 'one legacy onDbEvent publish per event'}) -> fanout -> stream x ${settings.streams} -> pubsub x ${settings.streams}.`,
+    `  Chain per batch: emit -> listen -> publish (+ ${WITHOUT_LEGACY_CHANNEL.includes(settings.generation) ? 'no legacy channel' : 'one legacy onDbEvent publish per event'}) -> fanout -> stream x ${settings.streams} -> pubsub x ${settings.streams}.`,
     `  The example's ground-truth log is cleared after every window (in every mode).`,
     `- Measured: ${fmtInt(Math.ceil(settings.events / settings.batch) * settings.batch)} events per child after ${fmtInt(settings.warmup)} warm-up events; ${settings.repeats} interleaved rounds of ${settings.modes.join(' ')}, each mode in its own child process; figures are medians over the rounds; "vs (a)" is the median of the per-round ratios mode/a.`,
     `- gc: ${settings.exposeGc ? 'children run with --expose-gc; gc() before the measured run and before each heap reading' : 'not exposed (no gc() calls)'}.`,
@@ -1195,7 +1198,7 @@ async function runParent(settings: Settings): Promise<void> {
   process.stdout.write(`\n${table}\n\n${targetText}\n`);
   if (heapText) process.stdout.write(`\n${heapText}\n`);
   if (profileText) process.stdout.write(`\n${profileText}\n`);
-  writeFileSync(outFile, markdown);
+  writeInProcessResults(outFile, markdown);
   log(`\nwrote ${relative(REPO_ROOT, outFile)} (${fmt((Date.now() - t0) / 1000, 0)} s)`);
 }
 

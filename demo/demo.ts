@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { type TwentyGeneration } from '../example/app/example-config';
+import { TWENTY_GENERATIONS, type TwentyGeneration } from '../example/app/example-config';
 import { type GroundTruthRecord } from '../example/harness';
 import { renderHtmlReport, type TraceView } from '../src/cli/html-report';
 import { buildFunnelReport, renderFunnelReport, type FunnelReport, type FunnelRow } from '../src/cli/report';
@@ -180,7 +180,7 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
     describeTraces(result.traces.lostWorkflowTraceIds),
     '',
     ...(scenario.tryNext && result.conditionInGeneration ? [wrap(`Try next: ${scenario.tryNext}`, '  ')] : []),
-    'Other scenarios: npm run demo -- --list; other Twenty versions: --generation v1|v5|v8|publisher',
+    `Other scenarios: npm run demo -- --list; other Twenty versions: --generation ${TWENTY_GENERATIONS.join('|')}`,
   );
 
   return lines.join('\n');
@@ -212,10 +212,10 @@ const renderHtml = (scenario: DemoScenario, result: DemoJson, trace: TraceView |
 
 const renderList = (): string => {
   const width = Math.max(...DEMO_SCENARIOS.map((scenario) => scenario.name.length)) + 2;
-  const lines = ['Scenarios (npm run demo -- --scenario NAME [--generation v1|v5|v8|publisher]):', ''];
+  const lines = [`Scenarios (npm run demo -- --scenario NAME [--generation ${TWENTY_GENERATIONS.join('|')}]):`, ''];
 
   for (const scenario of DEMO_SCENARIOS) {
-    const where = scenario.conditionIn.length === 4 ? 'all generations' : scenario.conditionIn.join(', ');
+    const where = scenario.conditionIn.length === TWENTY_GENERATIONS.length ? 'all generations' : scenario.conditionIn.join(', ');
 
     lines.push(`  ${scenario.name.padEnd(width)}${wrap(`${scenario.summary} [${where}]`, ' '.repeat(width + 2), WIDTH)}`);
   }

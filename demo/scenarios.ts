@@ -67,8 +67,9 @@ export const countReceived = (run: ScenarioRun, events: number): BrowserReceived
   };
 };
 
-const ALL: readonly TwentyGeneration[] = ['v1', 'v5', 'v8', 'publisher'];
-const WITH_PERMISSIONS: readonly TwentyGeneration[] = ['v5', 'v8', 'publisher'];
+export const ALL: readonly TwentyGeneration[] = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'];
+const WITH_PERMISSIONS: readonly TwentyGeneration[] = ['v5', 'v8', 'publisher', 'record_share', 'record_access'];
+const SEPTEMBER_2026: readonly TwentyGeneration[] = ['record_share', 'record_access'];
 const V1_HAS_NO_PERMISSION_CHECKS =
   'v1 has no permission checks in processStreamEvents: expect every event to be delivered.';
 
@@ -399,7 +400,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: `an automatic workflow updates ${events} people; no open query watches people`,
     }),
     checks:
-      'D8: no registered query of the stream has the event\'s object, so the event matches nothing (the people table would refresh if it were open).',
+      'D8: no registered query of the stream has the event\'s object, so the event matches nothing (the people table would refresh if it were open). In the September 2026 publishers this is the early return before the access gate (N1).',
     conditionIn: ALL,
     run: async (app, events) => {
       const workspace = await seedWorkspace(app, events);
@@ -480,11 +481,33 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
     }),
     checks: 'D7b: the record-share gate of ObjectRecordEventPublisher does not admit records not shared with the subscriber.',
     conditionIn: ['publisher'],
-    notInOtherGenerations: 'Only ObjectRecordEventPublisher has the record-share gate: expect every event to be delivered.',
+    notInOtherGenerations:
+      'Only ObjectRecordEventPublisher up to 009451dc has this per-stream share gate (IS_RECORD_SHARING_ENABLED); the September 2026 forms use RecordAccessPolicyService and IS_RECORD_LEVEL_SHARING_ENABLED instead: expect every event to be delivered.',
     run: (app, events) =>
       tableOpenBy(app, events, async (workspace) => workspace.editor.token, {
         beforeUpdates: async ({ workspaceId }) => {
           await app.seed.featureFlag({ workspaceId, key: FeatureFlagKey.IS_RECORD_SHARING_ENABLED, value: true });
+          await app.seed.objectReadability({ workspaceId, objectNameSingular: 'company', readability: 'PRIVATE' });
+        },
+      }),
+  },
+  {
+    name: 'record-access-denied',
+    summary: 'record-level sharing is on, companies are private and none is shared with the subscriber (September 2026)',
+    situation: (events) => ({
+      stream: 'a user has the companies table open; IS_RECORD_LEVEL_SHARING_ENABLED is on and companies are PRIVATE',
+      ui: UI_RENAMES(events),
+      workflow: WORKFLOW_SETS_EMPLOYEES(events),
+    }),
+    checks:
+      "N2/N4: RecordAccessPolicyService's record-access gate admits none of the records for the subscriber (no record share for its principals); 2c712b6a skips the whole stream when the admitted set is empty (N2), faec8d88 skips each event (N4).",
+    conditionIn: SEPTEMBER_2026,
+    notInOtherGenerations:
+      'Only the September 2026 publishers ask RecordAccessPolicyService, and IS_RECORD_LEVEL_SHARING_ENABLED is their flag: expect every event to be delivered.',
+    run: (app, events) =>
+      tableOpenBy(app, events, async (workspace) => workspace.editor.token, {
+        beforeUpdates: async ({ workspaceId }) => {
+          await app.seed.featureFlag({ workspaceId, key: FeatureFlagKey.IS_RECORD_LEVEL_SHARING_ENABLED, value: true });
           await app.seed.objectReadability({ workspaceId, objectNameSingular: 'company', readability: 'PRIVATE' });
         },
       }),
@@ -498,7 +521,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
     checks: "D4': resolveStreamRoleIds returns [] because the stream's application is inactive.",
-    conditionIn: ['publisher'],
+    conditionIn: ['publisher', ...SEPTEMBER_2026],
     notInOtherGenerations:
       'Only ObjectRecordEventPublisher resolves roles through the stream\'s application: expect every event to be delivered.',
     run: (app, events) =>

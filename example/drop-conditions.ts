@@ -17,7 +17,12 @@ const ALL = (outcome: string): Record<TwentyGeneration, string> => ({
   v5: outcome,
   v8: outcome,
   publisher: outcome,
+  record_share: outcome,
+  record_access: outcome,
 });
+
+// The September 2026 publishers (record-share gate at faec8d88, record-access gate at 2c712b6a).
+const SEPTEMBER = (recordShare: string, recordAccess = recordShare) => ({ record_share: recordShare, record_access: recordAccess });
 
 const companyQuery = (filter: Record<string, unknown> = {}): Record<string, RecordGqlOperationSignature> => ({
   'record-table-virtualized-company': { objectNameSingular: 'company', variables: { filter } },
@@ -87,7 +92,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'subscriber_without_user_workspace',
     description: 'D4: an API-key stream (no userWorkspaceId); V1 has no such check',
-    expected: { v1: 'forwarded', v5: 'D4', v8: 'D4', publisher: "D4'" },
+    expected: { v1: 'forwarded', v5: 'D4', v8: 'D4', publisher: "D4'", ...SEPTEMBER("D4'") },
     run: async (app) => {
       const { workspaceId, updateCompanyAsAdmin } = await setUp(app);
       const { apiKeyId } = await app.seed.apiKey({ workspaceId });
@@ -105,7 +110,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'subscriber_without_role',
     description: "D5: the subscriber's userWorkspace has no role (publisher: D4', empty role ids)",
-    expected: { v1: 'forwarded', v5: 'D5', v8: 'D5', publisher: "D4'" },
+    expected: { v1: 'forwarded', v5: 'D5', v8: 'D5', publisher: "D4'", ...SEPTEMBER("D4'") },
     run: async (app) => {
       const { workspaceId, updateCompanyAsAdmin } = await setUp(app);
       const roleless = await app.seed.user({ workspaceId, roleId: null });
@@ -123,7 +128,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'role_missing_from_roles_permissions',
     description: "D5': the role id is known but the cached rolesPermissions lack it (V5/V8 see D6)",
-    expected: { v1: 'forwarded', v5: 'D6', v8: 'D6', publisher: 'D5' },
+    expected: { v1: 'forwarded', v5: 'D6', v8: 'D6', publisher: 'D5', ...SEPTEMBER('D5') },
     run: async (app) => {
       const { workspaceId, updateCompanyAsAdmin } = await setUp(app);
       const staleRoleUser = await app.seed.user({ workspaceId, roleId: 'role-not-in-cache' });
@@ -141,7 +146,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'subscriber_application_inactive',
     description: "D4': the stream acts through an application that is no longer active (publisher only)",
-    expected: { v1: 'forwarded', v5: 'forwarded', v8: 'forwarded', publisher: "D4'" },
+    expected: { v1: 'forwarded', v5: 'forwarded', v8: 'forwarded', publisher: "D4'", ...SEPTEMBER("D4'") },
     run: async (app) => {
       const { workspaceId, admin, updateCompanyAsAdmin } = await setUp(app);
       const { applicationId } = await app.seed.application({ workspaceId, active: false });
@@ -159,7 +164,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'object_not_readable',
     description: "D6: the subscriber's role cannot read companies",
-    expected: { v1: 'forwarded', v5: 'D6', v8: 'D6', publisher: 'D6' },
+    expected: { v1: 'forwarded', v5: 'D6', v8: 'D6', publisher: 'D6', ...SEPTEMBER('D6', 'N2') },
     run: async (app) => {
       const { workspaceId, updateCompanyAsAdmin } = await setUp(app);
       const { roleId } = await app.seed.role({ workspaceId, objects: { company: { canRead: false } } });
@@ -178,7 +183,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'restricted_fields_only',
     description: 'D7: the update only touched fields the subscriber may not read',
-    expected: { v1: 'forwarded', v5: 'D7', v8: 'D7', publisher: 'D7' },
+    expected: { v1: 'forwarded', v5: 'D7', v8: 'D7', publisher: 'D7', ...SEPTEMBER('N5') },
     run: async (app) => {
       const { workspaceId, updateCompanyAsAdmin } = await setUp(app);
       const { roleId } = await app.seed.role({
@@ -200,7 +205,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'record_share_denied',
     description: 'D7b: record sharing on, company PRIVATE, record not shared with the subscriber',
-    expected: { v1: 'forwarded', v5: 'forwarded', v8: 'forwarded', publisher: 'D7b' },
+    expected: { v1: 'forwarded', v5: 'forwarded', v8: 'forwarded', publisher: 'D7b', ...SEPTEMBER('forwarded') },
     run: async (app) => {
       const { workspaceId, adminAuthContext, updateCompanyAsAdmin } = await setUp(app);
 
@@ -213,9 +218,25 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
     },
   },
   {
+    name: 'record_access_denied',
+    description:
+      'N2/N4: IS_RECORD_LEVEL_SHARING_ENABLED on, company PRIVATE, record not shared with the subscriber (the older flag and gate ignore it)',
+    expected: { v1: 'forwarded', v5: 'forwarded', v8: 'forwarded', publisher: 'forwarded', ...SEPTEMBER('N4', 'N2') },
+    run: async (app) => {
+      const { workspaceId, adminAuthContext, updateCompanyAsAdmin } = await setUp(app);
+
+      await app.seed.featureFlag({ workspaceId, key: FeatureFlagKey.IS_RECORD_LEVEL_SHARING_ENABLED, value: true });
+      await app.seed.objectReadability({ workspaceId, objectNameSingular: 'company', readability: 'PRIVATE' });
+      await app.streams.createStreamState({ workspaceId, authContext: adminAuthContext, queries: companyQuery() });
+      await updateCompanyAsAdmin({ name: 'Acme (N2/N4)' });
+
+      return { workspaceId };
+    },
+  },
+  {
     name: 'no_matching_query',
-    description: 'D8: the stream only watches people',
-    expected: ALL('D8'),
+    description: 'D8: the stream only watches people (September 2026: the early return before the gate, N1)',
+    expected: { ...ALL('D8'), ...SEPTEMBER('N1') },
     run: async (app) => {
       const { workspaceId, adminAuthContext, updateCompanyAsAdmin } = await setUp(app);
 
@@ -233,7 +254,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
     name: 'workflow_update_leaves_filter',
     description:
       'D8 (the seed bug): a workflow moves a record out of the table filter; V5/V8 test only `after`',
-    expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'forwarded' },
+    expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'forwarded', ...SEPTEMBER('forwarded') },
     run: async (app) => {
       const { workspaceId, company, adminAuthContext } = await setUp(app);
 
@@ -253,7 +274,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'rls_predicate_excludes_record',
     description: "D8 via RLS: the subscriber's role only sees LEAD companies",
-    expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'D8' },
+    expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'D8', ...SEPTEMBER('D8', 'N2') },
     run: async (app) => {
       const { workspaceId, updateCompanyAsAdmin } = await setUp(app, { stage: 'WON' });
       const { roleId } = await app.seed.role({ workspaceId });
@@ -274,7 +295,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
     name: 'dynamic_rls_without_workspace_member',
     description:
       'D11 -> D8: RLS "owner = current member"; older streams carry no workspaceMemberId, the publisher resolves it',
-    expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'forwarded' },
+    expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'forwarded', ...SEPTEMBER('forwarded') },
     run: async (app) => {
       const workspace = await app.seed.workspace();
       const { workspaceId } = workspace;
@@ -326,7 +347,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   {
     name: 'enrichment_failure',
     description: 'D10: nested-relation enrichment throws; V8 fails the stream, the publisher logs and sends',
-    expected: { v8: 'failed', publisher: 'forwarded' },
+    expected: { v8: 'failed', publisher: 'forwarded', ...SEPTEMBER('forwarded') },
     run: async (app) => {
       const { workspaceId, adminAuthContext, updateCompanyAsAdmin } = await setUp(app);
 

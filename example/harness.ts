@@ -22,6 +22,8 @@ import {
   type SseSubscription,
 } from './sse-client';
 import { ProcessNestedRelationsHelper } from './twenty/engine/api/common/process-nested-relations.helper';
+import { GlobalWorkspaceOrmManager } from './twenty/engine/twenty-orm/global-workspace-orm.manager';
+import { TimelineActivityRoutingPlanService } from './twenty/modules/timeline/services/timeline-activity-routing-plan.service';
 import {
   type AuthTokenPayload,
   AuthTokenService,
@@ -95,6 +97,7 @@ export type SseStream = {
   token: string;
   // data.onEventSubscription of every SSE message, initial value included.
   messages: SseSubscription['messages'];
+  receivedAt: SseSubscription['receivedAt'];
   errors: unknown[];
   events: () => DeliveredObjectRecordEvent[];
   waitForEvents: (
@@ -160,7 +163,13 @@ export type TwentyLikeApp = {
     destroy: (input: { workspaceId: string; eventStreamId: string }) => Promise<void>;
     getActiveStreamIds: (workspaceId: string) => Promise<string[]>;
   };
-  faults: { failEnrichment: (times?: number) => void };
+  faults: {
+    failEnrichment: (times?: number) => void;
+    // The next workspace-transaction COMMITs fail (rollback): where events wait for COMMIT they are discarded.
+    failNextCommits: (times?: number) => void;
+    // The newest listener's await before publish throws (September 2026 generations only).
+    failListenerPrecheck: (times?: number) => void;
+  };
   groundTruth: GroundTruth;
   // In-process records plus, when a file is set, those other processes appended.
   readGroundTruth: () => GroundTruthRecord[];
@@ -418,6 +427,7 @@ export const startTwentyLikeApp = async (
       workspaceId,
       token,
       messages: subscription.messages,
+      receivedAt: subscription.receivedAt,
       errors: subscription.errors,
       events: () => flattenDeliveredEvents(subscription.messages),
       waitForEvents: async (predicate, waitTimeoutMs = 5000) => {
@@ -545,6 +555,8 @@ export const startTwentyLikeApp = async (
     },
     faults: {
       failEnrichment: (times = 1) => app.get(ProcessNestedRelationsHelper).failNextCalls(times),
+      failNextCommits: (times = 1) => app.get(GlobalWorkspaceOrmManager).failNextCommits(times),
+      failListenerPrecheck: (times = 1) => app.get(TimelineActivityRoutingPlanService, { strict: false }).failNextCalls(times),
     },
     groundTruth,
     readGroundTruth,

@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-sse';
 
 import { type TwentyGeneration } from './app/example-config';
+import { monotonicNowMs } from './app/ground-truth';
 
 const OBJECT_RECORD_EVENT_FIELDS = `
   action
@@ -63,6 +64,8 @@ export const flattenDeliveredEvents = (
 export type SseSubscription = {
   client: Client;
   messages: OnEventSubscriptionMessage[];
+  // When each message arrived (same index), on the machine's monotonic clock (ground-truth monotonicAt).
+  receivedAt: number[];
   errors: unknown[];
   completed: boolean;
   unsubscribe: () => void;
@@ -88,6 +91,7 @@ export const openSseSubscription = ({
   const subscription: SseSubscription = {
     client,
     messages: [],
+    receivedAt: [],
     errors: [],
     completed: false,
     unsubscribe: () => undefined,
@@ -102,6 +106,7 @@ export const openSseSubscription = ({
         }
         if (value.data?.onEventSubscription) {
           subscription.messages.push(value.data.onEventSubscription);
+          subscription.receivedAt.push(monotonicNowMs());
         }
       },
       error: (error) => subscription.errors.push(error),

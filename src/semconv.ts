@@ -63,6 +63,7 @@ export const DROP_REASONS = {
   object_not_readable: { code: 'D6', stage: 'stream', kind: 'loss' },
   restricted_fields_only: { code: 'D7', stage: 'stream', kind: 'loss' },
   record_share_denied: { code: 'D7b', stage: 'stream', kind: 'loss' },
+  record_access_denied: { code: 'N2/N4', stage: 'stream', kind: 'loss' },
   no_matching_query: { code: 'D8', stage: 'stream', kind: 'filtering' },
   // A workflow update that writes the values a record already has emits nothing, by design.
   not_emitted: { code: '-', stage: 'workflow_step', kind: 'churn', routineShare: 0.1 },
@@ -75,10 +76,12 @@ export const dropReasonKind = (reason: DropReason): DropReasonKind => DROP_REASO
 export const dropReasonsOfKind = (kind: DropReasonKind): DropReason[] => DROP_REASON_NAMES.filter((reason) => dropReasonKind(reason) === kind);
 /** Below this many units entering a stage (in an alert window, or the doctor's window), shares are not judged: a quiet night pages nobody. */
 export const LOSS_SHARE_MIN_UNITS = 30;
+/** How far the workflow share of a stage's units may exceed the UI share before it counts as workflow-specific (0.1 = 10 points). */
+export const WORKFLOW_DIVERGENCE_THRESHOLD = 0.1;
 /** The routine share of a churn reason (undefined for the other kinds). */
 export const routineShareOf = (reason: DropReason): number | undefined => (DROP_REASONS[reason] as DropReasonInfo).routineShare;
 
-export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
+export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 export type Generation = (typeof GENERATIONS)[number];
 
 /** Span and metric attribute keys. Metric labels use only the low-cardinality ones. */
@@ -131,6 +134,21 @@ export const METRIC = {
 } as const;
 
 /**
+ * OpenTelemetry SDK self-metrics (semantic conventions, otel.sdk.*) that the
+ * package's own SDK exports next to its metrics. The span processor records
+ * them when handed the package's MeterProvider; a span dropped because the
+ * queue is full is SPAN_PROCESSED with error.type=queue_full.
+ */
+export const SDK_METRIC = {
+  SPAN_PROCESSED: 'otel.sdk.processor.span.processed',
+  SPAN_QUEUE_SIZE: 'otel.sdk.processor.span.queue.size',
+  SPAN_QUEUE_CAPACITY: 'otel.sdk.processor.span.queue.capacity',
+} as const;
+
+/** The error.type the SDK sets on a span it dropped because the processor's queue was full. */
+export const ERROR_TYPE_QUEUE_FULL = 'queue_full';
+
+/**
  * Prometheus names after the collector's prometheus exporter (or
  * @opentelemetry/exporter-prometheus) translates the OTel names: dots become
  * underscores, counters get `_total`, unit `s` gets `_seconds`.
@@ -144,6 +162,8 @@ export const PROM = {
   DELIVERY_LATENCY_SUM: 'twenty_sse_delivery_latency_seconds_sum',
   INSTRUMENTATION_TARGETS: 'twenty_sse_instrumentation_targets',
   INSTRUMENTATION_ERRORS: 'twenty_sse_instrumentation_errors_total',
+  SDK_SPAN_PROCESSED: 'otel_sdk_processor_span_processed_total',
+  LABEL_ERROR_TYPE: 'error_type',
   LABEL_STAGE: 'twenty_sse_stage',
   LABEL_ORIGIN: 'twenty_sse_origin',
   LABEL_OUTCOME: 'twenty_sse_outcome',

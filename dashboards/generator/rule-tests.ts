@@ -198,7 +198,7 @@ const aboveRoutine = (stage: Stage, reason: DropReason, routineShare: string, fi
 /** Which alerts each injected loss raises, and after how long: measured by the promtool tests, which fail if it changes. */
 export const LOSS_CASES: LossCase[] = [
   { kind: 'seed_hypothesis', fires: [divergence('stream', 5), spike('stream', 'subscriber_without_user_workspace', 7)] },
-  { kind: 'workflow_access_denied', fires: [divergence('stream', 7), spike('stream', 'record_share_denied', 10)] },
+  { kind: 'workflow_access_denied', fires: [divergence('stream', 7), spike('stream', 'record_access_denied', 10)] },
   { kind: 'streams_expiring', fires: [aboveRoutine('stream', 'stream_expired', '5%', 11)] },
   {
     kind: 'redis_publish_failing',

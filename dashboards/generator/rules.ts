@@ -2,7 +2,7 @@
  * Prometheus recording rules and alerts for the Twenty SSE pipeline, written
  * to dashboards/prometheus/rules/twenty-sse.rules.yml. Names from src/semconv.ts.
  */
-import { ATTR, LOSS_SHARE_MIN_UNITS, PROM, STAGES, dropReasonsOfKind, routineShareOf, type Origin, type Stage } from '../../src/semconv';
+import { ATTR, LOSS_SHARE_MIN_UNITS, PROM, STAGES, WORKFLOW_DIVERGENCE_THRESHOLD, dropReasonsOfKind, routineShareOf, type Origin, type Stage } from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
 import {
   dropReasonIn,
@@ -88,7 +88,7 @@ export function compressedTiming(factor: number, minUnits: number, timing: RuleT
 }
 
 /** How far the workflow loss share at a stage may exceed the UI one before it pages (percentage points / 100). */
-export const DIVERGENCE_THRESHOLD = 0.1;
+export const DIVERGENCE_THRESHOLD = WORKFLOW_DIVERGENCE_THRESHOLD;
 /** A loss reason's share of a stage's units that counts as a spike: at least this much... */
 export const SPIKE_MIN_SHARE = 0.1;
 /** ...and this many times its baseline share. */

@@ -104,7 +104,8 @@ export const LOSS_KINDS = [
   {
     id: 'workflow_access_denied',
     title: 'Workflow-only access denials',
-    description: 'records written by workflows are not admitted by the record-share gate for any subscriber: record_share_denied for those pairs',
+    description:
+      "records written by workflows are not admitted by the newest Twenty's record-access gate for any subscriber: record_access_denied for those pairs",
   },
   {
     id: 'streams_expiring',
@@ -266,7 +267,7 @@ export function simulate(options: SimulationOptions): Simulation {
             if (origin === 'workflow' && lossActive('workflow_access_denied', minute)) {
               // The gate runs before query matching: every pair of a watched object's event is denied.
               const denied = events * watchingTabs * scale;
-              stage('stream', 'dropped', denied, 'record_share_denied');
+              stage('stream', 'dropped', denied, 'record_access_denied');
               unmatched = checked - denied;
               matched = 0;
             }

@@ -71,7 +71,9 @@ export class CoreEngineModule {
       WorkspaceRecordStore,
       SubscriptionService,
       generationParts.eventStreamServiceClass,
-      WorkspaceEventEmitter,
+      generationParts.workspaceEventEmitterClass
+        ? { provide: WorkspaceEventEmitter, useClass: generationParts.workspaceEventEmitterClass }
+        : WorkspaceEventEmitter,
       GlobalWorkspaceOrmManager,
       ...RECORD_CRUD_SERVICES,
       RecordShareService,
@@ -94,7 +96,7 @@ export class CoreEngineModule {
         MessageQueueModule.register({ withExplorer: runsWorkflowJobs }),
       ],
       providers,
-      exports: providers,
+      exports: providers.map((provider) => ('provide' in provider ? provider.provide : provider)),
     };
   }
 }

@@ -1,4 +1,4 @@
-export const TWENTY_GENERATIONS = ['v1', 'v5', 'v8', 'publisher'] as const;
+export const TWENTY_GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 
 export type TwentyGeneration = (typeof TWENTY_GENERATIONS)[number];
 

@@ -20,6 +20,11 @@ export type GroundTruthDropCode =
   | 'D7'
   | 'D7b'
   | 'D8'
+  // the September 2026 record-access gate (N-codes of the package's pipeline notes)
+  | 'N1'
+  | 'N2'
+  | 'N4'
+  | 'N5'
   | 'NOT_EMITTED'
   // a drop on a path Twenty's known conditions do not describe (an injected fault)
   | 'UNKNOWN';
@@ -34,6 +39,7 @@ export type GroundTruthDropReason =
   | 'object_not_readable'
   | 'restricted_fields_only'
   | 'record_share_denied'
+  | 'record_access_denied'
   | 'no_matching_query'
   | 'not_emitted'
   | 'unattributed';
@@ -63,7 +69,10 @@ type GroundTruthCommon = {
   at: number;
 };
 
-export type GroundTruthEmitted = GroundTruthCommon & { kind: 'emitted' };
+// `monotonicAt`: ms on the machine's monotonic clock (process.hrtime), which every
+// process on one machine shares, so it can be compared with a receipt time taken
+// in another process (the end-to-end benchmark); `at` is wall-clock ms.
+export type GroundTruthEmitted = GroundTruthCommon & { kind: 'emitted'; monotonicAt: number };
 
 export type GroundTruthDropped = GroundTruthCommon & {
   kind: 'dropped';
@@ -108,6 +117,10 @@ export const DEFAULT_REASON_BY_DROP_CODE: Record<
   D7: 'restricted_fields_only',
   D7b: 'record_share_denied',
   D8: 'no_matching_query',
+  N1: 'no_matching_query',
+  N2: 'record_access_denied',
+  N4: 'record_access_denied',
+  N5: 'restricted_fields_only',
   NOT_EMITTED: 'not_emitted',
   UNKNOWN: 'unattributed',
 };
@@ -145,7 +158,7 @@ export class GroundTruth {
   }
 
   emitted(batch: BatchLike): void {
-    this.push({ kind: 'emitted', ...this.common(batch, batch.events) });
+    this.push({ kind: 'emitted', ...this.common(batch, batch.events), monotonicAt: monotonicNowMs() });
   }
 
   // D1: the whole batch, once, at fan-out.
@@ -260,6 +273,8 @@ export class GroundTruth {
     }
   }
 }
+
+export const monotonicNowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 const originFromAuthor = (event: BatchLike['events'][number] | undefined): GroundTruthOrigin => {
   if (!event) {

@@ -438,7 +438,7 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
     const instances = summarizeInstances(rows, generations, source.generation);
     let traces: TraceExample[] | undefined;
     let warning: string | undefined;
-    if (options.jaeger && assessment.lossFound) {
+    if (options.jaeger && (assessment.lossFound || assessment.workflowRoutineAboveUi)) {
       progress(`querying Jaeger ${options.jaeger} for traces of dropped events ...`);
       try {
         traces = await findDropTraces(options.jaeger, durationMs(options.since), options.timeoutMs);

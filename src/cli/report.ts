@@ -1,4 +1,4 @@
-import { DROP_REASONS, DropReason, dropReasonKind, Generation, LOSS_SHARE_MIN_UNITS, Origin, Outcome, routineShareOf, STAGES, Stage } from '../semconv';
+import { DROP_REASONS, DropReason, dropReasonKind, Generation, LOSS_SHARE_MIN_UNITS, Origin, Outcome, routineShareOf, STAGES, Stage, WORKFLOW_DIVERGENCE_THRESHOLD } from '../semconv';
 import { REASON_CONDITIONS } from '../twenty/conditions';
 import { FILES } from '../twenty/facts';
 import { GenerationModule } from '../twenty/generation';
@@ -147,7 +147,7 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
           origin,
           reason,
           count,
-          code: DROP_REASONS[reason].code,
+          code: (generation && moduleFor(generation).codeFor?.(reason)) ?? DROP_REASONS[reason].code,
           ...locate(reason, generation),
         });
       }
@@ -267,6 +267,11 @@ export interface LossAssessment {
   lost: Diagnosis[];
   /** The first stage (pipeline order) where workflow units are lost at a higher share than UI units. */
   workflowLossAboveUi?: { stage: Stage; workflowLossShare: number; uiLossShare: number; topReason?: DropReason | 'failed' };
+  /**
+   * The first stage where routine drops take a share of workflow units larger than of UI units by more than
+   * WORKFLOW_DIVERGENCE_THRESHOLD. Not loss (workflows often change records no open tab shows), but worth a look.
+   */
+  workflowRoutineAboveUi?: { stage: Stage; workflowShare: number; uiShare: number; topReason: DropReason };
 }
 
 export function assessLoss(report: FunnelReport, minUnits = LOSS_SHARE_MIN_UNITS): LossAssessment {
@@ -321,7 +326,24 @@ export function assessLoss(report: FunnelReport, minUnits = LOSS_SHARE_MIN_UNITS
     aboveRoutine,
     lost,
     workflowLossAboveUi,
+    workflowRoutineAboveUi: routineAboveUi(report),
   };
+}
+
+function routineAboveUi(report: FunnelReport): LossAssessment['workflowRoutineAboveUi'] {
+  const routineOf = (cell: StageOriginCell | undefined) =>
+    (Object.entries(cell?.dropsByReason ?? {}) as [DropReason, number][]).filter(([reason]) => dropReasonKind(reason) !== 'loss');
+  for (const { stage, byOrigin } of report.stages) {
+    const workflow = byOrigin.workflow;
+    const ui = byOrigin.ui;
+    if (!workflow || !ui || workflow.entered === 0 || ui.entered === 0) continue;
+    const workflowShare = routineOf(workflow).reduce((sum, [, count]) => sum + count, 0) / workflow.entered;
+    const uiShare = routineOf(ui).reduce((sum, [, count]) => sum + count, 0) / ui.entered;
+    if (workflowShare - uiShare <= WORKFLOW_DIVERGENCE_THRESHOLD) continue;
+    const [topReason] = routineOf(workflow).sort((a, b) => b[1] - a[1])[0];
+    return { stage, workflowShare, uiShare, topReason };
+  }
+  return undefined;
 }
 
 const ROUTINE_WHY: Record<'filtering' | 'churn', string> = {
@@ -355,6 +377,18 @@ export function renderLossReport(report: FunnelReport, assessment: LossAssessmen
     lines.push('Events are lost, but workflow events no more than UI events.');
   } else {
     lines.push('No loss: every drop in the window is routine.');
+  }
+  const routineGap = assessment.workflowRoutineAboveUi;
+  if (routineGap) {
+    const where = locateReason(routineGap.topReason);
+    lines.push(
+      '',
+      `Worth a look: at stage "${routineGap.stage}", routine drops end ${percentText(routineGap.workflowShare)} of workflow units vs ${percentText(
+        routineGap.uiShare,
+      )} of UI units, mostly ${routineGap.topReason} (${DROP_REASONS[routineGap.topReason].code}). Routine when workflows change records the open tabs do not show, so no alert fires for it; if tables miss workflow changes, this is where:`,
+      `  where: ${where.method} in ${where.file}`,
+      `  why:   ${where.condition}`,
+    );
   }
   if (assessment.routine.length > 0) {
     lines.push('', 'Routine (not loss):');

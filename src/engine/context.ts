@@ -13,6 +13,39 @@ export interface WorkflowMark {
 /** One record-mutating workflow action in progress: counts the events emitted while it runs. */
 export interface ActionScope {
   emittedEvents: number;
+  /** Events the app holds back until its transaction commits. */
+  deferredEvents: number;
+  /** Set while the action has returned but its deferred events are neither emitted nor discarded. */
+  settle?: (outcome: 'emitted' | 'discarded') => void;
+}
+
+/** Who raised an event the app held back until COMMIT: it may be emitted outside that async context. */
+export interface Deferral {
+  workflow: WorkflowMark | undefined;
+  action: ActionScope | undefined;
+}
+
+const deferrals = new WeakMap<object, Deferral>();
+const actionsByHandle = new WeakMap<object, Set<ActionScope>>();
+
+export function rememberDeferral(event: unknown, handle: object, deferral: Deferral): void {
+  if (!event || typeof event !== 'object') return;
+  deferrals.set(event, deferral);
+  if (!deferral.action) return;
+  let actions = actionsByHandle.get(handle);
+  if (!actions) actionsByHandle.set(handle, (actions = new Set()));
+  actions.add(deferral.action);
+}
+
+export function deferralOf(event: unknown): Deferral | undefined {
+  return event && typeof event === 'object' ? deferrals.get(event) : undefined;
+}
+
+/** The actions whose events wait on this transaction handle; forgets them. */
+export function takeActionsDeferredOn(handle: object): ActionScope[] {
+  const actions = actionsByHandle.get(handle);
+  actionsByHandle.delete(handle);
+  return actions ? [...actions] : [];
 }
 
 /**
@@ -138,6 +171,7 @@ export function originOf(event: unknown, frame: Frame | undefined, author: Autho
   if (event && typeof event === 'object') {
     const remembered = markByEvent.get(event)?.origin;
     if (remembered) return remembered;
+    if (deferrals.get(event)?.workflow) return 'workflow';
   }
   return author(event);
 }

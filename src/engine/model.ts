@@ -95,6 +95,10 @@ export interface AppModel {
   readBatch(value: unknown): BatchView | undefined;
   /** The batch the emitter is asked to emit. */
   readEmit(args: unknown[]): BatchView | undefined;
+  /** The open transaction an emit call's events wait on (undefined: emitted right away). */
+  deferralHandle(args: unknown[]): object | undefined;
+  /** A transaction handle passed to the emitter's rollback method. */
+  deferralHandleOf(value: unknown): object | undefined;
   workflowRun(args: unknown[]): Partial<WorkflowMark>;
   workflowStep(args: unknown[]): Partial<WorkflowMark>;
   workflowAction(self: unknown, args: unknown[], declaredClass: string): WorkflowActionView;

@@ -179,7 +179,8 @@ export class StageInvocation implements Invocation {
   constructor(
     readonly run_: StageRun,
     private readonly frame: Frame,
-    private readonly finish: (run: StageRun, threw: boolean, valueOrError: unknown) => void,
+    /** Accounts the units; returns 'pending' when they end later (the caller then ends the run). */
+    private readonly finish: (run: StageRun, threw: boolean, valueOrError: unknown) => void | 'pending',
   ) {}
 
   run<T>(call: () => T): T {
@@ -187,10 +188,11 @@ export class StageInvocation implements Invocation {
   }
 
   onReturn(value: unknown): void {
+    let pending = false;
     try {
-      this.finish(this.run_, false, value);
+      pending = this.finish(this.run_, false, value) === 'pending';
     } finally {
-      this.run_.end();
+      if (!pending) this.run_.end();
     }
   }
 

@@ -9,6 +9,7 @@ import { withExportFailureReporting } from './export-reporting';
 import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
 import { SCOPE_NAME } from '../semconv';
+import { SpanQueueDropReporter, withSpanDropCounting } from './span-drop-reporting';
 
 /**
  * The package's own tracer and meter providers. They are deliberately NOT
@@ -74,9 +75,6 @@ export function startSdk(options: SdkOptions): SdkHandle {
           ? new OTLPTraceExporterJson()
           : new OTLPTraceExporterProto());
   const log = options.log ?? (() => undefined);
-  if (spanExporter) spanProcessors.push(new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log), settings.bsp));
-  const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
-
   const readers: sdkMetrics.MetricReader[] = [];
   const histogramProducers: ExactHistogramProducer[] = [];
   let plainReader = false;
@@ -110,15 +108,29 @@ export function startSdk(options: SdkOptions): SdkHandle {
   }
   const meterProvider = new sdkMetrics.MeterProvider({ resource, readers });
 
+  // The processor counts the spans it drops on a full queue into our meter (exported with our metrics); the line makes them visible without a backend.
+  const spanDrops = new SpanQueueDropReporter(log, settings.bsp.maxQueueSize);
+  if (spanExporter) {
+    const processorConfig: tracing.BufferConfig & { selfObsMeterProvider: ApiMeterProvider } = {
+      ...settings.bsp,
+      selfObsMeterProvider: withSpanDropCounting(meterProvider, (count) => spanDrops.dropped(count)),
+    };
+    spanProcessors.push(new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log), processorConfig));
+  }
+  const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
+
   return {
     tracerProvider,
     meterProvider,
     histogramProducers: plainReader ? [] : histogramProducers,
+    // Drops are printed before waiting on an exporter that may hang, and again for any that happened meanwhile.
     async forceFlush() {
-      await Promise.allSettled([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
+      spanDrops.flush();
+      await Promise.allSettled([tracerProvider.forceFlush().finally(() => spanDrops.flush()), meterProvider.forceFlush()]);
     },
     async shutdown() {
-      await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+      spanDrops.flush();
+      await Promise.allSettled([tracerProvider.shutdown().finally(() => spanDrops.flush()), meterProvider.shutdown()]);
     },
   };
 }

@@ -16,7 +16,16 @@ export const WORKFLOW_TARGETS: ClassTarget[] = [
 
 /** The emitter and the listener, the same in every generation. */
 export const EMIT_LISTEN_TARGETS: ClassTarget[] = [
-  { className: 'WorkspaceEventEmitter', methods: [{ names: ['emitDatabaseBatchEventNow', 'emitDatabaseBatchEvent'], role: 'emit' }] },
+  {
+    className: 'WorkspaceEventEmitter',
+    methods: [
+      { names: ['emitDatabaseBatchEventNow', 'emitDatabaseBatchEvent'], role: 'emit' },
+      // PR #25174: inside a workspace transaction the public emit only queues; the private one emits after COMMIT
+      { names: ['emitDatabaseBatchEvent'], role: 'emit_deferred', onlyWith: 'emitDatabaseBatchEventNow' },
+      { names: ['discardDatabaseBatchEventsAfterRollback'], role: 'emit_discard', onlyWith: 'emitDatabaseBatchEventNow' },
+      { names: ['clearPendingDatabaseBatchEvents'], role: 'emit_discard', onlyWith: 'emitDatabaseBatchEventNow' },
+    ],
+  },
   { className: 'EntityEventsToDbListener', methods: [{ names: ['handleEvent', 'handle'], role: 'listen' }] },
 ];
 

@@ -18,6 +18,8 @@ export const REASON_CONDITIONS: Record<DropReason, string> = {
   restricted_fields_only:
     'filterRestrictedFieldsFromEvent removed every updated field (all restricted for the subscriber), leaving updatedFields empty',
   record_share_denied: 'the record-share gate (IS_RECORD_SHARING_ENABLED) does not admit this record for the subscriber',
+  record_access_denied:
+    "the record-access gate (RecordAccessPolicyService.resolveAdmittedRecordIds) did not admit the record for the subscriber: no record share for the subscriber's principals, no access inherited from a parent record, SYSTEM/APPLICATION object visibility (enforced even without a sharing licence), or a row-level rule that excludes it",
   no_matching_query:
     "no registered query of the stream matches the event (object name, RLS filter or the table's filter); before the ObjectRecordEventPublisher only `after` is tested, so an update that moves a record OUT of a table's filter is never delivered",
   not_emitted:

@@ -21,6 +21,8 @@ export interface MethodTarget {
   role: Role;
   /** For the `probe` role: what the helper's result tells. */
   probe?: ProbeSpec;
+  /** Only where the class also has this method (a form of the class that only some releases have); not reported otherwise. */
+  onlyWith?: string;
 }
 
 export interface ClassTarget {
@@ -59,6 +61,8 @@ export interface GenerationModule extends StreamRules {
   streamAt: CodeLocation;
   /** The generation's drop conditions; a reason may appear under several codes. */
   dropRules: DropRule[];
+  /** The D/N code(s) the diagnosis prints for a reason, when the generation names them its own way. */
+  codeFor?(reason: DropReason): string | undefined;
   /**
    * Whether the classes found (class name -> its method names) are this
    * generation. Generations are asked newest first; the first yes wins.

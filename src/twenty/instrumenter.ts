@@ -43,6 +43,8 @@ export class Instrumenter {
   private readonly wrappedMethods = new Map<string, string>();
   private detected: GenerationModule | undefined;
   private detectedAt = -1;
+  // bumped whenever a class is recorded (a newer class under a known name must be looked at again)
+  private seenVersion = 0;
 
   constructor(private readonly telemetry: Telemetry) {}
 
@@ -58,7 +60,9 @@ export class Instrumenter {
       if (this.patched.has(cls)) return true;
       this.patched.add(cls);
       this.seen.set(className, cls);
+      this.seenVersion++;
       for (const methodTarget of target.methods) {
+        if (methodTarget.onlyWith && !hasMethod(cls.prototype as object, methodTarget.onlyWith)) continue;
         const name = methodTarget.names.find((candidateName) => hasMethod(cls.prototype as object, candidateName));
         if (!name) continue;
         const ctx: RoleContext = {
@@ -89,10 +93,10 @@ export class Instrumenter {
   generationModule(): GenerationModule | undefined {
     const forced = this.telemetry.config.generation;
     if (forced !== 'auto') return generationModule(forced);
-    if (this.detectedAt !== this.seen.size) {
+    if (this.detectedAt !== this.seenVersion) {
       const id = detectGeneration(this.seen);
       this.detected = id ? generationModule(id) : undefined;
-      this.detectedAt = this.seen.size;
+      this.detectedAt = this.seenVersion;
     }
     return this.detected;
   }
@@ -112,8 +116,10 @@ export class Instrumenter {
         continue;
       }
       if (target.optional) optionalClasses.add(target.className);
-      const classFound = this.seen.has(target.className);
+      const cls = this.seen.get(target.className);
+      const classFound = cls !== undefined;
       for (const methodTarget of target.methods) {
+        if (methodTarget.onlyWith && !(cls && hasMethod(cls.prototype as object, methodTarget.onlyWith))) continue;
         const used = this.wrappedMethods.get(`${target.className}.${methodTarget.names.join('|')}`);
         lines.push({
           className: target.className,

@@ -107,6 +107,12 @@ export const TWENTY_MODEL: AppModel = {
         : 'unknown';
     return view(input, name, input.events as unknown[], input.workspaceId);
   },
+  // The after-commit emitter (PR #25174) takes a TypeORM QueryRunner: its events wait while `isTransactionActive`.
+  deferralHandle(args) {
+    const queryRunner = asDict(args[1]);
+    return queryRunner && queryRunner.isTransactionActive === true ? queryRunner : undefined;
+  },
+  deferralHandleOf: (value) => asDict(value),
   workflowRun: (args) => ({ workflowRunId: nonEmptyString(asDict(args[0])?.workflowRunId) }),
   workflowStep(args) {
     const input = asDict(args[0]);

@@ -19,7 +19,7 @@ const NODE = process.env.TEST_NODE_BIN ?? process.execPath;
 const EVENTS = 4;
 const CONCURRENCY = 4;
 
-type Generation = 'v1' | 'v5' | 'v8' | 'publisher';
+type Generation = 'v1' | 'v5' | 'v8' | 'publisher' | 'record_share' | 'record_access';
 type Origin = 'workflow' | 'ui';
 type Cell = { entered: number; forwarded: number; failed: number; dropped: number; dropsByReason: Record<string, number> };
 type DemoJson = {
@@ -113,12 +113,16 @@ const STREAM_METHOD: Record<Generation, string> = {
   v5: `${SERVICE}.processStreamEvents`,
   v8: `${SERVICE}.processObjectRecordStreamEvents`,
   publisher: `${PUBLISHER}.processObjectRecordStreamEvents`,
+  record_share: `${PUBLISHER}.processObjectRecordStreamEvents`,
+  record_access: `${PUBLISHER}.processObjectRecordStreamEvents`,
 };
 const FANOUT_METHOD: Record<Generation, string> = {
   v1: `${SERVICE}.publishToEventStreams`,
   v5: `${SERVICE}.publishToEventStreams`,
   v8: `${SERVICE}.publishToEventStreams`,
   publisher: `${PUBLISHER}.publish`,
+  record_share: `${PUBLISHER}.publish`,
+  record_access: `${PUBLISHER}.publish`,
 };
 
 const both = (drop: Omit<ExpectedDrop, 'origin'>): ExpectedDrop[] => [
@@ -233,6 +237,28 @@ const EXPECTATIONS: Expectation[] = [
     received: { ui: 0, workflow: 0 },
   },
   healthy('record-share-denied', 'v5'),
+  {
+    scenario: 'record-access-denied',
+    generation: 'record_share',
+    divergence: null,
+    drops: both({ stage: 'stream', reason: 'record_access_denied', code: 'N4', method: 'RecordAccessPolicyService.buildEventRecordShareGate' }),
+    received: { ui: 0, workflow: 0 },
+  },
+  {
+    scenario: 'record-access-denied',
+    generation: 'record_access',
+    divergence: null,
+    drops: both({ stage: 'stream', reason: 'record_access_denied', code: 'N2/N4', method: 'RecordAccessPolicyService.buildEventRecordAccessGate' }),
+    received: { ui: 0, workflow: 0 },
+  },
+  healthy('record-access-denied', 'publisher'),
+  {
+    // the September 2026 early return before the gate (N1): same reason as D8, Twenty's newer code named
+    scenario: 'query-mismatch',
+    generation: 'record_access',
+    drops: [{ origin: 'workflow', stage: 'stream', reason: 'no_matching_query', code: "N1/D8'", method: STREAM_METHOD.record_access }],
+    received: { ui: EVENTS, workflow: 0 },
+  },
   {
     scenario: 'subscriber-application-inactive',
     generation: 'publisher',
@@ -531,7 +557,7 @@ describe('the default run (no options): the seed situation on v5', () => {
 describe('command line', () => {
   it.each([
     [['--scenario', 'nope'], /^demo: unknown scenario "nope"; use one of: workflow-leaves-filter, /],
-    [['--generation', 'v9'], /^demo: unknown generation "v9"; use one of: v1, v5, v8, publisher$/],
+    [['--generation', 'v9'], /^demo: unknown generation "v9"; use one of: v1, v5, v8, publisher, record_share, record_access$/],
     [['--events', '0'], /^demo: --events must be a whole number from 1 to 200, got "0"$/],
     [['--events', 'ten'], /^demo: --events must be a whole number from 1 to 200, got "ten"$/],
     [['--events=5000'], /^demo: --events must be a whole number from 1 to 200, got "5000"$/],

@@ -19,7 +19,7 @@ export const REGISTER_ENTRY = join(REPO_ROOT, 'dist', 'src', 'register.js');
 export const SERVER_ENTRY = join(REPO_ROOT, 'dist', 'example', 'app', 'main.js');
 export const WORKER_ENTRY = join(REPO_ROOT, 'dist', 'example', 'app', 'queue-worker', 'queue-worker.js');
 
-export type Generation = 'v1' | 'v5' | 'v8' | 'publisher';
+export type Generation = 'v1' | 'v5' | 'v8' | 'publisher' | 'record_share' | 'record_access';
 
 /** The node binary children run on. */
 export function nodeBin(): string {

@@ -1,6 +1,7 @@
 import type { TwentyGeneration } from '../../example/app/example-config';
 import type { TallyRow } from '../../src/otel/telemetry';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
+import { FeatureFlagKey } from '../../example/twenty/twenty-shared/types';
 import { expectTallyEqualsGroundTruth } from './drop-conditions.shared';
 
 /**
@@ -29,7 +30,7 @@ function sum(rows: TallyRow[], stage: string, origin: string, outcome?: string):
 
 const instrumented = instrumentNestInProcess();
 
-describe.each(['v1', 'v5', 'v8', 'publisher'] as TwentyGeneration[])('randomized scenario, generation %s', (generation) => {
+describe.each(['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as TwentyGeneration[])('randomized scenario, generation %s', (generation) => {
   const currentApp = useTwentyLikeApp(generation);
 
   it(`seed ${SEED}: drops match the ground truth, none unattributed, units conserved across stages`, async () => {
@@ -73,6 +74,14 @@ describe.each(['v1', 'v5', 'v8', 'publisher'] as TwentyGeneration[])('randomized
       for (let c = 0; c < 4; c++) {
         const record = await currentApp().seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `Co ${c}`, stage: pick(['LEAD', 'CUSTOMER']), employees: 1 } });
         companyIds.push(record.id);
+      }
+      if (generation === 'record_share' || generation === 'record_access') {
+        // record-level sharing on: some companies shared with the admin, the rest refused by the access gate
+        await currentApp().seed.featureFlag({ workspaceId, key: FeatureFlagKey.IS_RECORD_LEVEL_SHARING_ENABLED, value: true });
+        await currentApp().seed.objectReadability({ workspaceId, objectNameSingular: 'company', readability: 'PRIVATE' });
+        for (const companyId of companyIds) {
+          if (random() < 0.5) await currentApp().seed.recordShare({ workspaceId, objectNameSingular: 'company', recordId: companyId, principalId: admin.workspaceMemberId });
+        }
       }
       workspaces.push({ workspaceId, adminToken: admin.token, adminMemberId: admin.workspaceMemberId, companyIds });
     }

@@ -36,7 +36,7 @@ function inspect(
 /** The package's lines on stderr (the example app logs nothing with EXAMPLE_LOG_LEVELS=none). */
 const packageLines = (stderr: string) => stderr.split('\n').filter((line) => line.includes('twenty-sse-otel'));
 
-describe.each(['v1', 'v5', 'v8', 'publisher'])('register entry disabled, generation %s', (generation) => {
+describe.each(['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'])('register entry disabled, generation %s', (generation) => {
   it('leaves every target method identical to the one without the package, and says once that it is off', () => {
     const without = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: undefined }, false);
     const disabled = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: undefined }, true);

@@ -138,3 +138,58 @@ describe('subscriberGate', () => {
     expect(withFacts({ userWorkspaceId: 'u' }, [[PROBE.roleIds, ['r']], [PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: true } }]])).toBeUndefined();
   });
 });
+
+describe('the September 2026 record-access rules (2c712b6a)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { RECORD_ACCESS } = require('../../src/twenty/generations/record-access') as typeof import('../../src/twenty/generations/record-access');
+  const permissions = {
+    userWorkspaceRoleMap: { uw: 'r' },
+    flatFieldMetadataMaps: { byId: { 'f-arr': { id: 'f-arr', name: 'annualRecurringRevenue' } } },
+  };
+  const objectsPermissions = { 'obj-1': { canReadObjectRecords: true, restrictedFields: { 'f-arr': { canRead: false } } } };
+  const setUp = (events: object[], queries: object = { q: { objectNameSingular: 'company' } }) => {
+    const batch = { name: 'company.updated', workspaceId: 'ws', objectMetadata: { id: 'obj-1', nameSingular: 'company' }, events };
+    const call = readObjectStreamCall([{ streamChannelId: 'ch', streamData: { queries, authContext: { userWorkspaceId: 'uw' } }, workspaceEventBatch: batch, permissionsContext: permissions }])!;
+    const obs = observation(events, { call });
+    obs.facts.set(PROBE.roleIds, ['r']);
+    obs.facts.set(PROBE.objectsPermissions, objectsPermissions);
+    return obs;
+  };
+
+  it('N1: no record query on the object, the gate never asked -> no_matching_query', () => {
+    const obs = setUp([event('a', ['name'])], { q: { objectNameSingular: 'person' } });
+    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([{ outcome: 'dropped', reason: 'no_matching_query' }]);
+  });
+
+  it('the gate observed: N2 (empty set) and, per event, N5 replayed, N4, matching', () => {
+    const empty = setUp([event('a', ['name'])]);
+    empty.facts.set('admittedRecordIds', new Set());
+    expect(RECORD_ACCESS.classifyStream(empty)).toEqual([{ outcome: 'dropped', reason: 'record_access_denied' }]);
+
+    const events = [event('a', ['annualRecurringRevenue']), event('b', ['name']), event('c', ['name'])];
+    const obs = setUp(events, { q: { objectNameSingular: 'company' } });
+    obs.facts.set('admittedRecordIds', new Set(['a', 'c']));
+    obs.ledger.record(PROBE.matchedQueryIds, { recordId: 'c', properties: {} }, 1);
+    obs.publishedItems = 1;
+    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([
+      { outcome: 'dropped', reason: 'restricted_fields_only' },
+      { outcome: 'dropped', reason: 'record_access_denied' },
+      { outcome: 'forwarded' },
+    ]);
+  });
+
+  it('a refusal because the role cannot read the object is object_not_readable', () => {
+    const obs = setUp([event('a', ['name'])]);
+    obs.facts.set(PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: false } });
+    obs.facts.set('admittedRecordIds', new Set());
+    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([{ outcome: 'dropped', reason: 'object_not_readable' }]);
+  });
+
+  it("the gate's answer not observed: an event that reached no helper after N1 was refused by the gate", () => {
+    const events = [event('a', ['name']), event('b', ['name'])];
+    const obs = setUp(events);
+    obs.ledger.record(PROBE.matchedQueryIds, { recordId: 'a', properties: {} }, 1);
+    obs.publishedItems = 1;
+    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([{ outcome: 'forwarded' }, { outcome: 'dropped', reason: 'record_access_denied' }]);
+  });
+});

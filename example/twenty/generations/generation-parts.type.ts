@@ -10,6 +10,9 @@ export type GenerationParts = {
   // WorkspaceEventEmitterService (V1-V8) or ObjectRecordEventPublisher.
   publisherProviders: Provider[];
   entityEventsToDbListener: Type<unknown>;
+  // September 2026 (PR #25174): database events raised inside a workspace transaction wait for COMMIT.
+  // Its WorkspaceEventEmitter, when the generation's emitter defers them.
+  workspaceEventEmitterClass?: Type<unknown>;
   // Only the API server registers it.
   eventStreamResolver: Type<unknown>;
 };

@@ -14,5 +14,9 @@ export const loadGeneration = (generation: TwentyGeneration): GenerationParts =>
       return (require('./v8') as { generationParts: GenerationParts }).generationParts;
     case 'publisher':
       return (require('./publisher') as { generationParts: GenerationParts }).generationParts;
+    case 'record_share':
+      return (require('./record_share') as { generationParts: GenerationParts }).generationParts;
+    case 'record_access':
+      return (require('./record_access') as { generationParts: GenerationParts }).generationParts;
   }
 };

@@ -39,6 +39,8 @@ export type ObjectsPermissionsByRoleId = Record<string, ObjectsPermissions>;
 export enum FeatureFlagKey {
   IS_SSE_DB_EVENTS_ENABLED = 'IS_SSE_DB_EVENTS_ENABLED',
   IS_RECORD_SHARING_ENABLED = 'IS_RECORD_SHARING_ENABLED',
+  // the September 2026 record-access gate's flag (record-level sharing licence)
+  IS_RECORD_LEVEL_SHARING_ENABLED = 'IS_RECORD_LEVEL_SHARING_ENABLED',
 }
 
 export type MetadataReadability = 'PUBLIC' | 'PRIVATE' | 'INHERITED' | 'NONE';

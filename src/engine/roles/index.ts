@@ -1,6 +1,6 @@
 import { InvocationFactory } from '../wrap';
 import { deliverRole } from './deliver';
-import { emit } from './emit';
+import { deferEmit, discardDeferred, emit } from './emit';
 import { fanout } from './fanout';
 import { wholeBatch } from './listen';
 import { probe } from './probes';
@@ -20,6 +20,8 @@ const HANDLERS: Record<Role, RoleHandler> = {
   workflow_step: workflowStep,
   workflow_action: workflowAction,
   emit,
+  emit_deferred: deferEmit,
+  emit_discard: discardDeferred,
   listen: wholeBatch('listen'),
   publish: wholeBatch('publish'),
   publish_fanout: fanout(true),

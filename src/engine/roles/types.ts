@@ -14,6 +14,8 @@ export type Role =
   | 'workflow_step'
   | 'workflow_action'
   | 'emit'
+  | 'emit_deferred'
+  | 'emit_discard'
   | 'listen'
   | 'publish'
   | 'publish_fanout'

@@ -70,7 +70,7 @@ export function workflowAction(ctx: RoleContext): InvocationFactory {
       stepType: view.mark.stepType ?? parent?.stepType,
     };
     if (!view.mutatesRecords) return new PassThroughFrame({ workflow: mark });
-    const action: ActionScope = { emittedEvents: 0 };
+    const action: ActionScope = { emittedEvents: 0, deferredEvents: 0 };
     const name = `${view.className}.${ctx.methodName}`;
     const run = new StageRun(telemetry, 'workflow_step', name, 'workflow', NO_OPTIONS, parentFrame);
     run.describe({ [ATTR.CODE_FUNCTION]: name }, workflowAttributes(mark));
@@ -83,7 +83,20 @@ export function workflowAction(ctx: RoleContext): InvocationFactory {
         stageRun.failWith({ constructor: { name: 'WorkflowActionError' } });
         stageRun.add('failed', 'workflow', 1);
       } else if (action.emittedEvents > 0) stageRun.add('forwarded', 'workflow', 1);
-      else stageRun.add('dropped', 'workflow', 1, 'not_emitted');
+      else if (action.deferredEvents > 0) {
+        // its events wait for the transaction: the unit ends when they are emitted (after COMMIT) or discarded (rollback)
+        action.settle = (how) => {
+          action.settle = undefined;
+          if (how === 'emitted') stageRun.add('forwarded', 'workflow', 1);
+          else {
+            stageRun.failWith({ constructor: { name: 'TransactionRolledBack' } });
+            stageRun.add('failed', 'workflow', 1);
+          }
+          stageRun.end();
+        };
+        return 'pending';
+      } else stageRun.add('dropped', 'workflow', 1, 'not_emitted');
+      return undefined;
     });
   };
 }

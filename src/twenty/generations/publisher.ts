@@ -58,8 +58,12 @@ export const PUBLISHER_GENERATION: GenerationModule = {
     rule('D7b', 'record_share_denied', PUBLISHER_STREAM, `${REASON_CONDITIONS.record_share_denied}`),
     rule("D8'", 'no_matching_query', PUBLISHER_STREAM),
   ],
-  // asked after the newer ObjectRecordEventPublisher forms: any other form of the class is this one
-  detect: (methodsOf) => methodsOf(PUBLISHER) !== undefined,
+  // its per-stream share gate, or (the first form, ce7f109e) restricted-field filtering without the newer row-access subject
+  detect: (methodsOf) => {
+    const publisher = methodsOf(PUBLISHER);
+    if (!publisher) return false;
+    return publisher.has('buildSubscriberRecordShareGate') || (publisher.has('filterRestrictedFieldsFromEvent') && !publisher.has('buildSubscriberRowAccessPolicySubject'));
+  },
   readStreamCall: readObjectStreamCall,
   classifyStream: (observation: StreamObservation) => classifyFilterMatchStream(observation, { filters: true, gate: subscriberGate }),
   classifyFanout,

@@ -7,7 +7,7 @@ import { GroundTruth } from '../../../app/ground-truth';
 import { type WorkspaceAuthContext } from '../core-modules/auth/types/auth-context.type';
 import { type FlatObjectMetadata } from '../metadata-modules/flat-entity.types';
 import { WorkspaceCacheService } from '../workspace-cache/workspace-cache.service';
-import { WorkspaceEventEmitter } from '../workspace-event-emitter/workspace-event-emitter';
+import { type QueryRunnerLike, WorkspaceEventEmitter } from '../workspace-event-emitter/workspace-event-emitter';
 
 import { WorkspaceRepository } from './repository/workspace.repository';
 import { WorkspaceRecordStore } from './workspace-record-store';
@@ -15,6 +15,8 @@ import { WorkspaceRecordStore } from './workspace-record-store';
 @Injectable()
 export class GlobalWorkspaceOrmManager {
   private readonly workspaceContextStorage = new AsyncLocalStorage<WorkspaceAuthContext>();
+  private readonly transactionStorage = new AsyncLocalStorage<QueryRunnerLike>();
+  private commitFailuresLeft = 0;
 
   constructor(
     private readonly workspaceEventEmitter: WorkspaceEventEmitter,
@@ -26,6 +28,41 @@ export class GlobalWorkspaceOrmManager {
 
   async executeInWorkspaceContext<T>(authContext: WorkspaceAuthContext, fn: () => Promise<T>): Promise<T> {
     return this.workspaceContextStorage.run(authContext, fn);
+  }
+
+  // Twenty's runInWorkspaceTransaction: with an emitter that defers (PR #25174), the
+  // events of the writes inside wait for COMMIT and are discarded on rollback.
+  async runInWorkspaceTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    const emitter = this.workspaceEventEmitter as WorkspaceEventEmitter & Partial<DeferringEmitter>;
+
+    if (typeof emitter.markTransactionStarted !== 'function' || this.transactionStorage.getStore()) {
+      return fn();
+    }
+    const queryRunner: QueryRunnerLike = { isTransactionActive: true };
+
+    emitter.markTransactionStarted(queryRunner);
+    try {
+      const result = await this.transactionStorage.run(queryRunner, fn);
+
+      if (this.commitFailuresLeft > 0) {
+        this.commitFailuresLeft--;
+        throw new Error('COMMIT failed: could not serialize access due to concurrent update');
+      }
+      queryRunner.isTransactionActive = false;
+      emitter.flushDatabaseBatchEventsAfterCommit!(queryRunner);
+
+      return result;
+    } catch (error) {
+      emitter.discardDatabaseBatchEventsAfterRollback!(queryRunner);
+      queryRunner.isTransactionActive = false;
+      emitter.clearPendingDatabaseBatchEvents!(queryRunner);
+      throw error;
+    }
+  }
+
+  // For tests: the next COMMITs fail, so the transaction rolls back.
+  failNextCommits(times: number): void {
+    this.commitFailuresLeft = times;
   }
 
   getWorkspaceContext(): WorkspaceAuthContext | undefined {
@@ -64,10 +101,18 @@ export class GlobalWorkspaceOrmManager {
         objectMetadataItem,
         eventEmitterService: this.workspaceEventEmitter,
         recordStore: this.recordStore,
-        authorShape: this.config.generation === 'publisher' ? 'full-author' : 'user-and-member',
+        authorShape: ['publisher', 'record_share', 'record_access'].includes(this.config.generation) ? 'full-author' : 'user-and-member',
         groundTruth: this.groundTruth,
+        currentQueryRunner: () => this.transactionStorage.getStore(),
       },
       authContext ?? this.getWorkspaceContext(),
     );
   }
 }
+
+type DeferringEmitter = {
+  markTransactionStarted(queryRunner: QueryRunnerLike): void;
+  flushDatabaseBatchEventsAfterCommit(queryRunner: QueryRunnerLike): void;
+  discardDatabaseBatchEventsAfterRollback(queryRunner: QueryRunnerLike): void;
+  clearPendingDatabaseBatchEvents(queryRunner: QueryRunnerLike): void;
+};

@@ -46,10 +46,9 @@ export class WorkspaceCacheService {
   }
 
   private async getEntries(workspaceId: string): Promise<WorkspaceCacheEntries> {
-    return (
-      (await this.cacheStorageService.get<WorkspaceCacheEntries>(this.getKey(workspaceId))) ??
-      emptyWorkspaceCacheEntries()
-    );
+    const stored = await this.cacheStorageService.get<Partial<WorkspaceCacheEntries>>(this.getKey(workspaceId));
+
+    return { ...emptyWorkspaceCacheEntries(), ...stored };
   }
 
   private getKey(workspaceId: string): string {

@@ -24,6 +24,11 @@ export type WorkspaceCacheEntries = {
   userWorkspaceRoleMap: Record<string, string>;
   rolesPermissions: ObjectsPermissionsByRoleId;
   featureFlagsMap: Record<FeatureFlagKey, boolean>;
+  // roles allowed every record whatever the shares (September 2026 gate)
+  roleIdsWithAllRecordsAccess: string[];
+  // what the newest listener reads before it publishes
+  flatWebhookMaps: { byId: Record<string, unknown> };
+  flatLogicFunctionMaps: { byId: Record<string, unknown> };
 };
 
 export type WorkspaceCacheKey = keyof WorkspaceCacheEntries;
@@ -40,5 +45,9 @@ export const emptyWorkspaceCacheEntries = (): WorkspaceCacheEntries => ({
   featureFlagsMap: {
     IS_SSE_DB_EVENTS_ENABLED: true,
     IS_RECORD_SHARING_ENABLED: false,
+    IS_RECORD_LEVEL_SHARING_ENABLED: false,
   },
+  roleIdsWithAllRecordsAccess: [],
+  flatWebhookMaps: { byId: {} },
+  flatLogicFunctionMaps: { byId: {} },
 });

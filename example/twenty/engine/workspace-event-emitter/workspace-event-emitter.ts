@@ -18,6 +18,9 @@ export type DatabaseBatchEventInput = {
   workspaceId: string;
 };
 
+// The transaction handle the ORM passes along (TypeORM's QueryRunner in Twenty).
+export type QueryRunnerLike = { isTransactionActive: boolean };
+
 @Injectable()
 export class WorkspaceEventEmitter {
   constructor(
@@ -25,7 +28,8 @@ export class WorkspaceEventEmitter {
     private readonly groundTruth: GroundTruth,
   ) {}
 
-  public emitDatabaseBatchEvent(databaseBatchEventInput: DatabaseBatchEventInput | undefined) {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  public emitDatabaseBatchEvent(databaseBatchEventInput: DatabaseBatchEventInput | undefined, _queryRunner?: QueryRunnerLike) {
     if (!isDefined(databaseBatchEventInput)) {
       return;
     }

@@ -1,6 +1,6 @@
 import { type GroundTruth } from '../../../../app/ground-truth';
 import { type FlatObjectMetadata } from '../../metadata-modules/flat-entity.types';
-import { type WorkspaceEventEmitter } from '../../workspace-event-emitter/workspace-event-emitter';
+import { type QueryRunnerLike, type WorkspaceEventEmitter } from '../../workspace-event-emitter/workspace-event-emitter';
 import { type EventAuthorShape } from '../utils/format-twenty-orm-event-to-database-batch-event.util';
 import { type WorkspaceRecordStore } from '../workspace-record-store';
 
@@ -11,4 +11,6 @@ export type WorkspaceInternalContext = {
   recordStore: WorkspaceRecordStore;
   authorShape: EventAuthorShape;
   groundTruth: GroundTruth;
+  // The workspace transaction the write runs in, if any (its events wait for COMMIT where the emitter defers).
+  currentQueryRunner?: () => QueryRunnerLike | undefined;
 };

@@ -51,7 +51,7 @@ abstract class WorkspaceQueryBuilderBase {
       authorShape: this.internalContext.authorShape,
     });
 
-    this.internalContext.eventEmitterService.emitDatabaseBatchEvent(databaseBatchEventInput);
+    this.internalContext.eventEmitterService.emitDatabaseBatchEvent(databaseBatchEventInput, this.internalContext.currentQueryRunner?.());
 
     const writtenIds = (recordsAfter.length > 0 ? recordsAfter : (recordsBefore ?? [])).map(
       (record) => record.id,

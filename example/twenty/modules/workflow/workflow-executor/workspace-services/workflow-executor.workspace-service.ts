@@ -5,6 +5,7 @@ import { isDefined } from '../../../../twenty-shared/utils';
 import { InjectMessageQueue } from '../../../../engine/core-modules/message-queue/decorators/message-queue.decorator';
 import { MessageQueue } from '../../../../engine/core-modules/message-queue/message-queue.constants';
 import { MessageQueueService } from '../../../../engine/core-modules/message-queue/services/message-queue.service';
+import { GlobalWorkspaceOrmManager } from '../../../../engine/twenty-orm/global-workspace-orm.manager';
 import { WorkspaceEventEmitter } from '../../../../engine/workspace-event-emitter/workspace-event-emitter';
 import {
   getWorkflowRunContext,
@@ -30,6 +31,7 @@ export class WorkflowExecutorWorkspaceService {
     @InjectMessageQueue(MessageQueue.workflowQueue)
     private readonly messageQueueService: MessageQueueService,
     private readonly groundTruth: GroundTruth,
+    private readonly globalWorkspaceOrmManager: GlobalWorkspaceOrmManager,
   ) {}
 
   async executeFromSteps({
@@ -236,13 +238,17 @@ export class WorkflowExecutorWorkspaceService {
     });
 
     try {
+      // The step's writes share one workspace transaction: where the emitter defers
+      // (PR #25174) their events are emitted after COMMIT, once execute has returned.
       return await this.groundTruth.withOrigin({ origin: 'workflow', workflowRunId, stepId }, () =>
-        workflowAction.execute({
-          currentStepId: stepId,
-          steps,
-          context: getWorkflowRunContext(stepInfos),
-          runInfo: { workflowRunId, workspaceId },
-        }),
+        this.globalWorkspaceOrmManager.runInWorkspaceTransaction(() =>
+          workflowAction.execute({
+            currentStepId: stepId,
+            steps,
+            context: getWorkflowRunContext(stepInfos),
+            runInfo: { workflowRunId, workspaceId },
+          }),
+        ),
       );
     } catch (error) {
       return { error: (error as Error).message ?? 'Execution result error, no data or error' };
