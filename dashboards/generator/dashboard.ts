@@ -452,7 +452,7 @@ function workflowVersusUiPanels(): PanelBuilder[] {
     { title: 'ui routine', expr: inPipelineOrder(stageRoutineShareInRange('ui')) },
   ]);
   const lostBy = (origin: Origin) =>
-    orZeroLike(lostInRange([STAGE, REASON], originIs(origin)), `${lostInRange([STAGE, REASON])} * 0`);
+    orZeroLike(lostInRange([STAGE, REASON], originIs(origin)), lostInRange([STAGE, REASON]));
   const why = mergedTableColumns({ [STAGE_IN_ORDER_LABEL]: 'Stage', [REASON]: 'Reason (failed: an exception)' }, [
     { title: 'workflow', expr: inPipelineOrder(lostBy('workflow')) },
     { title: 'ui', expr: inPipelineOrder(lostBy('ui')) },

@@ -40,7 +40,7 @@ export function increaseFromZero(selector: string, window: string): string {
 }
 
 /** `(a + b) or a or b`: the sum where both exist, else whichever does. */
-export const sumOfPartial = (a: string, b: string, on: readonly string[]): string => `((${a}) + on (${on.join(', ')}) (${b})) or (${a}) or (${b})`;
+export const sumOfPartial = (a: string, b: string, on: readonly string[]): string => `(((${a}) + on (${on.join(', ')}) (${b})) or (${a}) or (${b}))`;
 
 /** `expr`, with 0 for every series of `like` that `expr` lacks (label sets must match). */
 export const orZeroLike = (expr: string, like: string): string => `(${expr} or 0 * ${like})`;

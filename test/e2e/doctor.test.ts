@@ -162,7 +162,7 @@ describe('doctor exit codes against fake endpoints', () => {
   test('1 when churn passes its routine share, naming stage, reason and method', async () => {
     const prom = await prometheusWith(
       vector([sample('stream', 'ui', 'forwarded', 60), sample('stream', 'ui', 'dropped', 40, 'stream_expired')]),
-      vector([found('twenty-server', 'a', 'ObjectRecordEventPublisher', 'publish')]),
+      vector([found('twenty-server', 'a', 'ObjectRecordEventPublisher', 'publish'), found('twenty-server', 'a', 'ObjectRecordEventPublisher', 'buildSubscriberRecordShareGate')]),
     );
     const result = await doctor('--prometheus', prom.url);
     expect(result.code).toBe(1);
@@ -191,7 +191,12 @@ describe('doctor exit codes against fake endpoints', () => {
   test.each([
     ['v5 targets', [found('twenty-worker', 'w1', 'WorkspaceEventEmitterService', 'processStreamEvents'), found('twenty-worker', 'w1', 'WorkspaceEventEmitterService', 'fetchPermissionsContext')], 'v5', 'WorkspaceEventEmitterService.processStreamEvents'],
     ['v8 targets', [found('twenty-worker', 'w1', 'WorkspaceEventEmitterService', 'processObjectRecordStreamEvents')], 'v8', 'WorkspaceEventEmitterService.processObjectRecordStreamEvents'],
-    ['publisher targets', [found('twenty-worker', 'w1', 'ObjectRecordEventPublisher', 'processObjectRecordStreamEvents')], 'publisher', 'ObjectRecordEventPublisher.processObjectRecordStreamEvents'],
+    [
+      'publisher targets',
+      [found('twenty-worker', 'w1', 'ObjectRecordEventPublisher', 'processObjectRecordStreamEvents'), found('twenty-worker', 'w1', 'ObjectRecordEventPublisher', 'buildSubscriberRecordShareGate')],
+      'publisher',
+      'ObjectRecordEventPublisher.processObjectRecordStreamEvents',
+    ],
   ])('the generation comes from the instrumentation targets (%s) and the drop is explained in its code', async (_name, targets, generation, method) => {
     const prom = await prometheusWith(WITH_DROP, vector(targets));
     const result = await doctor('--prometheus', prom.url, '--json');
