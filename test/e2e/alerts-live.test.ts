@@ -198,8 +198,9 @@ describeLive(
 
       for (const loss of LOSSES) {
         const before = new Set((await activeAlerts()).map(alertKey));
-        const start = Date.now();
         await traffic.inject(loss.kind);
+        // From when the loss is in place (a changed worker has booted, the ACL changed).
+        const start = Date.now();
         const fired = new Map<string, FiredAlert>();
         // Watch for as long as the slowest alert may take, to see everything that fires, not only the expected one.
         const deadline = start + Math.max(...Object.keys(STATED_DELAY_MINUTES).map(allowedSeconds)) * 1000;
