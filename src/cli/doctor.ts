@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
-import { assessLoss, buildFunnelReport, FunnelReport, FunnelRow, LossAssessment, renderLossReport } from './report';
+import { assessLoss, buildFunnelReport, FunnelReport, FunnelRow, LossAssessment, lossVerdict, renderLossReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
 import { detectGenerationFromTargets } from '../twenty/detect';
 
@@ -403,6 +403,7 @@ function renderDoctorHtml(
     report,
     trace,
     noTrace,
+    verdict: { text: lossVerdict(assessment), lost: assessment.lossFound },
   });
 }
 

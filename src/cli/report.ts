@@ -359,6 +359,18 @@ function describeShare(entry: ReasonShare): string {
   return `${entry.reason} (${DROP_REASONS[entry.reason].code}) at ${entry.stage}: ${origins} ${unitsAt(entry.stage)} (${percentText(entry.share)} of the stage${limit})`;
 }
 
+/** One sentence: are workflow events lost compared with UI events, and is anything lost at all. */
+export function lossVerdict(assessment: LossAssessment): string {
+  const d = assessment.workflowLossAboveUi;
+  if (d) {
+    return (
+      `Workflow events are lost at stage "${d.stage}": ${percentText(d.workflowLossShare)} of them vs ${percentText(d.uiLossShare)} of UI events` +
+      (d.topReason ? `, mostly ${d.topReason}.` : '.')
+    );
+  }
+  return assessment.lossFound ? 'Events are lost, but workflow events no more than UI events.' : 'No loss: every drop in the window is routine.';
+}
+
 /**
  * The doctor's rendering: the funnel table, then the verdict the alert rules
  * would reach (workflow loss compared with UI loss), routine filtering named
@@ -366,18 +378,7 @@ function describeShare(entry: ReasonShare): string {
  */
 export function renderLossReport(report: FunnelReport, assessment: LossAssessment, locateReason = (reason: DropReason) => locate(reason, report.generation)): string {
   const lines = renderFunnelTable(report);
-  lines.push('');
-  const d = assessment.workflowLossAboveUi;
-  if (d) {
-    lines.push(
-      `Workflow events are lost at stage "${d.stage}": ${percentText(d.workflowLossShare)} of them vs ${percentText(d.uiLossShare)} of UI events` +
-        (d.topReason ? `, mostly ${d.topReason}.` : '.'),
-    );
-  } else if (assessment.lossFound) {
-    lines.push('Events are lost, but workflow events no more than UI events.');
-  } else {
-    lines.push('No loss: every drop in the window is routine.');
-  }
+  lines.push('', lossVerdict(assessment));
   const routineGap = assessment.workflowRoutineAboveUi;
   if (routineGap) {
     const where = locateReason(routineGap.topReason);

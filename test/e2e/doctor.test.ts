@@ -423,6 +423,8 @@ describe('doctor --html against fake endpoints, rendered in headless Chromium', 
     expect(dom).toMatch(/<rect class="bar seg-dropped" data-stage="stream" data-origin="workflow" data-outcome="dropped" data-count="1"/);
     expect(dom).toMatch(/<rect class="bar seg-forwarded" data-stage="stream" data-origin="workflow" data-outcome="forwarded" data-count="2"/);
     expect(dom).toContain('<tr class="drop-row" data-reason="subscriber_without_role" data-origin="workflow">');
+    // The page's headline is the doctor's verdict, as on stdout.
+    expect(dom).toMatch(/<p class="headline lost" id="headline">Workflow events are lost at stage "stream": 33\.3% of them vs 0\.0% of UI events, mostly subscriber_without_role\.<\/p>/);
     expect([...dom.matchAll(/<details class="span-row span-(\w+)" data-span-id="(\w+)" data-depth="(\d)"/g)].map((m) => m.slice(1).join(' '))).toEqual([
       'forwarded a1 0',
       'forwarded b2 1',
