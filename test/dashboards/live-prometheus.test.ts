@@ -1,8 +1,9 @@
 /**
  * Runs every dashboard query and the rules on a real Prometheus (the Debian
  * 2.42 binary) that scrapes a synthetic exporter shaped like the collector's:
- * no query may error, the panels must have data, and the workflow drop alert
- * must fire within seconds. Skipped when the prometheus binary is missing.
+ * no query may error, the panels must have data, and the failure alert must
+ * fire within seconds, naming the failing instance. Skipped when the
+ * prometheus binary is missing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -74,6 +75,16 @@ function syntheticMetrics(n: number): string {
     );
   }
   events('twenty-worker', 'stream', 'workflow', 'dropped', 1, 'stream_expired');
+  // One worker instance cannot publish to Redis.
+  for (const stage of ['listen', 'publish', 'legacy_pubsub'] as const) {
+    lines.push(
+      line(
+        PROM.STAGE_EVENTS,
+        { job: 'twenty-worker', instance: 'worker-2', [PROM.LABEL_STAGE]: stage, [PROM.LABEL_ORIGIN]: 'workflow', [PROM.LABEL_OUTCOME]: 'failed' },
+        n,
+      ),
+    );
+  }
   for (const [targetClass, method, status] of [
     ['WorkspaceEventEmitterService', 'publish', 'found'],
     ['WorkspaceEventEmitterService', 'processStreamEvents', 'found'],
@@ -185,12 +196,14 @@ describeLive(
       expect(drops?.series).toBe(3);
     });
 
-    test('TwentySseWorkflowEventsDropped fires within seconds', async () => {
-      const firing = await waitFor('the workflow drop alert', async () => {
-        const result = await instantQuery(promUrl, 'ALERTS{alertname="TwentySseWorkflowEventsDropped", alertstate="firing"}');
-        return result.length >= 2 ? result : undefined;
+    test('TwentySseEventsFailing fires within seconds, at the innermost failing stage of the failing instance', async () => {
+      const firing = await waitFor('the failure alert', async () => {
+        const result = await instantQuery(promUrl, 'ALERTS{alertname="TwentySseEventsFailing", alertstate="firing"}');
+        return result.length >= 1 ? result : undefined;
       });
-      expect(firing.map((alert) => alert.metric[PROM.LABEL_DROP_REASON]).sort()).toEqual(['stream_expired', 'subscriber_without_role']);
+      expect(firing.map((alert) => [alert.metric.job, alert.metric.instance, alert.metric[PROM.LABEL_STAGE]])).toEqual([
+        ['twenty-worker', 'worker-2', 'legacy_pubsub'],
+      ]);
     });
   },
 );
