@@ -380,7 +380,6 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     require(join(DIST, 'src', 'register.js'));
   } else if (sdkMode) {
     const { startInstrumentation } = require(join(DIST, 'src', 'runtime.js')) as typeof import('../src/runtime');
-    const { hookNestScanner } = require(join(DIST, 'src', 'load-hook.js')) as typeof import('../src/load-hook');
     const { metrics: sdkMetrics } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
     // A reader that aggregates like a real one but never exports (no timer, no network).
     class ManualMetricReader extends sdkMetrics.MetricReader {
@@ -407,7 +406,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     });
     if (!runtime) throw new Error(`instrumentation did not start: ${logLines.join(' | ')}`);
     const rt = runtime;
-    hookNestScanner(require('@nestjs/core/scanner'), rt.instrumenter, (component, error) => rt.telemetry.fault(component, error));
+    rt.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
     flush = () => rt.forceFlush();
   } else if (args.mode === 'e') {
     flush = startGlobalSdk(exporter).flush;
@@ -1165,7 +1164,7 @@ async function runParent(settings: Settings): Promise<void> {
     '- Modes:',
     '  - (a) no instrumentation loaded.',
     '  - (b) `require(dist/src/register.js)` with TWENTY_SSE_OTEL_ENABLED unset, then bootstrap.',
-    `  - (c) \`startInstrumentation({ config: { enabled: true }, spanExporter: <no-op>, metricReader: producers => <manual reader with producers> })\` + \`hookNestScanner\` before bootstrap: the package's own BasicTracerProvider with a BatchSpanProcessor (SDK defaults: queue 2048, batch 512, 5 s) into a no-op exporter that counts spans; metrics go to a MeterProvider with one manual MetricReader built around the package's histogram producers, as the register entry builds its PeriodicExportingMetricReader (every measurement aggregated, never exported, no timer). No global context manager is registered (the package keeps its own AsyncLocalStorage).`,
+    `  - (c) \`startInstrumentation({ config: { enabled: true }, spanExporter: <no-op>, metricReader: producers => <manual reader with producers> })\` + \`runtime.instrumentation.instrumentNestCore(require("@nestjs/core"))\` before bootstrap: the package's own BasicTracerProvider with a BatchSpanProcessor (SDK defaults: queue 2048, batch 512, 5 s) into a no-op exporter that counts spans; metrics go to a MeterProvider with one manual MetricReader built around the package's histogram producers, as the register entry builds its PeriodicExportingMetricReader (every measurement aggregated, never exported, no timer). No global context manager is registered (the package keeps its own AsyncLocalStorage).`,
     '  - (d) as (c) with OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1 in the child env.',
     '  - (e) nestjs-otel `Span()` applied programmatically to each target prototype method as Nest scans the provider; BasicTracerProvider + BatchSpanProcessor(no-op) registered as the global tracer provider, AsyncLocalStorageContextManager as the global context manager.',
     '  - (f) same SDK setup as (e); a minimal wrapper: `tracer.startActiveSpan(name, span => { call; end on return / promise settle })`.',

@@ -123,7 +123,8 @@ const runScenario = async (
       events,
       conditionInGeneration: scenario.conditionIn.includes(generation),
       instrumentation: {
-        startupReport: startup.line,
+        // the line the package printed at startup: the targets, then the Nest version it hooked
+        startupReport: runtime.report(),
         missingTargets: startup.lines.filter((line) => line.status === 'missing').map((line) => `${line.className}.${line.method}`),
         faults: runtime.telemetry.faultCount(),
         subscriberCountNote: runtime.telemetry.subscriberCountNote ?? null,

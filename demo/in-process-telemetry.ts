@@ -2,7 +2,6 @@ import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 
 import { type TraceView } from '../src/cli/html-report';
-import { hookNestScanner } from '../src/load-hook';
 import { startInstrumentation, type Runtime } from '../src/runtime';
 import { ATTR, METRIC, STAGES, type Origin, type Stage } from '../src/semconv';
 
@@ -72,9 +71,7 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
     throw new Error(`the instrumentation did not start: ${logs.join('; ') || 'no reason given'}`);
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  hookNestScanner(require('@nestjs/core/scanner'), runtime.instrumenter, (component, error) =>
-    runtime.telemetry.fault(component, error),
-  );
+  runtime.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
 
   return {
     runtime,

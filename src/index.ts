@@ -1,7 +1,8 @@
 export * from './semconv';
 export { TraceStage, recordDrop, markWorkflowContext } from './decorators';
 export type { TraceStageOptions } from './decorators';
-export { TwentySseOtelModule, TWENTY_SSE_OTEL_RUNTIME } from './nest-module';
+export { TwentySseInstrumentation, SUPPORTED_NEST_CORE_VERSIONS } from './instrumentation';
+export type { TwentySseInstrumentationConfig } from './instrumentation';
 export { startInstrumentation, activeRuntime } from './runtime';
 export type { Runtime, StartOptions } from './runtime';
 export { Telemetry, getActiveTelemetry } from './otel/telemetry';

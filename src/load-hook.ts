@@ -1,75 +1,46 @@
-import Module = require('module');
+import { PatchSet } from './engine/patches';
 import { Instrumenter } from './twenty/instrumenter';
-import { Telemetry } from './otel/telemetry';
-import { wrapMethod } from './engine/wrap';
+import { FaultHandler } from './engine/wrap';
 
 /**
- * The zero-code path. Two hooks, both idempotent and both feeding the same
- * Instrumenter:
- * 1. every application module (not under node_modules) is looked at once,
- *    right after it has run: exported classes with a target name are patched
- *    before Nest ever sees them (SWC's getter-only exports are read, never
- *    reassigned);
- * 2. @nestjs/core's DependenciesScanner.insertProvider patches each provider
- *    class as Nest registers it, i.e. before instantiation and before any
- *    explorer (@OnEvent, @Process, resolvers) reads its metadata; this covers
- *    classes Nest gets from anywhere, for NestFactory.create and
- *    createApplicationContext alike. NestFactory's create and
- *    createApplicationContext are observed to print the startup report once
- *    the app is initialized.
+ * The Nest hook of the zero-code path, applied to the exports of the
+ * `@nestjs/core` package entry, the one thing Nest 10, 11 and 12 all expose
+ * the same way, whether Nest is CommonJS (10, 11) or ES modules only (12) and
+ * whether the app is CommonJS or ESM:
+ * - `NestContainer.prototype.addProvider` / `addController`: the scanner calls
+ *   them for every provider and controller class, before Nest instantiates it
+ *   and before any explorer (@OnEvent, @Process, resolvers) reads its
+ *   metadata; each class is patched right there, for NestFactory.create and
+ *   createApplicationContext alike;
+ * - `NestFactoryStatic.prototype.create` / `createApplicationContext` /
+ *   `createMicroservice` (reached through the exported `NestFactory`
+ *   instance): once the app is built, the startup report is printed.
+ * Nest's own internal files (scanner.js, nest-factory.js) are never looked
+ * for: under Nest 12 Node loads them through its ES module loader, where a
+ * CommonJS require hook cannot see them.
  */
-export interface LoadHookHandle {
-  uninstall(): void;
+
+export const NEST_REGISTRATION_METHODS = ['addProvider', 'addController'] as const;
+export const NEST_FACTORY_METHODS = ['create', 'createApplicationContext', 'createMicroservice'] as const;
+
+/** What could and could not be hooked in one @nestjs/core. */
+export interface NestHookStatus {
+  version: string;
+  /** `Class.method` hook points attached to. */
+  found: string[];
+  /** `Class.method` hook points that @nestjs/core does not have (or not in the expected shape). */
+  missing: string[];
 }
 
-type JsLoader = (module: NodeJS.Module, filename: string) => void;
-type ModuleWithExtensions = typeof Module & { _extensions: Record<string, JsLoader> };
-
-const NEST_SCANNER = /[\\/]@nestjs[\\/]core[\\/]scanner\.js$/;
-const NEST_FACTORY = /[\\/]@nestjs[\\/]core[\\/]nest-factory\.js$/;
-const NODE_MODULES = /[\\/]node_modules[\\/]/;
-
-/** Called once Nest built an app: `httpServer` is true for NestFactory.create, false for an application context or microservice. */
-export type AppReadyHandler = (httpServer: boolean) => void;
-
-export function installLoadHook(instrumenter: Instrumenter, telemetry: Telemetry, onAppReady: AppReadyHandler): LoadHookHandle {
-  const extensions = (Module as ModuleWithExtensions)._extensions;
-  const originalLoader = extensions['.js'];
-  const fault = (component: string, error: unknown) => telemetry.fault(component, error);
-
-  const hookedLoader: JsLoader = function (this: unknown, module, filename) {
-    originalLoader.call(this, module, filename);
-    try {
-      if (NODE_MODULES.test(filename)) {
-        if (NEST_SCANNER.test(filename)) hookNestScanner(module.exports, instrumenter, fault);
-        else if (NEST_FACTORY.test(filename)) hookNestFactory(module.exports, onAppReady, fault);
-        return;
-      }
-      scanExports(module.exports, instrumenter);
-    } catch (error) {
-      telemetry.fault('load-hook', error);
-    }
-  };
-  extensions['.js'] = hookedLoader;
-  return {
-    uninstall() {
-      if (extensions['.js'] === hookedLoader) extensions['.js'] = originalLoader;
-    },
-  };
-}
-
-function scanExports(exported: unknown, instrumenter: Instrumenter): void {
-  if (typeof exported === 'function') {
-    instrumenter.instrumentClass(exported);
-    return;
-  }
-  if (!exported || typeof exported !== 'object') return;
-  for (const key of Object.keys(exported)) {
-    const descriptor = Object.getOwnPropertyDescriptor(exported, key);
-    // SWC and tsc emit either plain values or a getter returning the local binding; both are safe to read.
-    const value = descriptor && ('value' in descriptor ? descriptor.value : descriptor.get?.call(exported));
-    if (typeof value === 'function') instrumenter.instrumentClass(value);
-  }
+export interface NestHookContext {
+  instrumenter: Instrumenter;
+  /** Receives every replaced Nest method, so unpatching restores it exactly. */
+  patches: PatchSet;
+  /** Called each time NestFactory finished building an app: `httpServer` true for create, false for an application context or microservice. */
+  onAppReady: (httpServer: boolean) => void;
+  /** Called after each provider or controller registration. */
+  onRegistered?: () => void;
+  onFault: FaultHandler;
 }
 
 function providerClass(provider: unknown): unknown {
@@ -81,37 +52,38 @@ function providerClass(provider: unknown): unknown {
   return undefined;
 }
 
-export function hookNestScanner(exported: unknown, instrumenter: Instrumenter, onFault: (c: string, e: unknown) => void): void {
-  const scanner = (exported as { DependenciesScanner?: { prototype: object } } | undefined)?.DependenciesScanner;
-  if (!scanner?.prototype) return;
-  for (const method of ['insertProvider', 'insertController']) {
-    wrapMethod(
-      scanner.prototype,
-      method,
-      `DependenciesScanner.${method}`,
-      (_self, args) => {
-        instrumenter.instrumentClass(providerClass(args[0]));
-        return undefined;
-      },
-      onFault,
-    );
-  }
+function prototypeOf(value: unknown): object | undefined {
+  return typeof value === 'function' && value.prototype && typeof value.prototype === 'object' ? (value.prototype as object) : undefined;
 }
 
-export function hookNestFactory(exported: unknown, onAppReady: AppReadyHandler, onFault: (c: string, e: unknown) => void): void {
-  const factory = (exported as { NestFactoryStatic?: { prototype: object } } | undefined)?.NestFactoryStatic;
-  if (!factory?.prototype) return;
-  for (const method of ['create', 'createApplicationContext', 'createMicroservice']) {
-    wrapMethod(
-      factory.prototype,
-      method,
-      `NestFactoryStatic.${method}`,
-      () => ({
-        run: (call) => call(),
-        onReturn: () => onAppReady(method === 'create'),
-        onThrow: () => undefined,
-      }),
-      onFault,
-    );
+export function hookNestCore(exported: unknown, version: string, context: NestHookContext): NestHookStatus {
+  const status: NestHookStatus = { version, found: [], missing: [] };
+  const entry = (exported ?? {}) as { NestContainer?: unknown; NestFactory?: unknown };
+
+  const container = prototypeOf(entry.NestContainer);
+  for (const method of NEST_REGISTRATION_METHODS) {
+    const hooked =
+      container !== undefined &&
+      context.patches.wrap(
+        container,
+        method,
+        `NestContainer.${method}`,
+        (_self, args) => {
+          context.instrumenter.instrumentClass(providerClass(args[0]));
+          context.onRegistered?.();
+          return undefined;
+        },
+        context.onFault,
+      );
+    (hooked ? status.found : status.missing).push(`NestContainer.${method}`);
   }
+
+  const factory = entry.NestFactory && typeof entry.NestFactory === 'object' ? (Object.getPrototypeOf(entry.NestFactory) as object | null) : null;
+  for (const method of NEST_FACTORY_METHODS) {
+    const hooked =
+      factory !== null &&
+      context.patches.wrap(factory, method, `NestFactoryStatic.${method}`, () => () => context.onAppReady(method === 'create'), context.onFault);
+    (hooked ? status.found : status.missing).push(`NestFactoryStatic.${method}`);
+  }
+  return status;
 }

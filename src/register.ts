@@ -1,13 +1,17 @@
 /**
- * Zero-code entry for Twenty's two processes:
+ * Zero-code entry for Twenty's two processes, CommonJS or ESM builds alike:
  *
  *   NODE_OPTIONS="--require opentelemetry-instrumentation-twenty-sse/register"
+ *   (or "--import opentelemetry-instrumentation-twenty-sse/register")
  *   TWENTY_SSE_OTEL_ENABLED=true
  *
  * With TWENTY_SSE_OTEL_ENABLED unset or false this file patches nothing and
  * registers nothing (no hook, no provider); it only prints one line saying so,
- * once per process. Loading it twice is harmless.
+ * once per process. Loading it twice is harmless. It acts on the main thread
+ * only: Node 20 also runs preloads in its module-loader thread, where there is
+ * no app to instrument.
  */
+import { isMainThread } from 'worker_threads';
 import { readConfigFromEnv } from './config';
 import type { Runtime } from './runtime';
 import { ENV } from './semconv';
@@ -18,7 +22,7 @@ const FLUSH_TIMEOUT_MS = 2_000;
 // are required only when enabled (or when a variable needs its one-line report).
 const { config, problems } = readConfigFromEnv();
 const runtime: Runtime | undefined =
-  config.enabled || problems.length > 0
+  isMainThread && (config.enabled || problems.length > 0)
     ? // eslint-disable-next-line @typescript-eslint/no-var-requires
       (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
     : undefined;
@@ -27,7 +31,7 @@ const runtime: Runtime | undefined =
 // process even when two copies of the package load it. A bad value of the variable already got its own line.
 const DISABLED_NOTICE_KEY = Symbol.for('opentelemetry-instrumentation-twenty-sse.disabled-notice');
 type GlobalWithNotice = typeof globalThis & { [DISABLED_NOTICE_KEY]?: true };
-if (!config.enabled && !problems.some((problem) => problem.variable === ENV.ENABLED) && !(globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY]) {
+if (isMainThread && !config.enabled && !problems.some((problem) => problem.variable === ENV.ENABLED) && !(globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY]) {
   (globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY] = true;
   const value = process.env[ENV.ENABLED];
   const state = value === undefined ? ' is not set' : `=${JSON.stringify(value)}`;

@@ -1,15 +1,18 @@
-import { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { diag, MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { readConfigFromEnv, TwentySseConfig } from './config';
-import { installLoadHook, LoadHookHandle } from './load-hook';
+import { registerEsmHook } from './esm-hook';
+import { TwentySseInstrumentation } from './instrumentation';
 import { readOtelEnv } from './otel/otel-env';
+import { SCOPE_NAME } from './semconv';
 import { defaultServiceName, MetricReaderFactory, SdkHandle, startSdk } from './otel/sdk';
 import { Instrumenter } from './twenty/instrumenter';
 import { setActiveTelemetry, Telemetry } from './otel/telemetry';
 
-/** Everything one process runs: telemetry, the instrumenter, optionally our SDK and the load hook. */
+/** Everything one process runs: telemetry, the instrumentation (and its instrumenter), optionally our SDK. */
 export interface Runtime {
   telemetry: Telemetry;
+  instrumentation: TwentySseInstrumentation;
   instrumenter: Instrumenter;
   sdk?: SdkHandle;
   /** Logs the startup report line (found/missing targets) and refreshes the targets metric. */
@@ -28,7 +31,7 @@ export interface StartOptions {
   /** Keep our SDK but replace its exporters (demo, tests, bench). A factory gets the histogram producers to attach. */
   spanExporter?: tracing.SpanExporter;
   metricReader?: sdkMetrics.MetricReader | MetricReaderFactory;
-  /** Install the require-time hook (zero-code path). */
+  /** Enable the instrumentation's Nest module hook (zero-code path). */
   loadHook?: boolean;
   log?: (line: string) => void;
 }
@@ -81,32 +84,31 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
       log,
     });
     setActiveTelemetry(telemetry);
-    const instrumenter = new Instrumenter(telemetry);
-    let lastReport = '';
-    const report = () => {
-      const { line } = instrumenter.report();
-      if (line !== lastReport) log(line);
-      lastReport = line;
-      return line;
-    };
-    let hook: LoadHookHandle | undefined;
+    // The same class NodeSDK users add, here with the private providers; hooks only on the zero-code path.
+    const instrumentation = new TwentySseInstrumentation(
+      { enabled: false, generation: merged.generation, captureIds: merged.captureIds },
+      { telemetry, log },
+    );
     if (options.loadHook) {
-      hook = installLoadHook(instrumenter, telemetry, (httpServer) => {
-        instrumenter.setHttpServer(httpServer);
-        report();
-      });
+      instrumentation.enable();
+      // ESM imports of @nestjs/core reach the same module hook through the loader.
+      if (!registerEsmHook()) {
+        diag.warn(`${SCOPE_NAME}: this Node has no module.register, ES module imports of @nestjs/core cannot be hooked (CommonJS apps are unaffected)`);
+      }
     }
     const runtime: Runtime = {
       telemetry,
-      instrumenter,
+      instrumentation,
+      instrumenter: instrumentation.instrumenter,
       sdk,
-      report,
+      report: () => instrumentation.report(),
       forceFlush: async () => {
         await sdk?.forceFlush();
       },
       shutdown: async () => {
-        hook?.uninstall();
         telemetry.connections.shutdown();
+        // Every patched method back as Twenty and Nest defined it.
+        instrumentation.disable();
         await sdk?.shutdown();
         if ((globalThis as GlobalWithRuntime)[RUNTIME_KEY] === runtime) delete (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
         setActiveTelemetry(undefined);

@@ -3,6 +3,30 @@
  * dashboard generator, the alert-rule tests, the doctor CLI and the README all
  * read from here, so a rename happens once.
  */
+import type * as Semconv from '@opentelemetry/semantic-conventions';
+
+/**
+ * A stable OpenTelemetry name, checked by the compiler against the constant
+ * of @opentelemetry/semantic-conventions (brought by sdk-node) that it must
+ * equal, and by test/unit/semconv.test.ts against the installed package. It
+ * is not loaded at run time: the register entry reads this module even when
+ * the instrumentation is off, and that path loads nothing else. The messaging
+ * names are still in development there (no stable export), so they are
+ * spelled plainly.
+ */
+function stable<K extends keyof typeof Semconv>(_constant: K, name: (typeof Semconv)[K]): (typeof Semconv)[K] {
+  return name;
+}
+
+/** The stable names used here, by their semantic-conventions constant. */
+export const STABLE_NAMES = {
+  ATTR_CODE_FUNCTION_NAME: stable('ATTR_CODE_FUNCTION_NAME', 'code.function.name'),
+  ATTR_ERROR_TYPE: stable('ATTR_ERROR_TYPE', 'error.type'),
+  ATTR_SERVICE_INSTANCE_ID: stable('ATTR_SERVICE_INSTANCE_ID', 'service.instance.id'),
+  ATTR_SERVICE_NAME: stable('ATTR_SERVICE_NAME', 'service.name'),
+  ATTR_TELEMETRY_DISTRO_NAME: stable('ATTR_TELEMETRY_DISTRO_NAME', 'telemetry.distro.name'),
+} as const;
+const { ATTR_CODE_FUNCTION_NAME, ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_TELEMETRY_DISTRO_NAME } = STABLE_NAMES;
 
 /** Stages of Twenty's SSE record-event pipeline, in pipeline order. */
 export const STAGES = [
@@ -24,25 +48,65 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const ORIGINS = ['workflow', 'ui', 'api_key', 'application', 'system', 'unknown'] as const;
 export type Origin = (typeof ORIGINS)[number];
 
-/** Drop reasons, each tied to the drop condition in twenty-pipeline.md and the stage where it happens. */
+/**
+ * How an on-call engineer should read a drop reason. The alert rules, the
+ * dashboard, the doctor and the rule tests all follow this one split:
+ * - `filtering`: Twenty doing its job (nobody watches the workspace, the tab
+ *   watches another object or filter). Shown, never alarming.
+ * - `churn`: routine while it stays a small share of its stage (tabs closing
+ *   or reconnecting, workflow updates that change nothing); loss above
+ *   `routineShare`, e.g. streams expiring under load.
+ * - `loss`: an event a watcher should have had. Counted in the
+ *   workflow-versus-UI loss share; a spike alerts on its own.
+ * A `failed` outcome is loss at any stage, whatever the reason table says.
+ * A new reason is one line in DROP_REASONS: its kind (and routine share)
+ * decides the alerts, the dashboard's loss/routine split and the doctor's
+ * verdict; the generated rules, dashboard and rule tests follow.
+ */
+export type DropReasonKind = 'filtering' | 'churn' | 'loss';
+
+interface DropReasonInfo {
+  /** The drop condition's code in twenty-pipeline.md. */
+  code: string;
+  stage: Stage | 'any';
+  kind: DropReasonKind;
+  /** churn only: the largest share of the stage's units this reason takes on healthy traffic. */
+  routineShare?: number;
+}
+
+/** Drop reasons, each tied to the drop condition in twenty-pipeline.md, the stage where it happens and its kind. */
 export const DROP_REASONS = {
-  no_active_streams: { code: 'D1', stage: 'fanout' },
-  stream_expired: { code: 'D2', stage: 'stream' },
-  stream_without_queries: { code: 'D3', stage: 'stream' },
-  subscriber_without_user_workspace: { code: 'D4', stage: 'stream' },
-  subscriber_without_role: { code: 'D5', stage: 'stream' },
-  subscriber_application_inactive: { code: "D4'", stage: 'stream' },
-  object_not_readable: { code: 'D6', stage: 'stream' },
-  restricted_fields_only: { code: 'D7', stage: 'stream' },
-  record_share_denied: { code: 'D7b', stage: 'stream' },
-  record_access_denied: { code: 'N2/N4', stage: 'stream' },
-  no_matching_query: { code: 'D8', stage: 'stream' },
-  no_live_connection: { code: 'P0', stage: 'pubsub' },
-  not_emitted: { code: '-', stage: 'workflow_step' },
-  unattributed: { code: '?', stage: 'any' },
-} as const satisfies Record<string, { code: string; stage: Stage | 'any' }>;
+  no_active_streams: { code: 'D1', stage: 'fanout', kind: 'filtering' },
+  // A tab that vanished without closing (sleep, crash, lost network) costs one batch when its key expires (30 min TTL).
+  stream_expired: { code: 'D2', stage: 'stream', kind: 'churn', routineShare: 0.05 },
+  // The instant between a tab subscribing and registering its first query.
+  stream_without_queries: { code: 'D3', stage: 'stream', kind: 'churn', routineShare: 0.05 },
+  subscriber_without_user_workspace: { code: 'D4', stage: 'stream', kind: 'loss' },
+  subscriber_without_role: { code: 'D5', stage: 'stream', kind: 'loss' },
+  subscriber_application_inactive: { code: "D4'", stage: 'stream', kind: 'loss' },
+  object_not_readable: { code: 'D6', stage: 'stream', kind: 'loss' },
+  restricted_fields_only: { code: 'D7', stage: 'stream', kind: 'loss' },
+  record_share_denied: { code: 'D7b', stage: 'stream', kind: 'loss' },
+  record_access_denied: { code: 'N2/N4', stage: 'stream', kind: 'loss' },
+  no_matching_query: { code: 'D8', stage: 'stream', kind: 'filtering' },
+  // A closed tab's stream keeps getting publishes until its 30 min TTL, a reconnect takes a moment. Judged by
+  // TwentySseNoLiveConnection (most publishes reaching nobody while browsers are connected), not the generic churn alert.
+  no_live_connection: { code: 'P0', stage: 'pubsub', kind: 'churn', routineShare: 0.5 },
+  // A workflow update that writes the values a record already has emits nothing, by design.
+  not_emitted: { code: '-', stage: 'workflow_step', kind: 'churn', routineShare: 0.1 },
+  unattributed: { code: '?', stage: 'any', kind: 'loss' },
+} as const satisfies Record<string, DropReasonInfo>;
 export type DropReason = keyof typeof DROP_REASONS;
 export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
+
+export const dropReasonKind = (reason: DropReason): DropReasonKind => DROP_REASONS[reason].kind;
+export const dropReasonsOfKind = (kind: DropReasonKind): DropReason[] => DROP_REASON_NAMES.filter((reason) => dropReasonKind(reason) === kind);
+/** Below this many units entering a stage (in an alert window, or the doctor's window), shares are not judged: a quiet night pages nobody. */
+export const LOSS_SHARE_MIN_UNITS = 30;
+/** How far the workflow share of a stage's units may exceed the UI share before it counts as workflow-specific (0.1 = 10 points). */
+export const WORKFLOW_DIVERGENCE_THRESHOLD = 0.1;
+/** The routine share of a churn reason (undefined for the other kinds). */
+export const routineShareOf = (reason: DropReason): number | undefined => (DROP_REASONS[reason] as DropReasonInfo).routineShare;
 
 export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 export type Generation = (typeof GENERATIONS)[number];
@@ -70,8 +134,8 @@ export const ATTR = {
   USER_ID: 'twenty.user.id',
   WORKSPACE_MEMBER_ID: 'twenty.workspace_member.id',
   SUBSCRIBER_USER_WORKSPACE_ID: 'twenty.subscriber.user_workspace.id',
-  CODE_FUNCTION: 'code.function.name',
-  ERROR_TYPE: 'error.type',
+  CODE_FUNCTION: ATTR_CODE_FUNCTION_NAME,
+  ERROR_TYPE: ATTR_ERROR_TYPE,
   // messaging semantic conventions (pubsub = PRODUCER, deliver = CONSUMER)
   MESSAGING_SYSTEM: 'messaging.system',
   MESSAGING_OPERATION_NAME: 'messaging.operation.name',
@@ -194,6 +258,23 @@ export const CARRIER_KEY = '__twentySseOtel';
 
 /** Instrumentation scope name for the tracer and meter. */
 export const SCOPE_NAME = 'opentelemetry-instrumentation-twenty-sse';
+
+/** Resource attributes the package's own SDK sets. */
+export const RESOURCE = {
+  SERVICE_NAME: ATTR_SERVICE_NAME,
+  SERVICE_INSTANCE_ID: ATTR_SERVICE_INSTANCE_ID,
+  TELEMETRY_DISTRO_NAME: ATTR_TELEMETRY_DISTRO_NAME,
+} as const;
+
+/**
+ * messaging.operation.name and .type of the two messaging stages. Their span
+ * names are `<operation name> <destination>`, as the messaging conventions
+ * name spans: `publish twenty-event-stream` (PRODUCER), `process ...` (CONSUMER).
+ */
+export const MESSAGING_OPERATIONS = {
+  pubsub: { name: 'publish', type: 'send' },
+  deliver: { name: 'process', type: 'process' },
+} as const;
 
 /** Value of messaging.system on pubsub and deliver spans (no registered value exists for Redis pub/sub). */
 export const MESSAGING_SYSTEM_REDIS = 'redis';

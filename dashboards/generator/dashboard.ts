@@ -16,10 +16,12 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { ATTR, DROP_REASON_NAMES, ORIGINS, PROM, RESUBSCRIBE_WINDOW_SECONDS, type Origin, type Outcome } from '../../src/semconv';
+import { ATTR, DROP_REASON_NAMES, ORIGINS, PROM, RESUBSCRIBE_WINDOW_SECONDS, dropReasonKind, dropReasonsOfKind, routineShareOf, type Origin, type Outcome } from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
+import { DIVERGENCE_THRESHOLD } from './rules';
 import {
   STAGE_IN_ORDER_LABEL,
+  dropReasonIn,
   dropReasonIs,
   dropReasonWithCode,
   inPipelineOrder,
@@ -34,6 +36,7 @@ import {
   seriesByNameRegex,
   stageIs,
   sumBy,
+  sumOfPartial,
 } from './promql';
 
 const DASHBOARD_UID = 'twenty-sse';
@@ -114,10 +117,32 @@ function stageOutcomeInRange(origin: Origin, outcome: Outcome): string {
   );
 }
 
-/** Per stage: dropped / entered for `origin` over the dashboard range. */
-function stageDropRatioInRange(origin: Origin): string {
-  return `${stageOutcomeInRange(origin, 'dropped')} / (${eventsInRange([STAGE], originIs(origin))} > 0)`;
+const LOSS_REASONS = dropReasonsOfKind('loss');
+const ROUTINE_REASONS = DROP_REASON_NAMES.filter((reason) => dropReasonKind(reason) !== 'loss');
+
+/** Units lost over the range, summed by `labels`: loss-kind drops plus failures (src/semconv.ts DROP_REASONS kinds). */
+function lostInRange(labels: readonly string[], ...matchers: string[]): string {
+  return sumOfPartial(
+    eventsInRange(labels, outcomeIs('dropped'), dropReasonIn(LOSS_REASONS), ...matchers),
+    eventsInRange(labels, outcomeIs('failed'), ...matchers),
+    labels,
+  );
 }
+
+/** Per stage: lost / entered for `origin` over the range (0 where the stage saw the origin and lost nothing). */
+function stageLossShareInRange(origin: Origin): string {
+  const entered = eventsInRange([STAGE], originIs(origin));
+  return `${orZeroLike(lostInRange([STAGE], originIs(origin)), entered)} / (${entered} > 0)`;
+}
+
+/** Per stage: routine drops (filtering, churn) / entered for `origin`. */
+function stageRoutineShareInRange(origin: Origin): string {
+  const entered = eventsInRange([STAGE], originIs(origin));
+  return `${orZeroLike(eventsInRange([STAGE], originIs(origin), outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS)), entered)} / (${entered} > 0)`;
+}
+
+/** Per stage where both origins have units: workflow loss share minus UI loss share. */
+const workflowMinusUiLossShare = (): string => `(${stageLossShareInRange('workflow')}) - on (${STAGE}) (${stageLossShareInRange('ui')})`;
 
 // ---------------------------------------------------------------- panel parts
 
@@ -363,9 +388,20 @@ function overviewPanels(): PanelBuilder[] {
       6,
       [promQuery(eventsInRange([ORIGIN], stageIs('emit'), originSelected), { instant: true, ...originLegend })],
     ),
-    alarmStat('Drops', `Units dropped at any stage in the time range, by origin. ${UNIT_NOTE}`, 6, [
-      promQuery(eventsInRange([ORIGIN], outcomeIs('dropped'), originSelected), { instant: true, ...originLegend }),
-    ]),
+    alarmStat(
+      'Lost',
+      `Units lost at any stage in the time range, by origin: drops of a loss kind (${LOSS_REASONS.join(', ')}) and failures. Routine filtering is not counted here. ${UNIT_NOTE}`,
+      3,
+      [promQuery(`${lostInRange([ORIGIN], originSelected)} or vector(0)`, { instant: true, ...originLegend })],
+    ),
+    statPanel(
+      'Routine drops',
+      `Units dropped as routine in the time range, by origin: filtering by design and churn within its routine share (${ROUTINE_REASONS.join(', ')}). Not a fault; the alerts leave them out unless churn passes its routine share. ${UNIT_NOTE}`,
+      3,
+      [promQuery(eventsInRange([ORIGIN], outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS), originSelected), { instant: true, ...originLegend })],
+    )
+      .thresholds(thresholds([[null, 'blue']]))
+      .colorScheme(colorByThresholds()),
     statPanel(
       'Deliveries per emitted event',
       'Events handed to browser SSE connections (`deliver`, forwarded) divided by events emitted (`emit`), by origin, over the time range. 100% = every event reached one connection; with N tabs open expect N x 100%; 0% with events emitted means nothing reached a browser.',
@@ -405,6 +441,86 @@ function overviewPanels(): PanelBuilder[] {
         }),
       ],
     ),
+  ];
+}
+
+/**
+ * The first row: are workflow events lost compared with UI events, at which
+ * stage, why, and on which process. Loss and routine are split as
+ * src/semconv.ts DROP_REASONS kinds say, the same split the alerts make.
+ */
+function workflowVersusUiPanels(): PanelBuilder[] {
+  const perStage = mergedTableColumns({ [STAGE_IN_ORDER_LABEL]: 'Stage' }, [
+    { title: 'workflow lost', expr: inPipelineOrder(stageLossShareInRange('workflow')) },
+    { title: 'ui lost', expr: inPipelineOrder(stageLossShareInRange('ui')) },
+    { title: 'workflow - ui', expr: inPipelineOrder(workflowMinusUiLossShare()) },
+    { title: 'workflow routine', expr: inPipelineOrder(stageRoutineShareInRange('workflow')) },
+    { title: 'ui routine', expr: inPipelineOrder(stageRoutineShareInRange('ui')) },
+  ]);
+  const lostBy = (origin: Origin) =>
+    orZeroLike(lostInRange([STAGE, REASON], originIs(origin)), lostInRange([STAGE, REASON]));
+  const why = mergedTableColumns({ [STAGE_IN_ORDER_LABEL]: 'Stage', [REASON]: 'Reason (failed: an exception)' }, [
+    { title: 'workflow', expr: inPipelineOrder(lostBy('workflow')) },
+    { title: 'ui', expr: inPipelineOrder(lostBy('ui')) },
+  ]);
+  const perInstance = mergedTableColumns({ job: 'Service (job)', instance: 'Instance' }, [
+    { title: 'lost (drops)', expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('dropped'), dropReasonIn(LOSS_REASONS)), eventsInRange(['job', 'instance'])) },
+    { title: 'failed', expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('failed')), eventsInRange(['job', 'instance'])) },
+    { title: 'routine drops', expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS)), eventsInRange(['job', 'instance'])) },
+    { title: 'units', expr: eventsInRange(['job', 'instance']) },
+  ]);
+  const churnLimits = dropReasonsOfKind('churn')
+    .map((reason) => `${reason} below ${(routineShareOf(reason) as number) * 100}%`)
+    .join(', ');
+  const redAbove = (threshold: number): Array<[number | null, string]> => [
+    [null, 'green'],
+    [threshold, 'red'],
+  ];
+  return [
+    statPanel(
+      'Workflow loss above UI (worst stage)',
+      `Over the time range, at the stage where it is largest: the share of workflow-origin units lost (loss-kind drops and failures) minus the share of UI-origin units lost. Red from ${
+        DIVERGENCE_THRESHOLD * 100
+      } points, where TwentySseWorkflowLossAboveUi pages. 0 or below: workflow events are not lost more than UI events.`,
+      6,
+      [promQuery(`max(${workflowMinusUiLossShare()}) or vector(0)`, { instant: true, legend: 'workflow - ui' })],
+    )
+      .unit('percentunit')
+      .decimals(1)
+      .thresholds(thresholds(redAbove(DIVERGENCE_THRESHOLD)))
+      .colorScheme(colorByThresholds()),
+    tablePanel(
+      'Where: share lost per stage, workflow vs UI',
+      `Per stage in pipeline order, over the time range: the share of units lost (loss-kind drops and failures) for workflow and UI origin, their difference, and apart from it the share dropped as routine (filtering by design: no_active_streams, no_matching_query; churn within its routine share: ${churnLimits}). The first stage with a red "workflow - ui" is where workflow events get lost while UI events get through. workflow_step has no UI units. ${UNIT_NOTE}`,
+      { w: 18, h: 10 },
+      perStage.targets,
+    )
+      .transformations(perStageTransformations(perStage.rename))
+      .unit('percentunit')
+      .decimals(1)
+      .overrideByName('workflow - ui', coloredCells('color-background', redAbove(DIVERGENCE_THRESHOLD)))
+      .overrideByRegexp('.* lost', coloredCells('color-text', redAbove(0.0001))),
+    tablePanel(
+      'Why: lost units by stage and reason',
+      `Over the time range, per stage in pipeline order and reason: units of workflow and UI origin dropped for a loss-kind reason, or failed (reason column empty). The runbook table explains each reason; the doctor names the Twenty method. ${UNIT_NOTE}`,
+      { w: 12, h: 9 },
+      why.targets,
+    )
+      .transformations(perStageTransformations(why.rename))
+      .unit('short')
+      .decimals(0)
+      .overrideByRegexp('workflow|ui', coloredCells('color-text', RED_WHEN_NONZERO)),
+    tablePanel(
+      'Which process: lost and failed units per instance',
+      'Over the time range, per process (job = service.name, instance = service.instance.id): units lost to loss-kind drops, failed units, routine drops and all units counted. A failing worker, or a server whose Redis connection broke, stands out here while the others stay at 0.',
+      { w: 12, h: 9 },
+      perInstance.targets,
+    )
+      .transformations([{ id: 'merge', options: {} }, organizeColumns(perInstance.rename)])
+      .unit('short')
+      .decimals(0)
+      .overrideByRegexp('lost \\(drops\\)|failed', coloredCells('color-background', RED_WHEN_NONZERO))
+      .sortBy(sortedBy('failed', true)),
   ];
 }
 
@@ -466,20 +582,6 @@ function funnelPanels(): PanelBuilder[] {
 }
 
 function dropPanels(): PanelBuilder[] {
-  const divergence = mergedTableColumns({ [STAGE_IN_ORDER_LABEL]: 'Stage' }, [
-    { title: 'workflow drop ratio', expr: inPipelineOrder(stageDropRatioInRange('workflow')) },
-    { title: 'ui drop ratio', expr: inPipelineOrder(stageDropRatioInRange('ui')) },
-    {
-      title: 'workflow - ui',
-      expr: inPipelineOrder(
-        `(${stageDropRatioInRange('workflow')}) - on (${STAGE}) (${stageDropRatioInRange('ui')} or 0 * ${eventsInRange(
-          [STAGE],
-          originIs('workflow'),
-        )})`,
-      ),
-    },
-  ]);
-
   return [
     tablePanel(
       'Drops by reason, stage and origin',
@@ -513,22 +615,6 @@ function dropPanels(): PanelBuilder[] {
       .unit('short')
       .min(0)
       .dataLinks([dropTracesLink(fromSeries)]),
-    tablePanel(
-      'Where workflow diverges from UI: drop ratio per stage',
-      'Per stage in pipeline order, over the time range: dropped / entered for workflow-origin and for UI-origin units, and the difference. Read top to bottom: the first stage with a positive "workflow - ui" is where workflow events start getting lost while UI events get through. workflow_step has no UI units, so there the difference is the workflow ratio (reason not_emitted).',
-      { w: 12, h: 10 },
-      divergence.targets,
-    )
-      .transformations(perStageTransformations(divergence.rename))
-      .unit('percentunit')
-      .decimals(1)
-      .overrideByName(
-        'workflow - ui',
-        coloredCells('color-background', [
-          [null, 'green'],
-          [0.0001, 'red'],
-        ]),
-      ),
     timeseriesPanel(
       'Drop ratio by stage and origin',
       `dropped / entered per stage and origin; only stages with drops appear. ${UNIT_NOTE}`,
@@ -565,7 +651,7 @@ function dropPanels(): PanelBuilder[] {
     tablePanel(
       'Recent traces with drops (Jaeger)',
       'Traces of $jaeger_service with a span whose outcome is dropped, from the Jaeger datasource. Click a trace id to open it.',
-      { w: 12, h: 9 },
+      { w: 24, h: 9 },
       [new JaegerSearchQueryBuilder({ service: '$jaeger_service', tags: `${ATTR.OUTCOME}=dropped`, limit: 20 })],
       JAEGER,
     ),
@@ -666,9 +752,9 @@ function healthPanels(): PanelBuilder[] {
       .sortBy(sortedBy('Status', false)),
     statPanel(
       'Publish-stage targets found',
-      'Per process: how many publish-stage targets were found. 0 means the package cannot see the publish and stream stages of this Twenty version (alert TwentySseInstrumentationTargetsMissing).',
+      'Per process (job, instance): how many publish-stage targets were found. 0 means the package cannot see the publish and stream stages of this Twenty version (alert TwentySseInstrumentationTargetsMissing).',
       4,
-      [promQuery(publishStageTargetsFound(jobSelected), { instant: true, legend: '{{job}}' })],
+      [promQuery(publishStageTargetsFound(jobSelected), { instant: true, legend: '{{job}} {{instance}}' })],
     )
       .thresholds(
         thresholds([
@@ -808,6 +894,7 @@ function lastMilePanels(): PanelBuilder[] {
 /** The dashboard's rows, top to bottom. */
 function dashboardSections(): Array<{ title: string; panels: PanelBuilder[] }> {
   return [
+    { title: 'Workflow vs UI: are events lost, where, why', panels: workflowVersusUiPanels() },
     { title: 'Overview', panels: overviewPanels() },
     { title: 'Funnel per stage', panels: funnelPanels() },
     { title: 'Drops', panels: dropPanels() },

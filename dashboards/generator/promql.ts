@@ -14,8 +14,7 @@ export const stageIs = (stage: Stage): Matcher => eq(PROM.LABEL_STAGE, stage);
 export const originIs = (origin: Origin): Matcher => eq(PROM.LABEL_ORIGIN, origin);
 export const outcomeIs = (outcome: Outcome): Matcher => eq(PROM.LABEL_OUTCOME, outcome);
 export const dropReasonIs = (reason: DropReason): Matcher => eq(PROM.LABEL_DROP_REASON, reason);
-export const dropReasonNotIn = (reasons: readonly DropReason[]): Matcher =>
-  notMatchesRegex(PROM.LABEL_DROP_REASON, reasons.join('|'));
+export const dropReasonIn = (reasons: readonly DropReason[]): Matcher => matchesRegex(PROM.LABEL_DROP_REASON, reasons.join('|'));
 
 /** `metric{m1, m2}`; a bare metric name when there is no matcher. */
 export function series(metric: string, ...matchers: Matcher[]): string {
@@ -39,6 +38,9 @@ export const rate = (selector: string, window: string): string => `rate(${select
 export function increaseFromZero(selector: string, window: string): string {
   return `(increase(${selector}[${window}]) and ${selector} offset ${window}) or ${selector}`;
 }
+
+/** `(a + b) or a or b`: the sum where both exist, else whichever does. */
+export const sumOfPartial = (a: string, b: string, on: readonly string[]): string => `(((${a}) + on (${on.join(', ')}) (${b})) or (${a}) or (${b}))`;
 
 /** `expr`, with 0 for every series of `like` that `expr` lacks (label sets must match). */
 export const orZeroLike = (expr: string, like: string): string => `(${expr} or 0 * ${like})`;
@@ -74,7 +76,7 @@ export const PUBLISH_STAGE_TARGETS = {
   methods: ['publish', 'processStreamEvents', 'processObjectRecordStreamEvents'],
 } as const;
 
-/** Per job: how many publish-stage targets were found (0 when the job reports targets but none of these). */
+/** Per process (job, instance): how many publish-stage targets were found (0 when it reports targets but none of these). */
 export function publishStageTargetsFound(...matchers: Matcher[]): string {
   const found = series(
     PROM.INSTRUMENTATION_TARGETS,
@@ -83,5 +85,5 @@ export function publishStageTargetsFound(...matchers: Matcher[]): string {
     matchesRegex(PROM.LABEL_TARGET_METHOD, PUBLISH_STAGE_TARGETS.methods.join('|')),
     ...matchers,
   );
-  return `${sumBy(['job'], found)} or 0 * count by (job) (${series(PROM.INSTRUMENTATION_TARGETS, ...matchers)})`;
+  return `${sumBy(['job', 'instance'], found)} or 0 * count by (job, instance) (${series(PROM.INSTRUMENTATION_TARGETS, ...matchers)})`;
 }

@@ -9,6 +9,15 @@ export type ExampleProcessName = 'server' | 'worker' | 'single' | 'client';
 
 export type MessageQueueType = 'sync' | 'redis';
 
+// Defects a test can switch on in one process, to see how the telemetry and
+// the alerts react to a Twenty that changed. `stream_skips_events`: the
+// ObjectRecordEventPublisher's per-stream method returns before looking at
+// the stream, a drop path no drop rule knows (the package reports it as
+// unattributed).
+export const EXAMPLE_FAULTS = ['stream_skips_events'] as const;
+
+export type ExampleFault = (typeof EXAMPLE_FAULTS)[number];
+
 export type ExampleConfig = {
   generation: TwentyGeneration;
   processName: ExampleProcessName;
@@ -19,6 +28,7 @@ export type ExampleConfig = {
   // `workflowRun.updated` events of their own; off by default to keep
   // scenarios focused on the records the steps change.
   emitWorkflowRunEvents: boolean;
+  faults?: ExampleFault[];
 };
 
 export const EXAMPLE_CONFIG = 'EXAMPLE_CONFIG';
@@ -52,6 +62,16 @@ export const readExampleConfigFromEnv = (
     throw new Error('MESSAGE_QUEUE_TYPE=redis needs REDIS_URL');
   }
 
+  const faults = (env.EXAMPLE_FAULTS ?? '')
+    .split(',')
+    .map((fault) => fault.trim())
+    .filter((fault) => fault !== '');
+  const unknownFault = faults.find((fault) => !(EXAMPLE_FAULTS as readonly string[]).includes(fault));
+
+  if (unknownFault !== undefined) {
+    throw new Error(`EXAMPLE_FAULTS takes a comma-separated list of ${EXAMPLE_FAULTS.join('|')}, got "${unknownFault}"`);
+  }
+
   return {
     generation,
     processName: messageQueueType === 'sync' && processName === 'server' ? 'single' : processName,
@@ -59,5 +79,6 @@ export const readExampleConfigFromEnv = (
     messageQueueType,
     groundTruthFile: env.EXAMPLE_GROUND_TRUTH_FILE || undefined,
     emitWorkflowRunEvents: env.EXAMPLE_EMIT_WORKFLOW_RUN_EVENTS === 'true',
+    faults: faults as ExampleFault[],
   };
 };

@@ -25,7 +25,9 @@ export type GroundTruthDropCode =
   | 'N2'
   | 'N4'
   | 'N5'
-  | 'NOT_EMITTED';
+  | 'NOT_EMITTED'
+  // a drop on a path Twenty's known conditions do not describe (an injected fault)
+  | 'UNKNOWN';
 
 export type GroundTruthDropReason =
   | 'no_active_streams'
@@ -39,7 +41,8 @@ export type GroundTruthDropReason =
   | 'record_share_denied'
   | 'record_access_denied'
   | 'no_matching_query'
-  | 'not_emitted';
+  | 'not_emitted'
+  | 'unattributed';
 
 export type GroundTruthStage = 'fanout' | 'stream' | 'workflow_step';
 
@@ -132,6 +135,7 @@ export const DEFAULT_REASON_BY_DROP_CODE: Record<
   N4: 'record_access_denied',
   N5: 'restricted_fields_only',
   NOT_EMITTED: 'not_emitted',
+  UNKNOWN: 'unattributed',
 };
 
 export type OriginContext = {

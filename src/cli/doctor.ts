@@ -2,14 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
-import { LastMileSummary, queryLastMile, renderLastMile, VectorSample } from './last-mile';
-import { buildFunnelReport, FunnelReport, FunnelRow, renderFunnelReport } from './report';
+import { queryLastMile, renderLastMile } from './last-mile';
+import { assessLoss, buildFunnelReport, FunnelReport, FunnelRow, LossAssessment, lossVerdict, renderLossReport } from './report';
 import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
+import { detectGenerationFromTargets } from '../twenty/detect';
 
 /**
- * `twenty-sse-otel doctor`: the demo's funnel and diagnosis, computed from a
- * live Prometheus (and example traces from Jaeger). Exit codes: 0 healthy,
- * 1 drops or failures found, 2 cannot reach or parse an endpoint.
+ * `twenty-sse-otel doctor`: the funnel per stage and origin, computed from a
+ * live Prometheus across every process and instance, judged as the alert
+ * rules judge it (routine filtering versus loss), with the loss located in
+ * the running generation's code and example traces from Jaeger (optional).
+ * Exit codes: 0 no loss, 1 loss or failures found, 2 no traffic, or an
+ * endpoint that cannot be reached or parsed, or bad flags.
  */
 export interface DoctorOptions {
   prometheus: string;
@@ -18,9 +22,28 @@ export interface DoctorOptions {
   json: boolean;
   generation?: Generation;
   timeoutMs: number;
+  /** One line per process instance (job = service.name, instance = service.instance.id). */
+  byInstance: boolean;
+  help: boolean;
   /** Also write a self-contained HTML report to this file. */
   html?: string;
 }
+
+export const DOCTOR_USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--by-instance] [--json] [--html FILE] [--generation ${GENERATIONS.join('|')}] [--timeout 10]
+
+Reads twenty_sse_* metrics from Prometheus (every API server and queue worker
+together) and prints, per pipeline stage, workflow vs UI units entered,
+forwarded, dropped by reason and failed; which drops are routine filtering and
+which are loss; the first stage where workflow events are lost more than UI
+events; and where each loss happens in the running Twenty generation's code
+(detected from the instrumentation targets, or --generation). With --jaeger,
+links to traces of lost workflow events (Jaeger is optional: unreachable, the
+report is printed without them). --by-instance adds one line per process.
+--html FILE also writes a self-contained page: the funnel chart, the drops by
+reason and the waterfall of one lost workflow trace (with --jaeger).
+
+Exit codes: 0 no loss (routine filtering only), 1 loss or failures found,
+2 no traffic in the window, an endpoint that cannot be reached or parsed, or bad flags.`;
 
 export class DoctorError extends Error {}
 
@@ -34,6 +57,8 @@ const FLAGS = {
   html: { type: 'string' },
   generation: { type: 'string' },
   timeout: { type: 'string' },
+  'by-instance': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const isFlag = (name: string): name is keyof typeof FLAGS => Object.hasOwn(FLAGS, name);
@@ -47,7 +72,9 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
   const { values, tokens } = parseArgs({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option' || !isFlag(token.name)) {
-      throw new DoctorError(`unknown option ${argv[token.index]}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--html FILE]`);
+      throw new DoctorError(
+        `unknown option ${argv[token.index]}; usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--by-instance] [--json] [--html FILE] (see --help)`,
+      );
     }
     const { type } = FLAGS[token.name];
     if (type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))) {
@@ -63,7 +90,10 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     since: text('since') ?? '1h',
     json: values.json === true,
     timeoutMs: 10_000,
+    byInstance: values['by-instance'] === true,
+    help: values.help === true,
   };
+  if (options.help) return options;
   const generation = text('generation');
   if (generation !== undefined) {
     if (!(GENERATIONS as readonly string[]).includes(generation)) {
@@ -123,35 +153,72 @@ interface PromVectorSample {
   value: [number, string];
 }
 
-/** Exact per-series growth over the window: now minus `since` ago (0 for series born inside it). */
+/**
+ * Growth of every series over the window, exact, then summed per process:
+ * a series present at the window start grows by its last value minus its
+ * start value; one born inside the window (a new process, a first drop)
+ * grows from zero; one with a counter reset inside the window (a process that
+ * kept its service.instance.id across a restart) falls back to increase().
+ * Summing per series first keeps a process that stopped inside the window
+ * (its series no longer current) from cancelling the growth of the others.
+ */
 export function funnelQuery(since: string): string {
-  const by = `${PROM.LABEL_STAGE}, ${PROM.LABEL_ORIGIN}, ${PROM.LABEL_OUTCOME}, ${PROM.LABEL_DROP_REASON}`;
-  const now = `sum by (${by}) (${PROM.STAGE_EVENTS})`;
-  const before = `sum by (${by}) (${PROM.STAGE_EVENTS} offset ${since})`;
-  return `${now} - (${before} or ${now} * 0)`;
+  const by = `job, instance, ${PROM.LABEL_STAGE}, ${PROM.LABEL_ORIGIN}, ${PROM.LABEL_OUTCOME}, ${PROM.LABEL_DROP_REASON}`;
+  const events = PROM.STAGE_EVENTS;
+  const last = `max_over_time(${events}[${since}])`;
+  const atStart = `${events} offset ${since}`;
+  const reset = `resets(${events}[${since}]) > 0`;
+  const growth = `((${last} - ${atStart}) unless ${reset}) or (${last} unless ${atStart}) or (increase(${events}[${since}]) and ${reset})`;
+  return `sum by (${by}) (${growth})`;
 }
 
-/** One instant vector query; an answer of another shape is an empty vector (the caller notes what is missing). */
-async function queryVector(prometheus: string, expr: string, timeoutMs: number): Promise<VectorSample[]> {
-  const url = `${prometheus.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(expr)}`;
-  const body = (await getJson(url, 'Prometheus', timeoutMs)) as { status?: string; data?: { resultType?: string; result?: unknown } };
-  if (body?.status !== 'success' || body.data?.resultType !== 'vector' || !Array.isArray(body.data.result)) return [];
-  return (body.data.result as VectorSample[]).filter(
-    (sample) => sample && typeof sample === 'object' && sample.metric && typeof sample.metric === 'object' && Array.isArray(sample.value),
-  );
+/** The instrumentation targets each process found, for the generation it runs. */
+export const TARGETS_QUERY = `max by (job, instance, ${PROM.LABEL_TARGET_CLASS}, ${PROM.LABEL_TARGET_METHOD}) (${PROM.INSTRUMENTATION_TARGETS}{${PROM.LABEL_TARGET_STATUS}="found"})`;
+
+export interface InstanceRow extends FunnelRow {
+  job: string;
+  instance: string;
 }
 
-export async function queryFunnel(prometheus: string, since: string, timeoutMs: number): Promise<FunnelRow[]> {
-  const url = `${prometheus.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(funnelQuery(since))}`;
+async function queryVector(prometheus: string, query: string, timeoutMs: number): Promise<PromVectorSample[]> {
+  const url = `${prometheus.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
   const body = (await getJson(url, 'Prometheus', timeoutMs)) as { status?: string; data?: { resultType?: string; result?: PromVectorSample[] } };
   if (body?.status !== 'success' || body.data?.resultType !== 'vector' || !Array.isArray(body.data.result)) {
     throw new DoctorError(`Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (expected a vector result)`);
   }
-  const rows: FunnelRow[] = [];
   for (const sample of body.data.result) {
     if (!sample || typeof sample !== 'object' || !sample.metric || typeof sample.metric !== 'object' || !Array.isArray(sample.value)) {
       throw new DoctorError(`Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (a vector sample without metric or value)`);
     }
+  }
+  return body.data.result;
+}
+
+/** The running generation per process, from the targets it found (processes that report none are left out). */
+export async function queryGenerations(prometheus: string, timeoutMs: number): Promise<Map<string, Generation>> {
+  const found = new Map<string, { className: string; method: string }[]>();
+  for (const sample of await queryVector(prometheus, TARGETS_QUERY, timeoutMs)) {
+    const key = processKey(sample.metric.job ?? '', sample.metric.instance ?? '');
+    const className = sample.metric[PROM.LABEL_TARGET_CLASS];
+    const method = sample.metric[PROM.LABEL_TARGET_METHOD];
+    if (!className || !method) continue;
+    let list = found.get(key);
+    if (!list) found.set(key, (list = []));
+    list.push({ className, method });
+  }
+  const generations = new Map<string, Generation>();
+  for (const [key, targets] of found) {
+    const generation = detectGenerationFromTargets(targets);
+    if (generation) generations.set(key, generation);
+  }
+  return generations;
+}
+
+const processKey = (job: string, instance: string) => `${job} ${instance}`.trim();
+
+export async function queryFunnel(prometheus: string, since: string, timeoutMs: number): Promise<InstanceRow[]> {
+  const rows: InstanceRow[] = [];
+  for (const sample of await queryVector(prometheus, funnelQuery(since), timeoutMs)) {
     const stage = sample.metric[PROM.LABEL_STAGE] as Stage;
     const origin = (sample.metric[PROM.LABEL_ORIGIN] ?? 'unknown') as Origin;
     const outcome = sample.metric[PROM.LABEL_OUTCOME] as Outcome;
@@ -159,6 +226,8 @@ export async function queryFunnel(prometheus: string, since: string, timeoutMs: 
     const count = Math.round(Number(sample.value?.[1]));
     if (!STAGES.includes(stage) || !OUTCOMES.includes(outcome) || !Number.isFinite(count)) continue;
     rows.push({
+      job: sample.metric.job ?? '',
+      instance: sample.metric.instance ?? '',
       stage,
       origin: ORIGINS.includes(origin) ? origin : 'unknown',
       outcome,
@@ -223,11 +292,85 @@ function durationMs(since: string): number {
   return value * factor;
 }
 
+/** One process instance: what it lost or failed, judged on its own units. */
+export interface InstanceSummary {
+  job: string;
+  instance: string;
+  generation?: Generation;
+  units: number;
+  lossFound: boolean;
+  lost: { stage: Stage; reason: DropReason; count: number }[];
+  failed: { stage: Stage; count: number }[];
+}
+
+function summarizeInstances(rows: InstanceRow[], generations: Map<string, Generation>, generation: Generation | undefined): InstanceSummary[] {
+  const byProcess = new Map<string, InstanceRow[]>();
+  for (const row of rows) {
+    const key = processKey(row.job, row.instance);
+    let list = byProcess.get(key);
+    if (!list) byProcess.set(key, (list = []));
+    list.push(row);
+  }
+  return [...byProcess.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, own]) => {
+      const report = buildFunnelReport(own, generations.get(key) ?? generation);
+      const assessment = assessLoss(report);
+      return {
+        job: own[0].job,
+        instance: own[0].instance,
+        generation: generations.get(key),
+        units: own.reduce((sum, row) => sum + row.count, 0),
+        lossFound: assessment.lossFound,
+        lost: [...assessment.lost, ...assessment.aboveRoutine].map(({ stage, reason, count }) => ({ stage, reason, count })),
+        failed: report.failures.map(({ stage, count }) => ({ stage, count })),
+      };
+    });
+}
+
+function describeInstance(summary: InstanceSummary): string {
+  const name = `${summary.job || '(no job)'} ${summary.instance || '(no instance)'}`;
+  const problems = [
+    ...summary.failed.map((f) => `${f.count} failed at ${f.stage}`),
+    ...summary.lost.map((l) => `${l.count} ${l.reason} at ${l.stage}`),
+  ];
+  const generation = summary.generation ? `, generation ${summary.generation}` : '';
+  return `- ${name}: ${summary.units} units${generation}; ${problems.length > 0 ? `LOSS: ${problems.join(', ')}` : 'no loss'}`;
+}
+
+/** Where the generation the diagnosis speaks for comes from. */
+export interface GenerationSource {
+  generation?: Generation;
+  from: 'flag' | 'targets' | 'unknown';
+  /** Processes that reported another generation than the one used. */
+  disagreeing: string[];
+}
+
+function chooseGeneration(flag: Generation | undefined, generations: Map<string, Generation>): GenerationSource {
+  if (flag) return { generation: flag, from: 'flag', disagreeing: [...generations].filter(([, g]) => g !== flag).map(([key]) => key) };
+  const counts = new Map<Generation, number>();
+  for (const generation of generations.values()) counts.set(generation, (counts.get(generation) ?? 0) + 1);
+  const [generation] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+  if (!generation) return { from: 'unknown', disagreeing: [] };
+  return { generation, from: 'targets', disagreeing: [...generations].filter(([, g]) => g !== generation).map(([key]) => key) };
+}
+
+function describeGeneration(source: GenerationSource): string {
+  const disagreeing = source.disagreeing.length > 0 ? `; other generations on ${source.disagreeing.join(', ')}` : '';
+  if (source.from === 'flag') return `Twenty generation: ${source.generation} (--generation)${disagreeing}`;
+  if (source.from === 'targets') return `Twenty generation: ${source.generation} (detected from the instrumentation targets the processes found)${disagreeing}`;
+  return 'Twenty generation: unknown (no process reported instrumentation targets; the texts below are those of v5, pass --generation to choose)';
+}
+
 export interface DoctorResult {
   exitCode: 0 | 1 | 2;
   report?: FunnelReport;
+  assessment?: LossAssessment;
+  instances?: InstanceSummary[];
   traces?: TraceExample[];
   output: string;
+  /** A problem that did not stop the report (Jaeger unreachable), for stderr. */
+  warning?: string;
 }
 
 /** One trace from Jaeger's HTTP API, for the HTML report's waterfall. */
@@ -238,8 +381,14 @@ async function fetchTrace(jaeger: string, traceId: string, timeoutMs: number): P
   return trace;
 }
 
-function renderDoctorHtml(options: DoctorOptions, report: FunnelReport, trace: TraceView | undefined, traces: TraceExample[] | undefined): string {
-  const noTrace = report.healthy
+function renderDoctorHtml(
+  options: DoctorOptions,
+  report: FunnelReport,
+  assessment: LossAssessment,
+  trace: TraceView | undefined,
+  traces: TraceExample[] | undefined,
+): string {
+  const noTrace = !assessment.lossFound
     ? 'Nothing was lost, so there is no trace to show.'
     : !options.jaeger
       ? 'Run the doctor with --jaeger URL to include the waterfall of a lost workflow trace.'
@@ -255,6 +404,7 @@ function renderDoctorHtml(options: DoctorOptions, report: FunnelReport, trace: T
     report,
     trace,
     noTrace,
+    verdict: { text: lossVerdict(assessment), lost: assessment.lossFound },
   });
 }
 
@@ -265,6 +415,8 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
   } catch (error) {
     return { exitCode: 2, output: `doctor: ${(error as Error).message}` };
   }
+  if (options.help) return { exitCode: 0, output: DOCTOR_USAGE };
+  const origin = new URL(options.prometheus).origin;
   try {
     progress(`querying Prometheus ${options.prometheus} (last ${options.since}) ...`);
     const rows = await queryFunnel(options.prometheus, options.since, options.timeoutMs);
@@ -272,34 +424,65 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
     if (rows.length === 0) {
       return {
         exitCode: 2,
-        output: `doctor: no ${PROM.STAGE_EVENTS} data in Prometheus at ${new URL(options.prometheus).origin} for the last ${options.since}: is TWENTY_SSE_OTEL_ENABLED=true on both Twenty processes, and the collector scraped?`,
+        output: `doctor: no ${PROM.STAGE_EVENTS} data in Prometheus at ${origin} for the last ${options.since}: is TWENTY_SSE_OTEL_ENABLED=true on both Twenty processes, and the collector scraped?`,
       };
     }
-    const report = buildFunnelReport(rows, options.generation);
-    progress('querying Prometheus for the SSE connections ...');
-    const lastMile: LastMileSummary = await queryLastMile((expr) => queryVector(options.prometheus, expr, options.timeoutMs), options.since);
-    let traces: TraceExample[] | undefined;
-    if (options.jaeger && !report.healthy) {
-      progress(`querying Jaeger ${options.jaeger} for traces of dropped events ...`);
-      traces = await findDropTraces(options.jaeger, durationMs(options.since), options.timeoutMs);
-      progress(`  ${traces.length} traces`);
+    if (rows.every((row) => row.count === 0)) {
+      return {
+        exitCode: 2,
+        output: `doctor: no traffic: ${PROM.STAGE_EVENTS} did not grow in the last ${options.since} (Prometheus at ${origin}); nothing to judge, so no verdict. Widen --since, or make a change in Twenty and run again`,
+      };
     }
-    const exitCode = report.healthy ? 0 : 1;
+    const generations = await queryGenerations(options.prometheus, options.timeoutMs);
+    const source = chooseGeneration(options.generation, generations);
+    const report = buildFunnelReport(rows, source.generation);
+    const assessment = assessLoss(report);
+    const instances = summarizeInstances(rows, generations, source.generation);
+    progress('querying Prometheus for the SSE connections ...');
+    const lastMile = await queryLastMile((expr) => queryVector(options.prometheus, expr, options.timeoutMs), options.since);
+    let traces: TraceExample[] | undefined;
+    let warning: string | undefined;
+    if (options.jaeger && (assessment.lossFound || assessment.workflowRoutineAboveUi)) {
+      progress(`querying Jaeger ${options.jaeger} for traces of dropped events ...`);
+      try {
+        traces = await findDropTraces(options.jaeger, durationMs(options.since), options.timeoutMs);
+        progress(`  ${traces.length} traces`);
+      } catch (error) {
+        if (!(error instanceof DoctorError)) throw error;
+        warning = `doctor: ${error.message}; the report has no example traces (Jaeger is optional)`;
+      }
+    }
+    const exitCode = assessment.lossFound ? 1 : 0;
     if (options.html) {
       let trace: TraceView | undefined;
       if (options.jaeger && traces && traces.length > 0) {
         progress(`querying Jaeger ${options.jaeger} for trace ${traces[0].traceId} ...`);
-        trace = await fetchTrace(options.jaeger, traces[0].traceId, options.timeoutMs);
+        try {
+          trace = await fetchTrace(options.jaeger, traces[0].traceId, options.timeoutMs);
+        } catch (error) {
+          if (!(error instanceof DoctorError)) throw error;
+          warning = `doctor: ${error.message}; the HTML report has no trace waterfall (Jaeger is optional)`;
+        }
       }
-      fs.writeFileSync(options.html, renderDoctorHtml(options, report, trace, traces));
+      fs.writeFileSync(options.html, renderDoctorHtml(options, report, assessment, trace, traces));
       progress(`wrote the HTML report to ${options.html}`);
     }
-    if (options.json) return { exitCode, report, traces, output: JSON.stringify({ ...report, traces: traces ?? [], lastMile }, null, 2) };
-    let output = `${renderFunnelReport(report)}\n\n${renderLastMile(lastMile, report, options.since).join('\n')}`;
-    if (traces && traces.length > 0) {
-      output += '\n\nExample traces of dropped events:\n' + traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`).join('\n');
+    const result = { exitCode, report, assessment, instances, traces, warning } as const;
+    if (options.json) {
+      const json = { ...report, assessment, generationSource: source, instances, traces: traces ?? [], lastMile, ...(warning ? { jaegerError: warning } : {}) };
+      return { ...result, output: JSON.stringify(json, null, 2) };
     }
-    return { exitCode, report, traces, output };
+    const lines = [describeGeneration(source), '', renderLossReport(report, assessment), '', ...renderLastMile(lastMile, report, options.since)];
+    const troubled = instances.filter((summary) => summary.lossFound);
+    if (options.byInstance) {
+      lines.push('', 'Per instance (job = service.name, instance = service.instance.id):', ...instances.map(describeInstance));
+    } else if (troubled.length > 0 && troubled.length < instances.length) {
+      lines.push('', 'Instances with loss (--by-instance lists all):', ...troubled.map(describeInstance));
+    }
+    if (traces && traces.length > 0) {
+      lines.push('', 'Example traces of dropped events:', ...traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`));
+    }
+    return { ...result, output: lines.join('\n') };
   } catch (error) {
     const message = error instanceof DoctorError ? error.message : `unexpected failure: ${(error as Error).message}`;
     return { exitCode: 2, output: `doctor: ${message}` };

@@ -43,6 +43,8 @@ export interface HtmlReportInput {
   trace?: TraceView;
   /** Shown in place of the waterfall when there is no trace. */
   noTrace?: string;
+  /** The headline, when the caller judged the report itself (the doctor: routine filtering is not loss). */
+  verdict?: { text: string; lost: boolean };
 }
 
 const CHART_ORIGINS: { origin: Origin; label: string }[] = [
@@ -296,7 +298,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <h1>${escapeHtml(input.title)}</h1>
 <p class="meta">${escapeHtml(input.source)}${report.generation ? ` &middot; Twenty generation ${escapeHtml(report.generation)}` : ''} &middot; generated ${escapeHtml(input.generatedAt.toISOString())}</p>
 ${context}
-${headline(report)}
+${input.verdict ? `<p class="headline${input.verdict.lost ? ' lost' : ' ok'}" id="headline">${escapeHtml(input.verdict.text)}</p>` : headline(report)}
 <h2>Funnel per stage: workflow vs UI</h2>
 <p class="note">Each stage's units end forwarded (went on), dropped (with a reason) or failed (an exception). Units differ by stage: <code>stream</code> counts (event x subscriber stream) pairs, <code>deliver</code> events handed to SSE connections, <code>workflow_step</code> record mutations, the others events. Hover a bar for its numbers.</p>
 ${funnelChart(report)}

@@ -1,17 +1,10 @@
 #!/usr/bin/env node
-import { GENERATIONS } from '../semconv';
 import { CHECK_USAGE, runCheck } from './check';
-import { runDoctor } from './doctor';
+import { DOCTOR_USAGE, runDoctor } from './doctor';
 
-const USAGE = `usage: twenty-sse-otel doctor --prometheus URL [--jaeger URL] [--since 1h] [--json] [--html FILE] [--generation ${GENERATIONS.join('|')}]
-       ${CHECK_USAGE.replace('usage: ', '')}
+const USAGE = `${DOCTOR_USAGE}
 
-Reads twenty_sse_* metrics from Prometheus (and traces from Jaeger) and prints,
-per pipeline stage, workflow vs UI events entered, forwarded and dropped by
-reason, the first stage where workflow diverges, and a diagnosis. --html FILE
-also writes a self-contained page: the funnel chart, the drops by reason and
-the waterfall of one lost workflow trace (with --jaeger).
-Exit codes: 0 healthy, 1 drops found, 2 cannot reach or parse an endpoint.
+${CHECK_USAGE}
 
 check reads a Twenty server build (dist/ JavaScript or src/ TypeScript) and
 tells which generation it is, which targets will be found or missing, and which
@@ -34,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const result = await runDoctor(rest, (line) => process.stderr.write(`${line}\n`));
+  if (result.warning) process.stderr.write(`${result.warning}\n`);
   (result.exitCode === 2 ? process.stderr : process.stdout).write(`${result.output}\n`);
   return result.exitCode;
 }

@@ -1,4 +1,4 @@
-import { DROP_REASONS, DropReason, Generation, Origin, Outcome, STAGES, Stage } from '../semconv';
+import { DROP_REASONS, DropReason, dropReasonKind, Generation, LOSS_SHARE_MIN_UNITS, Origin, Outcome, routineShareOf, STAGES, Stage, WORKFLOW_DIVERGENCE_THRESHOLD } from '../semconv';
 import { REASON_CONDITIONS } from '../twenty/conditions';
 import { FILES } from '../twenty/facts';
 import { GenerationModule } from '../twenty/generation';
@@ -62,7 +62,7 @@ const NOT_EMITTED_AT = {
 };
 
 /** Where Twenty drops for this reason, and the condition, in the generation's own words. */
-function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string; condition: string } {
+export function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string; condition: string } {
   if (reason === 'not_emitted') return { ...NOT_EMITTED_AT, condition: REASON_CONDITIONS.not_emitted };
   if (reason === 'no_live_connection') return { ...STAGE_METHODS.pubsub!, condition: REASON_CONDITIONS.no_live_connection };
   const module = moduleFor(generation);
@@ -183,8 +183,8 @@ function describeCell(cell: StageOriginCell | undefined): string {
   return text;
 }
 
-/** Plain-text rendering: the funnel table, the first divergence, the diagnosis. */
-export function renderFunnelReport(report: FunnelReport): string {
+/** The funnel table (one row per stage, one column per origin seen) and the note on units. */
+function renderFunnelTable(report: FunnelReport): string[] {
   const origins = COLUMNS.filter((origin) => report.stages.some(({ byOrigin }) => byOrigin[origin]));
   const lines: string[] = [];
   const widths = origins.map((origin) =>
@@ -198,6 +198,29 @@ export function renderFunnelReport(report: FunnelReport): string {
   }
   lines.push('');
   lines.push('Units: events per stage; the stream stage counts (event x subscriber stream) pairs; deliver counts events handed to SSE connections.');
+  return lines;
+}
+
+const unitsAt = (stage: Stage) => (stage === 'stream' ? 'event x stream pairs' : 'events');
+
+function renderDrop(d: Diagnosis): string[] {
+  return [
+    `- ${d.count} ${d.origin} ${unitsAt(d.stage)} dropped at ${d.stage}: ${d.reason} (${d.code})`,
+    `  where: ${d.method} in ${d.file}`,
+    `  why:   ${d.condition}`,
+  ];
+}
+
+function renderFailure(f: FunnelReport['failures'][number]): string[] {
+  return [
+    `- ${f.count} ${f.origin} ${unitsAt(f.stage)} failed at ${f.stage}: an exception (its error.type is on the span)`,
+    `  where: ${f.method} in ${f.file}`,
+  ];
+}
+
+/** Plain-text rendering: the funnel table, the first divergence, the diagnosis. */
+export function renderFunnelReport(report: FunnelReport): string {
+  const lines = renderFunnelTable(report);
   lines.push('');
   if (report.firstDivergence) {
     const d = report.firstDivergence;
@@ -212,15 +235,175 @@ export function renderFunnelReport(report: FunnelReport): string {
   }
   if (report.diagnosis.length > 0 || report.failures.length > 0) {
     lines.push('', 'Diagnosis:');
-    for (const d of report.diagnosis) {
-      lines.push(`- ${d.count} ${d.origin} ${d.stage === 'stream' ? 'event x stream pairs' : 'events'} dropped at ${d.stage}: ${d.reason} (${d.code})`);
-      lines.push(`  where: ${d.method} in ${d.file}`);
-      lines.push(`  why:   ${d.condition}`);
+    for (const d of report.diagnosis) lines.push(...renderDrop(d));
+    for (const f of report.failures) lines.push(...renderFailure(f));
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- routine versus loss (the doctor)
+
+/** A drop reason at one stage, all origins together, with its share of the stage's units. */
+export interface ReasonShare {
+  stage: Stage;
+  reason: DropReason;
+  count: number;
+  byOrigin: Partial<Record<Origin, number>>;
+  /** count / units that entered the stage (all origins). */
+  share: number;
+  /** churn only: the share that is still routine. */
+  routineShare?: number;
+}
+
+/**
+ * The split the alert rules make (src/semconv.ts DROP_REASONS kinds):
+ * filtering, and churn within its routine share, is routine; loss-kind drops,
+ * churn above its routine share (on enough units) and failures are loss.
+ */
+export interface LossAssessment {
+  lossFound: boolean;
+  routine: ReasonShare[];
+  aboveRoutine: ReasonShare[];
+  /** The drops of loss kind, located in the generation's code. */
+  lost: Diagnosis[];
+  /** The first stage (pipeline order) where workflow units are lost at a higher share than UI units. */
+  workflowLossAboveUi?: { stage: Stage; workflowLossShare: number; uiLossShare: number; topReason?: DropReason | 'failed' };
+  /**
+   * The first stage where routine drops take a share of workflow units larger than of UI units by more than
+   * WORKFLOW_DIVERGENCE_THRESHOLD. Not loss (workflows often change records no open tab shows), but worth a look.
+   */
+  workflowRoutineAboveUi?: { stage: Stage; workflowShare: number; uiShare: number; topReason: DropReason };
+}
+
+export function assessLoss(report: FunnelReport, minUnits = LOSS_SHARE_MIN_UNITS): LossAssessment {
+  const routine: ReasonShare[] = [];
+  const aboveRoutine: ReasonShare[] = [];
+  for (const { stage, byOrigin } of report.stages) {
+    const cells = Object.entries(byOrigin) as [Origin, StageOriginCell][];
+    const entered = cells.reduce((sum, [, cell]) => sum + cell.entered, 0);
+    const reasons = new Map<DropReason, ReasonShare>();
+    for (const [origin, cell] of cells) {
+      for (const [reason, count] of Object.entries(cell.dropsByReason) as [DropReason, number][]) {
+        if (dropReasonKind(reason) === 'loss') continue;
+        let entry = reasons.get(reason);
+        if (!entry) reasons.set(reason, (entry = { stage, reason, count: 0, byOrigin: {}, share: 0, routineShare: routineShareOf(reason) }));
+        entry.count += count;
+        entry.byOrigin[origin] = (entry.byOrigin[origin] ?? 0) + count;
+      }
     }
-    for (const f of report.failures) {
-      lines.push(`- ${f.count} ${f.origin} ${f.stage === 'stream' ? 'event x stream pairs' : 'events'} failed at ${f.stage}: an exception (its error.type is on the span)`);
-      lines.push(`  where: ${f.method} in ${f.file}`);
+    for (const entry of reasons.values()) {
+      entry.share = entered > 0 ? entry.count / entered : 0;
+      const tooMuch = entry.routineShare !== undefined && entered >= minUnits && entry.share > entry.routineShare;
+      (tooMuch ? aboveRoutine : routine).push(entry);
     }
+  }
+  const lost = report.diagnosis.filter((d) => dropReasonKind(d.reason) === 'loss');
+
+  const ownFailures = new Map(report.failures.map((f) => [`${f.stage}|${f.origin}`, f.count]));
+  const lossOf = (stage: Stage, origin: Origin, cell: StageOriginCell | undefined) => {
+    if (!cell || cell.entered === 0) return 0;
+    const dropped = (Object.entries(cell.dropsByReason) as [DropReason, number][])
+      .filter(([reason]) => dropReasonKind(reason) === 'loss')
+      .reduce((sum, [, count]) => sum + count, 0);
+    return (dropped + (ownFailures.get(`${stage}|${origin}`) ?? 0)) / cell.entered;
+  };
+  let workflowLossAboveUi: LossAssessment['workflowLossAboveUi'];
+  for (const { stage, byOrigin } of report.stages) {
+    const workflowLossShare = lossOf(stage, 'workflow', byOrigin.workflow);
+    const uiLossShare = lossOf(stage, 'ui', byOrigin.ui);
+    if (workflowLossShare === 0 || workflowLossShare <= uiLossShare) continue;
+    const workflow = byOrigin.workflow as StageOriginCell;
+    const candidates: [DropReason | 'failed', number][] = [
+      ...(Object.entries(workflow.dropsByReason) as [DropReason, number][]).filter(([reason]) => dropReasonKind(reason) === 'loss'),
+      ['failed', ownFailures.get(`${stage}|workflow`) ?? 0],
+    ];
+    const topReason = candidates.sort((a, b) => b[1] - a[1])[0]?.[0];
+    workflowLossAboveUi = { stage, workflowLossShare, uiLossShare, topReason };
+    break;
+  }
+  return {
+    lossFound: lost.length > 0 || aboveRoutine.length > 0 || report.failures.length > 0,
+    routine,
+    aboveRoutine,
+    lost,
+    workflowLossAboveUi,
+    workflowRoutineAboveUi: routineAboveUi(report),
+  };
+}
+
+function routineAboveUi(report: FunnelReport): LossAssessment['workflowRoutineAboveUi'] {
+  const routineOf = (cell: StageOriginCell | undefined) =>
+    (Object.entries(cell?.dropsByReason ?? {}) as [DropReason, number][]).filter(([reason]) => dropReasonKind(reason) !== 'loss');
+  for (const { stage, byOrigin } of report.stages) {
+    const workflow = byOrigin.workflow;
+    const ui = byOrigin.ui;
+    if (!workflow || !ui || workflow.entered === 0 || ui.entered === 0) continue;
+    const workflowShare = routineOf(workflow).reduce((sum, [, count]) => sum + count, 0) / workflow.entered;
+    const uiShare = routineOf(ui).reduce((sum, [, count]) => sum + count, 0) / ui.entered;
+    if (workflowShare - uiShare <= WORKFLOW_DIVERGENCE_THRESHOLD) continue;
+    const [topReason] = routineOf(workflow).sort((a, b) => b[1] - a[1])[0];
+    return { stage, workflowShare, uiShare, topReason };
+  }
+  return undefined;
+}
+
+const ROUTINE_WHY: Record<'filtering' | 'churn', string> = {
+  filtering: 'filtering by design',
+  churn: 'routine at this share',
+};
+
+const percentText = (share: number) => `${(share * 100).toFixed(1)}%`;
+
+function describeShare(entry: ReasonShare): string {
+  const origins = (Object.entries(entry.byOrigin) as [Origin, number][]).map(([origin, count]) => `${count} ${origin}`).join(', ');
+  const limit = entry.routineShare === undefined ? '' : `, routine below ${percentText(entry.routineShare)}`;
+  return `${entry.reason} (${DROP_REASONS[entry.reason].code}) at ${entry.stage}: ${origins} ${unitsAt(entry.stage)} (${percentText(entry.share)} of the stage${limit})`;
+}
+
+/** One sentence: are workflow events lost compared with UI events, and is anything lost at all. */
+export function lossVerdict(assessment: LossAssessment): string {
+  const d = assessment.workflowLossAboveUi;
+  if (d) {
+    return (
+      `Workflow events are lost at stage "${d.stage}": ${percentText(d.workflowLossShare)} of them vs ${percentText(d.uiLossShare)} of UI events` +
+      (d.topReason ? `, mostly ${d.topReason}.` : '.')
+    );
+  }
+  return assessment.lossFound ? 'Events are lost, but workflow events no more than UI events.' : 'No loss: every drop in the window is routine.';
+}
+
+/**
+ * The doctor's rendering: the funnel table, then the verdict the alert rules
+ * would reach (workflow loss compared with UI loss), routine filtering named
+ * as such, and every loss located in the running generation's code.
+ */
+export function renderLossReport(report: FunnelReport, assessment: LossAssessment, locateReason = (reason: DropReason) => locate(reason, report.generation)): string {
+  const lines = renderFunnelTable(report);
+  lines.push('', lossVerdict(assessment));
+  const routineGap = assessment.workflowRoutineAboveUi;
+  if (routineGap) {
+    const where = locateReason(routineGap.topReason);
+    lines.push(
+      '',
+      `Worth a look: at stage "${routineGap.stage}", routine drops end ${percentText(routineGap.workflowShare)} of workflow units vs ${percentText(
+        routineGap.uiShare,
+      )} of UI units, mostly ${routineGap.topReason} (${DROP_REASONS[routineGap.topReason].code}). Routine when workflows change records the open tabs do not show, so no alert fires for it; if tables miss workflow changes, this is where:`,
+      `  where: ${where.method} in ${where.file}`,
+      `  why:   ${where.condition}`,
+    );
+  }
+  if (assessment.routine.length > 0) {
+    lines.push('', 'Routine (not loss):');
+    for (const entry of assessment.routine) lines.push(`- ${describeShare(entry)}: ${ROUTINE_WHY[dropReasonKind(entry.reason) as 'filtering' | 'churn']}`);
+  }
+  if (assessment.lost.length > 0 || assessment.aboveRoutine.length > 0 || report.failures.length > 0) {
+    lines.push('', 'Loss:');
+    for (const entry of assessment.aboveRoutine) {
+      const where = locateReason(entry.reason);
+      lines.push(`- ${describeShare(entry)}: above its routine share`, `  where: ${where.method} in ${where.file}`, `  why:   ${where.condition}`);
+    }
+    for (const lost of assessment.lost) lines.push(...renderDrop(lost));
+    for (const f of report.failures) lines.push(...renderFailure(f));
   }
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import { Context, ROOT_CONTEXT, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { core } from '@opentelemetry/sdk-node';
 import { CARRIER_KEY, ORIGINS, Origin } from '../semconv';
 import type { PayloadModel } from './model';
 
@@ -30,7 +30,7 @@ export interface Carrier {
   emittedAt?: number;
 }
 
-const propagator = new W3CTraceContextPropagator();
+const propagator = new core.W3CTraceContextPropagator();
 
 const setter: TextMapSetter<Record<string, unknown>> = {
   set(carrier, key, value) {

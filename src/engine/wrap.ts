@@ -206,6 +206,9 @@ function mapSafely(inv: Invocation, value: unknown, component: string, onFault: 
   }
 }
 
+/** Told where a method was replaced and what its property looked like before, so the patch can be undone exactly. */
+export type PatchRecorder = (owner: object, methodName: string, previous: PropertyDescriptor) => void;
+
 /**
  * Wraps `methodName` where it is defined on `prototype`'s chain (own or
  * inherited, below Object.prototype). Returns false when there is no such
@@ -217,6 +220,7 @@ export function wrapMethod(
   component: string,
   factory: InvocationFactory,
   onFault: FaultHandler,
+  onPatched?: PatchRecorder,
 ): boolean {
   let owner: object | null = prototype;
   while (owner && owner !== Object.prototype && owner !== Function.prototype) {
@@ -226,6 +230,7 @@ export function wrapMethod(
       if (isWrapped(descriptor.value)) return true;
       const wrapped = wrapFunction(descriptor.value as Function, component, factory, onFault);
       Object.defineProperty(owner, methodName, { ...descriptor, value: wrapped });
+      onPatched?.(owner, methodName, descriptor);
       return true;
     }
     owner = Object.getPrototypeOf(owner);

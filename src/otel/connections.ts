@@ -1,4 +1,4 @@
-import { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import {
   ATTR,
   CLOSE_REASONS,
@@ -70,59 +70,71 @@ export class ConnectionHealth {
         lifetimeSamples: Record<CloseReason, number>;
       }
     | undefined;
-  private readonly lifetime: Histogram;
+  private lifetime: Histogram | undefined;
   private readonly closeAttributes = Object.fromEntries(
     CLOSE_REASONS.map((reason): [CloseReason, Attributes] => [reason, { [ATTR.CLOSE_REASON]: reason }]),
   ) as Record<CloseReason, Attributes>;
 
   constructor(
-    meter: Meter,
     /** Monotonic milliseconds. */
     private readonly now: () => number = () => performance.now(),
-  ) {
-    meter
-      .createObservableCounter(METRIC.CONNECTIONS_OPENED, {
-        description: 'SSE connections of event streams opened on this API server (one per Redis subscription of a stream).',
-        unit: '{connection}',
-      })
-      .addCallback((result) => result.observe(this.opened));
-    meter
-      .createObservableCounter(METRIC.CONNECTIONS_CLOSED, {
-        description: 'SSE connections of event streams that ended, by why: client_gone, server_shutdown, error.',
-        unit: '{connection}',
-      })
-      .addCallback((result) => {
-        for (const reason of CLOSE_REASONS) if (this.closed[reason] > 0) result.observe(this.closed[reason], this.closeAttributes[reason]);
-      });
-    meter
-      .createObservableUpDownCounter(METRIC.CONNECTIONS_ACTIVE, {
-        description: 'SSE connections of event streams open on this API server now.',
-        unit: '{connection}',
-      })
-      .addCallback((result) => result.observe(this.open.size));
-    meter
-      .createObservableCounter(METRIC.STREAM_RESUBSCRIPTIONS, {
-        description: `Event streams subscribed again by the same browser stream id (a reconnect), by where the earlier connection was; "closed_here" counts within ${RESUBSCRIBE_WINDOW_SECONDS} s of the close.`,
-        unit: '{connection}',
-      })
-      .addCallback((result) => {
-        for (const previous of RESUBSCRIBE_PREVIOUS) {
-          if (this.resubscriptions[previous] > 0) result.observe(this.resubscriptions[previous], { [ATTR.RESUBSCRIBE_PREVIOUS]: previous });
-        }
-      });
-    meter
-      .createObservableCounter(METRIC.CONNECTION_LATE_EVENTS, {
-        description: 'Events the Redis subscription handed to an SSE connection that was already closing: they never reach the browser.',
-        unit: '{event}',
-      })
-      .addCallback((result) => {
-        for (const [origin, count] of this.lateEvents) result.observe(count, { [ATTR.ORIGIN]: origin });
-      });
+  ) {}
+
+  /**
+   * Creates the instruments on `meter`; returns what stops that meter from
+   * observing them (the counts live here, so a new meter loses nothing).
+   */
+  bindMeter(meter: Meter): () => void {
+    const opened = meter.createObservableCounter(METRIC.CONNECTIONS_OPENED, {
+      description: 'SSE connections of event streams opened on this API server (one per Redis subscription of a stream).',
+      unit: '{connection}',
+    });
+    const observeOpened = (result: ObservableResult) => result.observe(this.opened);
+    const closed = meter.createObservableCounter(METRIC.CONNECTIONS_CLOSED, {
+      description: 'SSE connections of event streams that ended, by why: client_gone, server_shutdown, error.',
+      unit: '{connection}',
+    });
+    const observeClosed = (result: ObservableResult) => {
+      for (const reason of CLOSE_REASONS) if (this.closed[reason] > 0) result.observe(this.closed[reason], this.closeAttributes[reason]);
+    };
+    const active = meter.createObservableUpDownCounter(METRIC.CONNECTIONS_ACTIVE, {
+      description: 'SSE connections of event streams open on this API server now.',
+      unit: '{connection}',
+    });
+    const observeActive = (result: ObservableResult) => result.observe(this.open.size);
+    const resubscriptions = meter.createObservableCounter(METRIC.STREAM_RESUBSCRIPTIONS, {
+      description: `Event streams subscribed again by the same browser stream id (a reconnect), by where the earlier connection was; "closed_here" counts within ${RESUBSCRIBE_WINDOW_SECONDS} s of the close.`,
+      unit: '{connection}',
+    });
+    const observeResubscriptions = (result: ObservableResult) => {
+      for (const previous of RESUBSCRIBE_PREVIOUS) {
+        if (this.resubscriptions[previous] > 0) result.observe(this.resubscriptions[previous], { [ATTR.RESUBSCRIBE_PREVIOUS]: previous });
+      }
+    };
+    const late = meter.createObservableCounter(METRIC.CONNECTION_LATE_EVENTS, {
+      description: 'Events the Redis subscription handed to an SSE connection that was already closing: they never reach the browser.',
+      unit: '{event}',
+    });
+    const observeLate = (result: ObservableResult) => {
+      for (const [origin, count] of this.lateEvents) result.observe(count, { [ATTR.ORIGIN]: origin });
+    };
+    opened.addCallback(observeOpened);
+    closed.addCallback(observeClosed);
+    active.addCallback(observeActive);
+    resubscriptions.addCallback(observeResubscriptions);
+    late.addCallback(observeLate);
     this.lifetime = meter.createHistogram(METRIC.CONNECTION_LIFETIME, {
       description: 'How long an SSE connection of an event stream lived, from its Redis subscription to its end, by close reason.',
       unit: 's',
       advice: { explicitBucketBoundaries: [...CONNECTION_LIFETIME_BUCKETS] },
     });
+    return () => {
+      opened.removeCallback(observeOpened);
+      closed.removeCallback(observeClosed);
+      active.removeCallback(observeActive);
+      resubscriptions.removeCallback(observeResubscriptions);
+      late.removeCallback(observeLate);
+    };
   }
 
   /** A connection's Redis subscription exists. `streamWasRegistered`: the resolver found the stream already in Redis. */
@@ -211,7 +223,7 @@ export class ConnectionHealth {
     this.open.delete(record);
     this.closed[reason]++;
     const seconds = Math.max(0, at - record.openedAt) / 1000;
-    this.lifetime.record(seconds, this.closeAttributes[reason]);
+    this.lifetime?.record(seconds, this.closeAttributes[reason]);
     const samples = this.lifetimes[reason];
     if (samples.length < LIFETIME_SAMPLES) samples.push(seconds);
     const channelId = record.channelId;

@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { MeterProvider as ApiMeterProvider, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
-import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import type * as MetricsJson from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as MetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as TracesJson from '@opentelemetry/exporter-trace-otlp-http';
+import type * as TracesProto from '@opentelemetry/exporter-trace-otlp-proto';
 import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
 import { withExportFailureReporting } from './export-reporting';
 import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
-import { SCOPE_NAME } from '../semconv';
+import { RESOURCE, SCOPE_NAME } from '../semconv';
+import { requireFromSdkNode } from './sdk-deps';
 import { SpanQueueDropReporter, withSpanDropCounting } from './span-drop-reporting';
+
+// The OTLP exporters sdk-node itself depends on (see sdk-deps.ts).
+const { OTLPMetricExporter: OTLPMetricExporterJson } = requireFromSdkNode<typeof MetricsJson>('@opentelemetry/exporter-metrics-otlp-http');
+const { OTLPMetricExporter: OTLPMetricExporterProto } = requireFromSdkNode<typeof MetricsProto>('@opentelemetry/exporter-metrics-otlp-proto');
+const { OTLPTraceExporter: OTLPTraceExporterJson } = requireFromSdkNode<typeof TracesJson>('@opentelemetry/exporter-trace-otlp-http');
+const { OTLPTraceExporter: OTLPTraceExporterProto } = requireFromSdkNode<typeof TracesProto>('@opentelemetry/exporter-trace-otlp-proto');
 
 /**
  * The package's own tracer and meter providers. They are deliberately NOT
@@ -54,7 +61,7 @@ export function defaultServiceName(argv: string[] = process.argv): string {
  * export identical series, which Prometheus reads as one counter resetting.
  */
 export function defaultResourceAttributes(serviceName: string): Record<string, string> {
-  return { 'service.name': serviceName, 'service.instance.id': randomUUID(), 'telemetry.distro.name': SCOPE_NAME };
+  return { [RESOURCE.SERVICE_NAME]: serviceName, [RESOURCE.SERVICE_INSTANCE_ID]: randomUUID(), [RESOURCE.TELEMETRY_DISTRO_NAME]: SCOPE_NAME };
 }
 
 export function startSdk(options: SdkOptions): SdkHandle {

@@ -1,9 +1,11 @@
 import {
   Attributes,
   Counter,
+  diag,
   Histogram,
   Meter,
   MeterProvider,
+  ObservableResult,
   Tracer,
   TracerProvider,
   metrics,
@@ -30,6 +32,9 @@ export interface TelemetryOptions {
   config?: Partial<TwentySseConfig>;
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
+  /** A tracer / meter to use as they are (the instrumentation class passes the ones InstrumentationBase manages). */
+  tracer?: Tracer;
+  meter?: Meter;
   /** Where one-line messages go (startup report, config problems, faults). Default: stderr. */
   log?: (line: string) => void;
   /**
@@ -77,7 +82,20 @@ function slotOf(stage: string, origin: string, outcome: string, reason: string):
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DURATION_DEFINITION = {
+  name: METRIC.STAGE_DURATION,
+  description: 'Duration of one invocation of a pipeline stage.',
+  unit: 's',
+  boundaries: LATENCY_BUCKETS,
+};
+const LATENCY_DEFINITION = {
+  name: METRIC.DELIVERY_LATENCY,
+  description: 'Time from the Redis publish of an event to its hand-over to an SSE connection, one observation per delivered event.',
+  unit: 's',
+  boundaries: LATENCY_BUCKETS,
+};
 const FAULT_LOG_INTERVAL_MS = 60_000;
+const DIAG = diag.createComponentLogger({ namespace: SCOPE_NAME });
 
 /**
  * The instruments and the exact tally. One instance per process, created by
@@ -85,16 +103,18 @@ const FAULT_LOG_INTERVAL_MS = 60_000;
  */
 export class Telemetry {
   readonly config: TwentySseConfig;
-  readonly tracer: Tracer;
-  readonly meter: Meter;
+  /** Replaced by useTracer() when the instrumentation is given another tracer provider. */
+  tracer: Tracer;
+  meter: Meter;
   // Either the package's own aggregation (exported by its MetricProducers) or the meter's sync histograms.
   private readonly exactDuration: ExactHistogram | undefined;
   private readonly exactLatency: ExactHistogram | undefined;
-  private readonly stageDuration: Histogram | undefined;
-  private readonly deliveryLatency: Histogram | undefined;
+  private stageDuration: Histogram | undefined;
+  private deliveryLatency: Histogram | undefined;
   private readonly latencyAttributes = new Map<string, { slot: number; attributes: Attributes }>();
   private readonly extraDurationSlots = new Map<string, number>();
-  private readonly instrumentationErrors: Counter;
+  private instrumentationErrors!: Counter;
+  private unbindMeter: () => void = () => undefined;
   // The exact per-stage counts. twenty.sse.stage.events is observed from here at collection time, so the
   // hot path adds to a number instead of hashing an attribute set per measurement.
   private readonly rows: (CountRow | undefined)[] = [];
@@ -106,69 +126,75 @@ export class Telemetry {
   private readonly faultCounts = new Map<string, number>();
   readonly log: (line: string) => void;
   /** The SSE connections of event streams in this process (API server). */
-  readonly connections: ConnectionHealth;
+  readonly connections = new ConnectionHealth();
   private noSubscriberCountNote: string | undefined;
 
   constructor(options: TelemetryOptions = {}) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     this.log = options.log ?? ((line) => process.stderr.write(`[twenty-sse-otel] ${line}\n`));
-    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
-    const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
-    this.tracer = tracerProvider.getTracer(SCOPE_NAME, VERSION);
-    this.meter = meterProvider.getMeter(SCOPE_NAME, VERSION);
-    this.meter
-      .createObservableCounter(METRIC.STAGE_EVENTS, {
-        description: 'Units that ended a pipeline stage, by outcome and drop reason (events; event x stream pairs for the stream stage).',
-        unit: '{event}',
-      })
-      .addCallback((result) => {
-        for (const row of this.rowList) result.observe(row.count, row.attributes);
-      });
-    const durationDefinition = {
-      name: METRIC.STAGE_DURATION,
-      description: 'Duration of one invocation of a pipeline stage.',
-      unit: 's',
-      boundaries: LATENCY_BUCKETS,
-    };
-    const latencyDefinition = {
-      name: METRIC.DELIVERY_LATENCY,
-      description: 'Time from the Redis publish of an event to its hand-over to an SSE connection, one observation per delivered event.',
-      unit: 's',
-      boundaries: LATENCY_BUCKETS,
-    };
+    this.tracer = options.tracer ?? (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME, VERSION);
     const producers = options.histogramProducers ?? [];
     if (producers.length > 0) {
-      this.exactDuration = new ExactHistogram(durationDefinition);
-      this.exactLatency = new ExactHistogram(latencyDefinition);
+      this.exactDuration = new ExactHistogram(DURATION_DEFINITION);
+      this.exactLatency = new ExactHistogram(LATENCY_DEFINITION);
       for (const producer of producers) producer.bind([this.exactDuration, this.exactLatency]);
-    } else {
-      for (const definition of [durationDefinition, latencyDefinition]) {
-        const histogram = this.meter.createHistogram(definition.name, {
+    }
+    this.meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE_NAME, VERSION);
+    this.useMeter(this.meter);
+  }
+
+  useTracer(tracer: Tracer): void {
+    this.tracer = tracer;
+  }
+
+  /**
+   * (Re)creates the instruments on `meter`. The counts live here, not in the
+   * instruments, so nothing counted before is lost; the previous meter stops
+   * observing them.
+   */
+  useMeter(meter: Meter): void {
+    this.unbindMeter();
+    this.meter = meter;
+    const stageEvents = meter.createObservableCounter(METRIC.STAGE_EVENTS, {
+      description: 'Units that ended a pipeline stage, by outcome and drop reason (events; event x stream pairs for the stream stage).',
+      unit: '{event}',
+    });
+    const observeStageEvents = (result: ObservableResult) => {
+      for (const row of this.rowList) result.observe(row.count, row.attributes);
+    };
+    stageEvents.addCallback(observeStageEvents);
+    if (!this.exactDuration) {
+      const histogram = (definition: { name: string; description: string; unit: string; boundaries: number[] }) =>
+        meter.createHistogram(definition.name, {
           description: definition.description,
           unit: definition.unit,
           advice: { explicitBucketBoundaries: [...definition.boundaries] },
         });
-        if (definition === durationDefinition) this.stageDuration = histogram;
-        else this.deliveryLatency = histogram;
-      }
+      this.stageDuration = histogram(DURATION_DEFINITION);
+      this.deliveryLatency = histogram(LATENCY_DEFINITION);
     }
-    this.instrumentationErrors = this.meter.createCounter(METRIC.INSTRUMENTATION_ERRORS, {
+    this.instrumentationErrors = meter.createCounter(METRIC.INSTRUMENTATION_ERRORS, {
       description: 'Faults inside the instrumentation that were swallowed so Twenty kept working.',
     });
-    this.meter
-      .createObservableGauge(METRIC.INSTRUMENTATION_TARGETS, {
-        description: 'Twenty methods the instrumentation looked for: 1 per class.method and status.',
-      })
-      .addCallback((result) => {
-        for (const target of this.targets.values()) {
-          result.observe(1, {
-            [ATTR.TARGET_CLASS]: target.className,
-            [ATTR.TARGET_METHOD]: target.method,
-            [ATTR.TARGET_STATUS]: target.status,
-          });
-        }
-      });
-    this.connections = new ConnectionHealth(this.meter);
+    const targets = meter.createObservableGauge(METRIC.INSTRUMENTATION_TARGETS, {
+      description: 'Twenty methods the instrumentation looked for: 1 per class.method and status.',
+    });
+    const observeTargets = (result: ObservableResult) => {
+      for (const target of this.targets.values()) {
+        result.observe(1, {
+          [ATTR.TARGET_CLASS]: target.className,
+          [ATTR.TARGET_METHOD]: target.method,
+          [ATTR.TARGET_STATUS]: target.status,
+        });
+      }
+    };
+    targets.addCallback(observeTargets);
+    const unbindConnections = this.connections.bindMeter(meter);
+    this.unbindMeter = () => {
+      stageEvents.removeCallback(observeStageEvents);
+      targets.removeCallback(observeTargets);
+      unbindConnections();
+    };
   }
 
   /**
@@ -240,7 +266,10 @@ export class Telemetry {
     return slot;
   }
 
-  /** Counts a swallowed instrumentation fault; logs it at most once a minute per component. */
+  /**
+   * Counts a swallowed instrumentation fault and reports it through OpenTelemetry's `diag` (seen with
+   * OTEL_LOG_LEVEL=warn or any diag logger the app installed), at most once a minute per component.
+   */
   fault(component: string, error: unknown): void {
     try {
       this.instrumentationErrors.add(1, { [ATTR.COMPONENT]: component });
@@ -250,7 +279,7 @@ export class Telemetry {
       if (now - last >= FAULT_LOG_INTERVAL_MS) {
         this.faultLoggedAt.set(component, now);
         const message = error instanceof Error ? error.message : String(error);
-        this.log(`instrumentation fault in ${component} (swallowed, Twenty unaffected): ${message}`);
+        DIAG.warn(`instrumentation fault in ${component} (swallowed, Twenty unaffected): ${message}`);
       }
     } catch {
       // the last line of defence: never let telemetry reach the app

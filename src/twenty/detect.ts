@@ -10,6 +10,21 @@ export function detectGenerationFrom(methodsOf: (className: string) => ReadonlyS
   return GENERATION_MODULES.find((module) => module.detect(methodsOf));
 }
 
+/**
+ * Generation from the targets a process reported found (the
+ * twenty_sse_instrumentation_targets metric): the found methods stand for the
+ * classes' methods, which is all detection looks at.
+ */
+export function detectGenerationFromTargets(found: ReadonlyArray<{ className: string; method: string }>): Generation | undefined {
+  const methods = new Map<string, Set<string>>();
+  for (const { className, method } of found) {
+    let names = methods.get(className);
+    if (!names) methods.set(className, (names = new Set()));
+    names.add(method);
+  }
+  return detectGenerationFrom((className) => methods.get(className))?.id;
+}
+
 /** Method names along a class's prototype chain (below Object.prototype). */
 export function methodNames(cls: Function): Set<string> {
   const names = new Set<string>();

@@ -1,6 +1,7 @@
 import { StreamRules } from '../engine/model';
 import { invocationFactory, RoleContext } from '../engine/roles';
-import { hasMethod, wrapMethod } from '../engine/wrap';
+import { PatchSet } from '../engine/patches';
+import { hasMethod } from '../engine/wrap';
 import { Telemetry } from '../otel/telemetry';
 import { Generation } from '../semconv';
 import { allTargets, detectGeneration } from './detect';
@@ -33,14 +34,16 @@ export interface TargetReportLine {
 }
 
 /**
- * Patches Twenty classes as they are discovered (by the register entry's
- * require hook, Nest's scanner hook, or the Nest module) and reports what was
- * found. Idempotent per class.
+ * Patches Twenty classes as they are discovered (by the Nest registration
+ * hook or the Nest module) and reports what was found. Idempotent per class;
+ * `restore()` undoes every patch exactly.
  */
 export class Instrumenter {
   private readonly seen = new Map<string, Function>();
-  private readonly patched = new WeakSet<Function>();
+  private patched = new WeakSet<Function>();
   private readonly wrappedMethods = new Map<string, string>();
+  private readonly patches = new PatchSet();
+  private readonly known = new Set<Function>();
   private detected: GenerationModule | undefined;
   private detectedAt = -1;
   // bumped whenever a class is recorded (a newer class under a known name must be looked at again)
@@ -48,6 +51,18 @@ export class Instrumenter {
   private httpServer: boolean | undefined;
 
   constructor(private readonly telemetry: Telemetry) {}
+
+  /** Puts every patched method back as it was; the classes stay known so `reinstrument()` can patch them again. */
+  restore(): void {
+    this.patches.restore();
+    this.patched = new WeakSet();
+    this.wrappedMethods.clear();
+  }
+
+  /** Patches again every target class seen before a `restore()` (Nest will not register them a second time). */
+  reinstrument(): void {
+    for (const cls of [...this.known]) this.instrumentClass(cls);
+  }
 
   /** Patches `candidate` if it is a Twenty class we target. Returns true when it was a target. */
   instrumentClass(candidate: unknown): boolean {
@@ -61,6 +76,7 @@ export class Instrumenter {
       if (this.patched.has(cls)) return true;
       this.patched.add(cls);
       this.seen.set(className, cls);
+      this.known.add(cls);
       this.seenVersion++;
       for (const methodTarget of target.methods) {
         if (methodTarget.onlyWith && !hasMethod(cls.prototype as object, methodTarget.onlyWith)) continue;
@@ -75,7 +91,7 @@ export class Instrumenter {
           probe: methodTarget.probe,
         };
         const factory = invocationFactory(methodTarget.role, ctx);
-        if (wrapMethod(cls.prototype as object, name, `${className}.${name}`, factory, (where, error) => this.telemetry.fault(where, error))) {
+        if (this.patches.wrap(cls.prototype as object, name, `${className}.${name}`, factory, (where, error) => this.telemetry.fault(where, error))) {
           this.wrappedMethods.set(`${className}.${methodTarget.names.join('|')}`, name);
         }
       }

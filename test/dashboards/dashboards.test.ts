@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ATTR, DROP_REASON_NAMES, ORIGINS, OUTCOMES, PROM, STAGES } from '../../src/semconv';
+import YAML from 'yaml';
+import { ATTR, DROP_REASON_NAMES, DROP_REASONS, ORIGINS, OUTCOMES, PROM, STAGES, dropReasonsOfKind, routineShareOf } from '../../src/semconv';
 import {
   TEST_VARIABLE_VALUES,
   allPanels,
@@ -16,13 +17,17 @@ import {
   type Panel,
   type PrometheusTarget,
 } from '../../dashboards/generator/dashboard';
-import { DASHBOARD_PATH, RULES_PATH, generatedFiles } from '../../dashboards/generator/generate';
+import { DASHBOARD_PATH, RULES_PATH, generatedFiles, toYaml } from '../../dashboards/generator/generate';
+import { LOSS_CASES, STATED_DELAY_MINUTES, describeFiredAlert } from '../../dashboards/generator/rule-tests';
 import { STAGE_IN_ORDER_LABEL, stageInOrder } from '../../dashboards/generator/promql';
 import {
+  PRODUCTION_TIMING,
   RUNBOOK_RELATIVE_TO_RULES,
   buildRuleGroups,
+  compressedTiming,
   defaultRunbookBaseUrl,
   isAlertingRule,
+  recordNames,
   ruleNames,
   type AlertingRule,
 } from '../../dashboards/generator/rules';
@@ -60,6 +65,15 @@ describe('generated files', () => {
       expect(committed).toEqual(content);
     },
   );
+
+  test('strings that YAML 1.1 (Prometheus reads YAML with Go) takes for booleans or null stay strings', () => {
+    const value = { labels: { a: 'on', b: 'y', c: 'No', d: 'null', e: '5m', f: 'x: y' }, list: ['off', 'yes'] };
+    expect(YAML.parse(toYaml(value, []), { version: '1.1' })).toEqual(value);
+  });
+
+  test('the header becomes leading comment lines, a blank one as a bare #', () => {
+    expect(toYaml({ a: 1 }, ['first', '', 'last'])).toBe('# first\n#\n# last\n\na: 1\n');
+  });
 
   test('the dashboard JSON parses and ends with a newline', () => {
     const text = fs.readFileSync(path.join(ROOT, 'dashboards/grafana/dashboards/twenty-sse.json'), 'utf8');
@@ -238,6 +252,7 @@ describe('dashboardQueries() and the variable substitution', () => {
 describe('alert rules', () => {
   const RUNBOOK = path.join(ROOT, 'RUNBOOK.md');
   const runbook = fs.readFileSync(RUNBOOK, 'utf8');
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   /** GitHub's heading anchor. */
   const slug = (heading: string) =>
     heading
@@ -254,13 +269,15 @@ describe('alert rules', () => {
       [
         'CollectorExportFailing',
         'CollectorRefusingSpans',
-        'TwentySseDropRatioHigh',
+        'TwentySseDropsAboveRoutineLevel',
+        'TwentySseEventsFailing',
         'TwentySseInstrumentationErrors',
         'TwentySseInstrumentationTargetsMissing',
+        'TwentySseLossSpike',
         'TwentySseNoLiveConnection',
         'TwentySseTelemetryAbsent',
         'TwentySseUnattributedDrops',
-        'TwentySseWorkflowEventsDropped',
+        'TwentySseWorkflowLossAboveUi',
       ].sort(),
     );
   });
@@ -277,11 +294,47 @@ describe('alert rules', () => {
     },
   );
 
-  test('origin-specific alerts carry an origin label', () => {
+  test('the pages are the losses: critical alerts are the workflow-vs-UI divergence and failures', () => {
+    const critical = alerts.filter((rule) => rule.labels.severity === 'critical').map((rule) => rule.alert).sort();
+    expect(critical).toEqual(['TwentySseEventsFailing', 'TwentySseWorkflowLossAboveUi']);
     const byName = Object.fromEntries(alerts.map((rule) => [rule.alert, rule]));
-    expect(byName.TwentySseWorkflowEventsDropped.labels.origin).toBe('workflow');
-    expect(byName.TwentySseDropRatioHigh.labels.origin).toBe(`{{ $labels.${PROM.LABEL_ORIGIN} }}`);
+    expect(byName.TwentySseWorkflowLossAboveUi.labels.origin).toBe('workflow');
     expect(byName.TwentySseUnattributedDrops.labels.origin).toBe(`{{ $labels.${PROM.LABEL_ORIGIN} }}`);
+  });
+
+  test('every drop reason follows its kind from src/semconv.ts: loss reasons in the loss share, churn reasons each with its routine share, filtering nowhere in an alert', () => {
+    const record = recordNames();
+    const groups = buildRuleGroups();
+    const rules = groups.flatMap((group) => group.rules);
+    const exprOf = (name: string) => rules.find((rule) => (isAlertingRule(rule) ? rule.alert : rule.record) === name)?.expr ?? '';
+    const regexValues = (expr: string) => [...expr.matchAll(/twenty_sse_drop_reason=~"([^"]*)"/g)].map((match) => match[1].split('|').sort());
+    const lossRegexes = regexValues(exprOf(record.LOSS_SHARE));
+    expect(lossRegexes.length).toBeGreaterThan(0);
+    for (const values of lossRegexes) expect(values).toEqual(dropReasonsOfKind('loss').sort());
+    const churn = exprOf('TwentySseDropsAboveRoutineLevel');
+    for (const reason of dropReasonsOfKind('churn')) {
+      const share = routineShareOf(reason) as number;
+      expect(share).toBeGreaterThan(0);
+      expect(churn).toContain(`${PROM.LABEL_DROP_REASON}="${reason}"} > ${share}, "routine_share", "${share * 100}%"`);
+    }
+    const alertExprs = alerts.map((rule) => rule.expr).join('\n') + rules.filter((rule) => !isAlertingRule(rule)).map((rule) => rule.expr).join('\n');
+    for (const reason of dropReasonsOfKind('filtering')) expect(alertExprs).not.toContain(reason);
+    expect(Object.values(DROP_REASONS).every((info) => ['filtering', 'churn', 'loss'].includes(info.kind))).toBe(true);
+  });
+
+  test('the live run\'s compressed timing divides every duration and keeps the rules valid', () => {
+    const fast = compressedTiming(30, 5);
+    expect(fast).toMatchObject({ window: '20s', baseline: '12m', divergenceFor: '10s', churnFor: '20s', absentFor: '20s', minUnits: 5 });
+    expect(buildRuleGroups(undefined, fast).flatMap((group) => group.rules).length).toBe(buildRuleGroups(undefined, PRODUCTION_TIMING).flatMap((group) => group.rules).length);
+    expect(() => compressedTiming(7, 5)).toThrow(/whole seconds/);
+  });
+
+  test("the README's table of measured loss cases is the one the promtool tests check", () => {
+    for (const lossCase of LOSS_CASES) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${lossCase.kind}\``));
+      expect({ kind: lossCase.kind, row }).toEqual({ kind: lossCase.kind, row: expect.stringContaining(`| ${lossCase.fires.map(describeFiredAlert).join(', ')} |`) });
+    }
+    for (const [alert, minutes] of Object.entries(STATED_DELAY_MINUTES)) expect(readme).toMatch(new RegExp(`${alert}[^.]*within[^.]*\\b${minutes}\\b`));
   });
 
   test('the shipped rules file links each alert to its own RUNBOOK.md section, offline (a path from the rules file)', () => {
@@ -311,7 +364,7 @@ describe('alert rules', () => {
       const urls = [...file.content.matchAll(/runbook_url: '?([^'\n]+)'?$/gm)].map((match) => match[1]);
       expect(urls.length).toBeGreaterThanOrEqual(alerts.length);
       expect(urls.filter((url) => !url.startsWith(`${base}#`))).toEqual([]);
-      expect(urls).toContain(`${base}#twentysseworkfloweventsdropped`);
+      expect(urls).toContain(`${base}#twentysseworkflowlossaboveui`);
     }
 
     expect(defaultRunbookBaseUrl({})).toBe(RUNBOOK_RELATIVE_TO_RULES);

@@ -352,7 +352,7 @@ const parseJson = (run: Run): DemoJson => {
 /** What every --json run must satisfy, whatever the scenario. */
 const expectConsistent = (result: DemoJson) => {
   expect(result.instrumentation.missingTargets).toEqual([]);
-  expect(result.instrumentation.startupReport).toMatch(new RegExp(`^generation ${result.generation} \\(detected\\); \\d+ targets found, 0 missing$`));
+  expect(result.instrumentation.startupReport).toMatch(new RegExp(`^generation ${result.generation} \\(detected\\); \\d+ targets found, 0 missing; Nest \\d+\\.\\d+\\.\\d+ hooked$`));
   expect(result.instrumentation.faults).toBe(0);
   expect(result.report.generation).toBe(result.generation);
   // The instrumentation's numbers equal what the example app recorded itself.

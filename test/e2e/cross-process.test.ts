@@ -12,7 +12,8 @@
  * - a UI mutation (REST, handled by the server) gives one trace, all spans
  *   from twenty-server, same parentage;
  * - `twenty.sse.stage.events` arrives from both services, and both processes
- *   print the startup report line with 0 missing targets; both still end on SIGTERM.
+ *   print the startup report line (0 missing in the worker, only the workflow
+ *   targets in the server); both still end on SIGTERM.
  * The tests themselves are in cross-process-trace.ts (shared with cross-process-v1-v8.test.ts).
  */
 import { describeCrossProcessTrace } from './cross-process-trace';

@@ -2,12 +2,13 @@
  * The doctor CLI (dist/src/cli/main.js, run as a child process with
  * TEST_NODE_BIN) against endpoints that are not a healthy Prometheus/Jaeger:
  * a closed port, HTTP servers answering HTML, plain text, JSON of the wrong
- * shape, errors, or nothing at all; and bad flags. Each must end with exit
- * code 2 and one clear `doctor: ...` line naming what is wrong, nothing on
- * stdout. The exit-code contract (0 healthy, 1 drops) is also checked against
- * fake endpoints here; against the real Prometheus and Jaeger it is checked
- * in test/e2e/stack.test.ts (same numbers as the example app's ground truth,
- * Jaeger links, exit 1 / 0).
+ * shape, errors, or nothing at all; and bad flags. A bad Prometheus or bad
+ * flags end with exit code 2 and one clear `doctor: ...` line naming what is
+ * wrong, nothing on stdout; a bad Jaeger (optional) costs only the example
+ * traces: the report is printed with one warning. The exit-code contract
+ * (0 no loss, routine filtering included; 1 loss; 2 no traffic) is checked
+ * against fake endpoints here; against the real stack in
+ * test/e2e/stack.test.ts and test/e2e/alerts-live.test.ts.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -63,8 +64,9 @@ afterEach(async () => {
 const json = (body: unknown, status = 200) => ({ status, body: JSON.stringify(body) });
 const html = (status = 200) => ({ status, type: 'text/html', body: '<!doctype html><html><head><title>Grafana</title></head><body>Welcome</body></html>' });
 
-const sample = (stage: string, origin: string, outcome: string, value: number, reason?: string) => ({
+const sample = (stage: string, origin: string, outcome: string, value: number, reason?: string, processLabels: Record<string, string> = {}) => ({
   metric: {
+    ...processLabels,
     twenty_sse_stage: stage,
     twenty_sse_origin: origin,
     twenty_sse_outcome: outcome,
@@ -74,14 +76,34 @@ const sample = (stage: string, origin: string, outcome: string, value: number, r
 });
 const vector = (result: unknown) => ({ status: 'success', data: { resultType: 'vector', result } });
 const HEALTHY = vector([sample('emit', 'workflow', 'forwarded', 3), sample('stream', 'workflow', 'forwarded', 3), sample('deliver', 'workflow', 'forwarded', 3)]);
+/** Tabs watching other objects: routine filtering, no loss. */
+const ROUTINE = vector([
+  sample('emit', 'workflow', 'forwarded', 40),
+  sample('stream', 'workflow', 'forwarded', 30),
+  sample('stream', 'workflow', 'dropped', 50, 'no_matching_query'),
+  sample('stream', 'ui', 'forwarded', 30),
+  sample('stream', 'ui', 'dropped', 10, 'no_matching_query'),
+  sample('fanout', 'workflow', 'dropped', 5, 'no_active_streams'),
+  sample('stream', 'ui', 'dropped', 1, 'stream_expired'),
+]);
+/** The seed's situation: workflow pairs dropped at the subscriber gate. */
 const WITH_DROP = vector([
   sample('emit', 'workflow', 'forwarded', 3),
   sample('stream', 'workflow', 'forwarded', 2),
-  sample('stream', 'workflow', 'dropped', 1, 'no_matching_query'),
+  sample('stream', 'workflow', 'dropped', 1, 'subscriber_without_role'),
 ]);
 
 /** A Prometheus that answers every query with `answer`. */
 const prometheus = (answer: ReturnType<Handler>) => fakeServer(() => answer);
+
+/** A Prometheus answering the funnel query with `funnel` and the instrumentation-targets query with `targets`. */
+const prometheusWith = (funnel: unknown, targets: unknown = vector([])) =>
+  fakeServer((_request, url) => json((url.searchParams.get('query') ?? '').includes('twenty_sse_instrumentation_targets') ? targets : funnel));
+
+const found = (job: string, instance: string, targetClass: string, method: string) => ({
+  metric: { job, instance, twenty_sse_target_class: targetClass, twenty_sse_target_method: method },
+  value: [1_800_000_000, '1'],
+});
 
 /** A Jaeger whose /api/services and /api/traces answer as given. */
 const jaeger = (services: ReturnType<Handler>, traces: ReturnType<Handler>) =>
@@ -102,30 +124,129 @@ function expectOneClearError(result: CliResult, pattern: RegExp): void {
 
 const doctor = (...args: string[]) => runCli(['doctor', ...args], { timeoutMs: 30_000 });
 
+/** Jaeger failed but Prometheus answered: the loss report on stdout (exit 1), and exactly one `doctor: ` line on stderr naming the Jaeger problem. */
+function expectReportWithJaegerWarning(result: CliResult, pattern: RegExp): void {
+  const lines = result.stderr.trimEnd().split('\n');
+  const warnings = lines.filter((line) => line.startsWith('doctor: '));
+  const other = lines.filter((line) => !line.startsWith('doctor: ') && !PROGRESS.test(line));
+  expect({ code: result.code, warnings: warnings.length, other }).toEqual({ code: 1, warnings: 1, other: [] });
+  expect(warnings[0]).toMatch(pattern);
+  expect(warnings[0]).not.toMatch(/unexpected failure|TypeError|Cannot read properties|is not a function|undefined/);
+  expect(result.stdout).toContain('Workflow events are lost at stage "stream"');
+  expect(result.stdout).toContain('subscriber_without_role (D5)');
+  expect(result.stdout).not.toContain('Example traces');
+}
+
 describe('doctor exit codes against fake endpoints', () => {
   test('0 when nothing was dropped', async () => {
     const prom = await prometheus(json(HEALTHY));
     const result = await doctor('--prometheus', prom.url);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Healthy: no event was dropped or failed at any stage.');
+    expect(result.stdout).toContain('No loss: every drop in the window is routine.');
     expect(prom.requests[0]).toMatch(/^\/api\/v1\/query\?query=/);
   });
 
+  test('0 on routine filtering, which it names as such', async () => {
+    const prom = await prometheusWith(ROUTINE);
+    const result = await doctor('--prometheus', prom.url);
+    expect({ code: result.code, stderr: result.stderr.split('\n').filter((line) => line.startsWith('doctor: ')) }).toEqual({ code: 0, stderr: [] });
+    expect(result.stdout).toContain('No loss: every drop in the window is routine.');
+    expect(result.stdout).toContain('Routine (not loss):');
+    expect(result.stdout).toMatch(/^- no_matching_query \(D8\) at stream: 50 workflow, 10 ui event x stream pairs \(49\.6% of the stage\): filtering by design$/m);
+    expect(result.stdout).toMatch(/^- stream_expired \(D2\) at stream: 1 ui event x stream pairs \(0\.8% of the stage, routine below 5\.0%\): routine at this share$/m);
+    expect(result.stdout).toMatch(/^- no_active_streams \(D1\) at fanout: 5 workflow events/m);
+    expect(result.stdout).not.toContain('Loss:');
+    expect(result.stdout).not.toMatch(/workflow events are lost/i);
+  });
+
+  test('1 when churn passes its routine share, naming stage, reason and method', async () => {
+    const prom = await prometheusWith(
+      vector([sample('stream', 'ui', 'forwarded', 60), sample('stream', 'ui', 'dropped', 40, 'stream_expired')]),
+      vector([found('twenty-server', 'a', 'ObjectRecordEventPublisher', 'publish'), found('twenty-server', 'a', 'ObjectRecordEventPublisher', 'buildSubscriberRecordShareGate')]),
+    );
+    const result = await doctor('--prometheus', prom.url);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('Twenty generation: publisher (detected from the instrumentation targets the processes found)');
+    expect(result.stdout).toMatch(/^- stream_expired \(D2\) at stream: 40 ui event x stream pairs \(40\.0% of the stage, routine below 5\.0%\): above its routine share\n  where: ObjectRecordEventPublisher\.publish in /m);
+  });
+
   test('1 with drops; with --jaeger it links the traces Jaeger returns', async () => {
-    const prom = await prometheus(json(WITH_DROP));
+    const prom = await prometheusWith(WITH_DROP);
     const traceId = 'f2fcf2e9a8bd5c8c6ca7486d6837a158';
     const jaegerServer = await jaeger(
       json({ data: ['twenty-worker'] }),
-      json({ data: [{ traceID: traceId, spans: [{ tags: [{ key: 'twenty.sse.drop.reason', value: 'no_matching_query' }] }], processes: {} }] }),
+      json({ data: [{ traceID: traceId, spans: [{ tags: [{ key: 'twenty.sse.drop.reason', value: 'subscriber_without_role' }] }], processes: {} }] }),
     );
     const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain(`- ${jaegerServer.url}/trace/${traceId} (twenty-worker, no_matching_query)`);
+    expect(result.stdout).toContain('Workflow events are lost at stage "stream": 33.3% of them vs 0.0% of UI events, mostly subscriber_without_role.');
+    expect(result.stdout).toContain(`- ${jaegerServer.url}/trace/${traceId} (twenty-worker, subscriber_without_role)`);
     const search = jaegerServer.requests.find((request) => request.startsWith('/api/traces?'));
     const params = new URLSearchParams(search?.split('?')[1]);
     expect(params.get('service')).toBe('twenty-worker');
     expect(JSON.parse(params.get('tags') as string)).toMatchObject({ 'twenty.sse.outcome': 'dropped', 'twenty.sse.origin': 'workflow' });
     expect(Number(params.get('end')) - Number(params.get('start'))).toBe(3600 * 1e6); // µs, --since 1h
+  });
+
+  test.each([
+    ['v5 targets', [found('twenty-worker', 'w1', 'WorkspaceEventEmitterService', 'processStreamEvents'), found('twenty-worker', 'w1', 'WorkspaceEventEmitterService', 'fetchPermissionsContext')], 'v5', 'WorkspaceEventEmitterService.processStreamEvents'],
+    ['v8 targets', [found('twenty-worker', 'w1', 'WorkspaceEventEmitterService', 'processObjectRecordStreamEvents')], 'v8', 'WorkspaceEventEmitterService.processObjectRecordStreamEvents'],
+    [
+      'publisher targets',
+      [found('twenty-worker', 'w1', 'ObjectRecordEventPublisher', 'processObjectRecordStreamEvents'), found('twenty-worker', 'w1', 'ObjectRecordEventPublisher', 'buildSubscriberRecordShareGate')],
+      'publisher',
+      'ObjectRecordEventPublisher.processObjectRecordStreamEvents',
+    ],
+  ])('the generation comes from the instrumentation targets (%s) and the drop is explained in its code', async (_name, targets, generation, method) => {
+    const prom = await prometheusWith(WITH_DROP, vector(targets));
+    const result = await doctor('--prometheus', prom.url, '--json');
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { generation: string; generationSource: { from: string }; diagnosis: { reason: string; method: string }[] };
+    expect({ generation: report.generation, from: report.generationSource.from }).toEqual({ generation, from: 'targets' });
+    expect(report.diagnosis.find((d) => d.reason === 'subscriber_without_role')?.method).toBe(method);
+  });
+
+  test('--by-instance prints one line per process; a failing worker stands out without it too', async () => {
+    const worker = (instance: string) => ({ job: 'twenty-worker', instance });
+    const prom = await prometheusWith(
+      vector([
+        sample('emit', 'workflow', 'forwarded', 20, undefined, worker('w1')),
+        sample('legacy_pubsub', 'workflow', 'forwarded', 20, undefined, worker('w1')),
+        sample('emit', 'workflow', 'forwarded', 20, undefined, worker('w2')),
+        sample('listen', 'workflow', 'failed', 20, undefined, worker('w2')),
+        sample('publish', 'workflow', 'failed', 20, undefined, worker('w2')),
+        sample('legacy_pubsub', 'workflow', 'failed', 20, undefined, worker('w2')),
+        sample('emit', 'ui', 'forwarded', 20, undefined, { job: 'twenty-server', instance: 's1' }),
+      ]),
+    );
+    const plain = await doctor('--prometheus', prom.url);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toContain('- 20 workflow events failed at legacy_pubsub: an exception');
+    expect(plain.stdout).toContain('Instances with loss (--by-instance lists all):\n- twenty-worker w2: 80 units; LOSS: 20 failed at legacy_pubsub');
+    const all = await doctor('--prometheus', prom.url, '--by-instance');
+    expect(all.stdout.trimEnd().split('Per instance (job = service.name, instance = service.instance.id):\n')[1]?.split('\n')).toEqual([
+      '- twenty-server s1: 20 units; no loss',
+      '- twenty-worker w1: 40 units; no loss',
+      '- twenty-worker w2: 80 units; LOSS: 20 failed at legacy_pubsub',
+    ]);
+  });
+
+  test('an empty window says "no traffic" and exits 2, never healthy', async () => {
+    const prom = await prometheusWith(vector([sample('emit', 'workflow', 'forwarded', 0), sample('stream', 'ui', 'forwarded', 0)]));
+    expectOneClearError(await doctor('--prometheus', prom.url, '--since', '15m'), /^doctor: no traffic: twenty_sse_stage_events_total did not grow in the last 15m/);
+  });
+
+  test('no series at all exits 2 and says what to check', async () => {
+    const prom = await prometheusWith(vector([]));
+    expectOneClearError(await doctor('--prometheus', prom.url), /^doctor: no twenty_sse_stage_events_total data in Prometheus .* is TWENTY_SSE_OTEL_ENABLED=true/);
+  });
+
+  test.each([['--help'], ['-h']])('doctor %s prints the usage and exits 0', async (flag) => {
+    const result = await doctor(flag);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^usage: twenty-sse-otel doctor --prometheus URL/);
+    expect(result.stdout).toContain('--by-instance');
+    expect(result.stdout).toContain('Exit codes: 0 no loss');
   });
 });
 
@@ -140,10 +261,10 @@ describe('doctor with a real, empty Jaeger', () => {
     try {
       const jaegerUrl = `http://127.0.0.1:${ports.jaegerQueryHttp}`;
       expect(await getJson(`${jaegerUrl}/api/services`)).toMatchObject({ data: null });
-      const prom = await prometheus(json(WITH_DROP));
+      const prom = await prometheusWith(WITH_DROP);
       const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerUrl);
       expect({ code: result.code, errors: result.stderr.split('\n').filter((line) => line.startsWith('doctor: ')) }).toEqual({ code: 1, errors: [] });
-      expect(result.stdout).toContain('no_matching_query (D8)');
+      expect(result.stdout).toContain('subscriber_without_role (D5)');
       expect(result.stdout).not.toContain('Example traces');
     } finally {
       await jaegerProcess.stop();
@@ -158,10 +279,11 @@ describe('doctor: unreachable endpoints give exit 2 and one clear line', () => {
     expectOneClearError(await doctor('--prometheus', `http://127.0.0.1:${port}`), new RegExp(`^doctor: cannot reach Prometheus at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED$`));
   });
 
-  test('Jaeger on a closed port (Prometheus reports drops, so Jaeger is asked)', async () => {
-    const prom = await prometheus(json(WITH_DROP));
+  test('Jaeger on a closed port (Prometheus reports loss, so Jaeger is asked): the report all the same, exit 1, one warning', async () => {
+    const prom = await prometheusWith(WITH_DROP);
     const [port] = await freePorts(1);
-    expectOneClearError(await doctor('--prometheus', prom.url, '--jaeger', `http://127.0.0.1:${port}`), /^doctor: cannot reach Jaeger at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/);
+    const result = await doctor('--prometheus', prom.url, '--jaeger', `http://127.0.0.1:${port}`);
+    expectReportWithJaegerWarning(result, /^doctor: cannot reach Jaeger at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED; the report has no example traces \(Jaeger is optional\)$/);
   });
 
   test('a Prometheus that never answers, with --timeout', async () => {
@@ -196,7 +318,7 @@ describe('doctor: garbage Prometheus endpoints give exit 2 and one clear line', 
   });
 });
 
-describe('doctor: garbage Jaeger endpoints give exit 2 and one clear line', () => {
+describe('doctor: garbage Jaeger endpoints give the report all the same and one clear warning', () => {
   test.each([
     ['an HTML page', html(), json({ data: [] }), /^doctor: Jaeger at http:\/\/127\.0\.0\.1:\d+ did not answer JSON \(is this really Jaeger\?\)/],
     ['services that are not a list', json({ data: 'x' }), json({ data: [] }), /^doctor: Jaeger at http:\/\/127\.0\.0\.1:\d+ answered an unexpected shape for \/api\/services/],
@@ -208,9 +330,9 @@ describe('doctor: garbage Jaeger endpoints give exit 2 and one clear line', () =
     ['a trace whose spans are not a list', json({ data: ['twenty-worker'] }), json({ data: [{ traceID: 'abc', spans: 'x' }] }), /answered an unexpected shape for \/api\/traces/],
     ['a null trace', json({ data: ['twenty-worker'] }), json({ data: [null] }), /answered an unexpected shape for \/api\/traces/],
   ])('%s', async (_name, services, traces, pattern) => {
-    const prom = await prometheus(json(WITH_DROP));
+    const prom = await prometheusWith(WITH_DROP);
     const jaegerServer = await jaeger(services, traces);
-    expectOneClearError(await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url), pattern);
+    expectReportWithJaegerWarning(await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url), pattern);
   });
 });
 
@@ -300,7 +422,9 @@ describe('doctor --html against fake endpoints, rendered in headless Chromium', 
     expect(dom).toMatch(/<body[^>]* data-ready="true"/);
     expect(dom).toMatch(/<rect class="bar seg-dropped" data-stage="stream" data-origin="workflow" data-outcome="dropped" data-count="1"/);
     expect(dom).toMatch(/<rect class="bar seg-forwarded" data-stage="stream" data-origin="workflow" data-outcome="forwarded" data-count="2"/);
-    expect(dom).toContain('<tr class="drop-row" data-reason="no_matching_query" data-origin="workflow">');
+    expect(dom).toContain('<tr class="drop-row" data-reason="subscriber_without_role" data-origin="workflow">');
+    // The page's headline is the doctor's verdict, as on stdout.
+    expect(dom).toMatch(/<p class="headline lost" id="headline">Workflow events are lost at stage "stream": 33\.3% of them vs 0\.0% of UI events, mostly subscriber_without_role\.<\/p>/);
     expect([...dom.matchAll(/<details class="span-row span-(\w+)" data-span-id="(\w+)" data-depth="(\d)"/g)].map((m) => m.slice(1).join(' '))).toEqual([
       'forwarded a1 0',
       'forwarded b2 1',
@@ -320,12 +444,17 @@ describe('doctor --html against fake endpoints, rendered in headless Chromium', 
     expect(dom).not.toContain('id="waterfall"');
   });
 
-  test('a trace of the wrong shape: exit 2 and one clear line', async () => {
+  test('a trace of the wrong shape: the report and the page all the same (no waterfall), exit 1, one warning', async () => {
     const prom = await prometheus(json(WITH_DROP));
     const jaegerServer = await jaegerWithTrace(json({ data: [{ traceID: TRACE_ID, spans: [{ spanID: 'x' }] }] }));
-    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url, '--html', path.join(work, 'bad.html'));
-    expect(result.code).toBe(2);
-    expect(result.stderr.trimEnd().split('\n').pop()).toMatch(new RegExp(`^doctor: Jaeger at http://127\\.0\\.0\\.1:\\d+ answered an unexpected shape for /api/traces/${TRACE_ID}$`));
-    expect(fs.existsSync(path.join(work, 'bad.html'))).toBe(false);
+    const file = path.join(work, 'bad.html');
+    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url, '--html', file);
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('doctor: '))).toEqual([
+      expect.stringMatching(new RegExp(`^doctor: Jaeger at http://127\\.0\\.0\\.1:\\d+ answered an unexpected shape for /api/traces/${TRACE_ID}; the HTML report has no trace waterfall \\(Jaeger is optional\\)$`)),
+    ]);
+    expect(result.stdout).toContain('Workflow events are lost at stage "stream"');
+    const dom = await dumpDom(file);
+    expect(dom).not.toContain('id="waterfall"');
   });
 });

@@ -19,8 +19,10 @@
  * Checked: the Prometheus funnel equals the app's ground truth (per job,
  * stage, origin, outcome, reason); Jaeger returns the workflow traces with the
  * drop and one worker-to-server trace per delivered workflow event; every
- * dashboard query has data; exactly the expected alerts fire; the doctor CLI
- * reports the ground-truth numbers and links the dropped workflow traces.
+ * dashboard query has data; only the collector alert fires (so few drops are
+ * below every share's minimum volume); the doctor CLI reports the
+ * ground-truth numbers, D8 as routine and D5 as loss, and links the dropped
+ * workflow traces.
  *
  * Scenario 2 (no drops): fresh stack and processes, every event delivered:
  * no alert is pending or firing, the doctor exits 0.
@@ -29,6 +31,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dashboardQueries } from '../../dashboards/generator/dashboard';
 import { runAllDashboardQueries, type QueryCheck } from '../../dashboards/generator/promql-check';
+import { recordNames } from '../../dashboards/generator/rules';
 import type { GroundTruthRecord, TwentyLikeApp } from '../../example/harness';
 import { startTwentyLikeApp } from '../../example/harness';
 import { ATTR, PROM } from '../../src/semconv';
@@ -389,6 +392,13 @@ interface DoctorJson {
   stages: { stage: string; byOrigin: Record<string, { entered: number; forwarded: number; failed: number; dropped: number; dropsByReason: Record<string, number> }> }[];
   firstDivergence?: { stage: string; topReason?: string };
   diagnosis: { stage: string; origin: string; reason: string; count: number; code: string; method: string }[];
+  assessment: {
+    lossFound: boolean;
+    lost: { origin: string; reason: string; count: number }[];
+    routine: { reason: string; count: number }[];
+    workflowLossAboveUi?: { stage: string };
+  };
+  generationSource: { generation?: string; from: string; disagreeing: string[] };
   healthy: boolean;
   traces: { traceId: string; service: string; reason?: string; url: string }[];
 }
@@ -605,54 +615,24 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
     expect(await labelValues(`${PROM.STAGE_EVENTS}{${PROM.LABEL_OUTCOME}="dropped"}`)).toEqual([SERVER_JOB, WORKER_JOB]);
   });
 
-  test('alerts: TwentySseWorkflowEventsDropped fires per reason for the worker; DropRatioHigh and CollectorExportFailing fire; nothing else', async () => {
+  test('alerts: only CollectorExportFailing fires; a handful of drops is too little traffic to judge a share, and no failure happened', async () => {
     const firing = (alerts: PromAlert[]) => alerts.filter((alert) => alert.state === 'firing');
-    const key = (alert: PromAlert) =>
-      [alert.labels.alertname, alert.labels.job, alert.labels[PROM.LABEL_STAGE], alert.labels[PROM.LABEL_ORIGIN] ?? alert.labels.origin, alert.labels[PROM.LABEL_DROP_REASON] ?? alert.labels.exporter]
-        .map((part) => part ?? '-')
-        .join(' ');
-    const expectedFiring = [
-      `CollectorExportFailing otel-collector-internal - - otlp_grpc/jaeger`,
-      `TwentySseDropRatioHigh ${SERVER_JOB} stream ui -`,
-      `TwentySseDropRatioHigh ${WORKER_JOB} stream workflow -`,
-      `TwentySseWorkflowEventsDropped ${WORKER_JOB} stream workflow no_matching_query`,
-      `TwentySseWorkflowEventsDropped ${WORKER_JOB} stream workflow subscriber_without_role`,
-    ].sort();
-    // the counts of both rounds: D8 twice, D5 four times (the alert's value is from the latest rule evaluation)
-    const expectedValues = { no_matching_query: 2, subscriber_without_role: 4 };
-    const workflowValues = (list: PromAlert[]) =>
-      Object.fromEntries(
-        firing(list)
-          .filter((alert) => alert.labels.alertname === 'TwentySseWorkflowEventsDropped')
-          .map((alert) => [alert.labels[PROM.LABEL_DROP_REASON], Number(alert.value)])
-          .sort(([a], [b]) => String(a).localeCompare(String(b))),
-      );
+    const key = (alert: PromAlert) => [alert.labels.alertname, alert.labels.job, alert.labels.exporter].map((part) => part ?? '-').join(' ');
+    const expectedFiring = ['CollectorExportFailing otel-collector-internal otlp_grpc/jaeger'];
     let alerts: PromAlert[] = [];
     await waitFor(
       'the expected alerts to fire',
       async () => {
         alerts = await promAlerts(stack.promUrl);
-        const same = JSON.stringify(firing(alerts).map(key).sort()) === JSON.stringify(expectedFiring);
-        return same && JSON.stringify(workflowValues(alerts)) === JSON.stringify(expectedValues) ? true : undefined;
+        return JSON.stringify(firing(alerts).map(key).sort()) === JSON.stringify(expectedFiring) ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     ).catch(() => undefined);
     expect(firing(alerts).map(key).sort()).toEqual(expectedFiring);
-
-    expect(workflowValues(alerts)).toEqual(expectedValues);
-    const workflow = firing(alerts).filter((alert) => alert.labels.alertname === 'TwentySseWorkflowEventsDropped');
-    for (const alert of workflow) {
-      expect(alert.labels).toMatchObject({ severity: 'warning', origin: 'workflow' });
-      const search = new URL(alert.annotations.jaeger_search);
-      expect(search.searchParams.get('service')).toBe(WORKER_JOB);
-      expect(JSON.parse(search.searchParams.get('tags') as string)).toEqual({
-        [ATTR.ORIGIN]: 'workflow',
-        [ATTR.DROP_REASON]: alert.labels[PROM.LABEL_DROP_REASON],
-      });
-      expect(alert.annotations.summary).toContain(alert.labels[PROM.LABEL_DROP_REASON]);
-    }
-    // nothing pending either (every other rule is inactive)
+    // nothing pending either (every other rule is inactive), though the rules did see the drops
     expect(alerts.filter((alert) => alert.state === 'pending').map(key)).toEqual([]);
+    const shares = await promQuery(stack.promUrl, `${recordNames().LOSS_SHARE}{${PROM.LABEL_STAGE}="stream"}`);
+    expect(Object.fromEntries(shares.map((sample) => [sample.metric[PROM.LABEL_ORIGIN], Number(sample.value[1])]))).toEqual({ ui: 0.5, workflow: 0.5 });
   });
 
   test('doctor --json against this Prometheus and Jaeger: exit 1, the ground-truth numbers, and the dropped workflow traces', async () => {
@@ -670,6 +650,11 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
       code: 'D8',
       method: 'WorkspaceEventEmitterService.processStreamEvents',
     });
+    // D5 is loss (the role-less subscriber misses UI and workflow events alike); D8 is routine filtering.
+    expect(report.assessment.lost.map((d) => `${d.origin} ${d.reason} ${d.count}`).sort()).toEqual(['ui subscriber_without_role 2', 'workflow subscriber_without_role 4']);
+    expect(report.assessment.routine.map((entry) => `${entry.reason} ${entry.count}`)).toEqual(['no_matching_query 2']);
+    expect(report.assessment.workflowLossAboveUi).toBeUndefined();
+    expect(report.generationSource).toMatchObject({ generation: 'v5', from: 'flag', disagreeing: [] });
 
     // The traces it links: exactly the four workflow traces with drops (staying: D5; leaving: D5 + D8), resolvable in Jaeger.
     const withDrops = await jaegerSearch(stack.jaegerUrl, WORKER_JOB, { [ATTR.ORIGIN]: 'workflow', [ATTR.OUTCOME]: 'dropped' }, scenario.startedAtMs);
@@ -686,8 +671,10 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
   test('doctor (text) prints the funnel, the diagnosis and Jaeger links for the dropped workflow events', async () => {
     const result = await runCli(['doctor', '--prometheus', stack.promUrl, '--jaeger', stack.jaegerUrl]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('First divergence: workflow events are lost at stage "stream"');
-    expect(result.stdout).toContain('2 workflow event x stream pairs dropped at stream: no_matching_query (D8)');
+    expect(result.stdout).toContain('Twenty generation: v5 (detected from the instrumentation targets the processes found)');
+    expect(result.stdout).toContain('Events are lost, but workflow events no more than UI events.');
+    expect(result.stdout).toMatch(/^- no_matching_query \(D8\) at stream: 2 workflow event x stream pairs \(\d+\.\d% of the stage\): filtering by design$/m);
+    expect(result.stdout).toContain('- 4 workflow event x stream pairs dropped at stream: subscriber_without_role (D5)\n  where: WorkspaceEventEmitterService.processStreamEvents');
     const links = result.stdout.trimEnd().split('Example traces of dropped events:\n')[1]?.split('\n') ?? [];
     expect(links.length).toBe(4);
     for (const link of links) expect(link).toMatch(new RegExp(`^- ${stack.jaegerUrl.replace(/[.]/g, '\\.')}/trace/[0-9a-f]{32} \\(${WORKER_JOB}, (no_matching_query|subscriber_without_role)\\)$`));
@@ -722,11 +709,11 @@ describe('scenario 2: every event delivered, fresh stack and processes', () => {
   test('no alert of the shipped rules is pending or firing once the rules have seen the data', async () => {
     const dataSeenAt = Date.now();
     const groups = await waitForRuleEvaluation(stack.promUrl, dataSeenAt);
-    expect(groups.map((group) => group.name).sort()).toEqual(['otel-collector.alerts', 'twenty-sse.alerts', 'twenty-sse.last-mile', 'twenty-sse.recording']);
+    expect(groups.map((group) => group.name).sort()).toEqual(['otel-collector.alerts', 'twenty-sse']);
     for (const group of groups) for (const rule of group.rules) expect({ rule: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', lastError: '' });
     expect(await promAlerts(stack.promUrl)).toEqual([]);
     // and the rule engine really had the data: the recording rules produced series
-    expect((await promQuery(stack.promUrl, 'twenty_sse:stage_events:increase5m')).length).toBeGreaterThan(0);
+    expect((await promQuery(stack.promUrl, recordNames().STAGE_EVENTS_INCREASE)).length).toBeGreaterThan(0);
   });
 
   test('doctor exits 0 and reports a healthy pipeline', async () => {
@@ -737,6 +724,6 @@ describe('scenario 2: every event delivered, fresh stack and processes', () => {
     expect(sortedEntries(instrumentationCounts(doctorRows(report), false))).toEqual(sortedEntries(groundTruthCounts(scenario.groundTruth(), false)));
     const text = await runCli(['doctor', '--prometheus', stack.promUrl]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain('Healthy: no event was dropped or failed at any stage.');
+    expect(text.stdout).toContain('No loss: every drop in the window is routine.');
   });
 });

@@ -1,20 +1,21 @@
-import { hookNestScanner } from '../../src/load-hook';
+import { TwentySseInstrumentation } from '../../src/instrumentation';
 import { Instrumenter } from '../../src/twenty/instrumenter';
 import { setActiveTelemetry } from '../../src/otel/telemetry';
 import { makeTestTelemetry, TestTelemetry } from './telemetry';
 
 /**
  * The zero-code mechanism inside a jest worker: jest's module registry bypasses
- * Node's loader (so the register entry's require hook cannot see modules), but
- * the Nest scanner hook is the same code the register entry installs.
+ * Node's loader (so no module hook sees @nestjs/core load), but the Nest hook
+ * applied here to @nestjs/core's exports is the same code the instrumentation
+ * applies when Node loads Nest.
  */
 export function instrumentNestInProcess(config: Parameters<typeof makeTestTelemetry>[0] = {}): TestTelemetry & { instrumenter: Instrumenter } {
   const test = makeTestTelemetry(config);
   setActiveTelemetry(test.telemetry);
-  const instrumenter = new Instrumenter(test.telemetry);
+  const instrumentation = new TwentySseInstrumentation({ enabled: false }, { telemetry: test.telemetry, log: () => undefined });
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  hookNestScanner(require('@nestjs/core/scanner'), instrumenter, (component, error) => test.telemetry.fault(component, error));
-  return { ...test, instrumenter };
+  instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
+  return { ...test, instrumenter: instrumentation.instrumenter };
 }
 
 /**

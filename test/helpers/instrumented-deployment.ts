@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { startTwentyLikeApp, type TwentyLikeApp } from '../../example/harness';
 import { OtlpReceiver } from './otlp-receiver';
-import { type Deployment, type Generation, redisUrlWithDb, startDeployment, stopAllProcesses } from './processes';
+import { type AppBuild, type Deployment, type Generation, redisUrlWithDb, startDeployment, stopAllProcesses } from './processes';
 
 export interface InstrumentedDeployment {
   /** Receives the OTLP/HTTP export of both processes. */
@@ -27,11 +27,14 @@ export function useInstrumentedDeployment({
   db,
   tmpPrefix,
   otelEnv,
+  build = {},
 }: {
   generation: Generation;
   db: number;
   tmpPrefix: string;
   otelEnv?: Record<string, string>;
+  /** Nest major and module system of the example app (Nest 11, CommonJS by default). */
+  build?: AppBuild;
 }): InstrumentedDeployment {
   const state: InstrumentedDeployment = { receiver: new OtlpReceiver(), redisUrl: redisUrlWithDb(db) };
 
@@ -45,6 +48,7 @@ export function useInstrumentedDeployment({
       instrumentServer: true,
       instrumentWorker: true,
       groundTruthFile,
+      ...build,
       ...(otelEnv ? { otelEnv } : {}),
     });
     state.deployment = deployment;

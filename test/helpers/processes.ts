@@ -21,6 +21,28 @@ export const WORKER_ENTRY = join(REPO_ROOT, 'dist', 'example', 'app', 'queue-wor
 
 export type Generation = 'v1' | 'v5' | 'v8' | 'publisher' | 'record_share' | 'record_access';
 
+/** Which Nest the example app runs on (11 from the repository, 12 from test/fixtures/nest12) and which build of it. */
+export interface AppBuild {
+  nest?: 11 | 12;
+  moduleSystem?: 'cjs' | 'esm';
+}
+
+/**
+ * The example's two entries and the register entry for a build. The Nest 12
+ * copies sit next to that install (test/helpers/nest-majors.js), so the app and
+ * the package both resolve Nest 12; an ESM build is instrumented with --import.
+ */
+export function appEntries({ nest = 11, moduleSystem = 'cjs' }: AppBuild = {}): { server: string; worker: string; register: string; preload: string } {
+  const dist = nest === 12 ? join(REPO_ROOT, 'test', 'fixtures', 'nest12', 'dist') : join(REPO_ROOT, 'dist');
+  const example = moduleSystem === 'esm' ? join(dist, 'esm', 'example') : join(dist, 'example');
+  return {
+    server: join(example, 'app', 'main.js'),
+    worker: join(example, 'app', 'queue-worker', 'queue-worker.js'),
+    register: join(dist, 'src', 'register.js'),
+    preload: moduleSystem === 'esm' ? '--import' : '--require',
+  };
+}
+
 /** The node binary children run on. */
 export function nodeBin(): string {
   const bin = process.env.TEST_NODE_BIN;
@@ -208,9 +230,10 @@ export interface OtelOptions {
 }
 
 /** The env that turns the register entry on and points it at an OTLP/HTTP JSON endpoint, with fast export. */
-export function instrumentationEnv(otel: OtelOptions): NodeJS.ProcessEnv {
+export function instrumentationEnv(otel: OtelOptions, build: AppBuild = {}): NodeJS.ProcessEnv {
+  const { preload, register } = appEntries(build);
   return {
-    NODE_OPTIONS: `--require ${REGISTER_ENTRY}`,
+    NODE_OPTIONS: `${preload} ${register}`,
     TWENTY_SSE_OTEL_ENABLED: 'true',
     OTEL_SERVICE_NAME: otel.serviceName,
     OTEL_EXPORTER_OTLP_ENDPOINT: otel.endpoint,
@@ -235,7 +258,7 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export interface ExampleProcessOptions {
+export interface ExampleProcessOptions extends AppBuild {
   generation: Generation;
   redisUrl: string;
   /** Instrument with the register entry and export here; undefined = not instrumented. */
@@ -253,7 +276,7 @@ function exampleEnv(options: ExampleProcessOptions, extra: NodeJS.ProcessEnv): N
     MESSAGE_QUEUE_TYPE: 'redis',
     EXAMPLE_LOG_LEVELS: 'error,warn',
     ...(options.groundTruthFile && { EXAMPLE_GROUND_TRUTH_FILE: options.groundTruthFile }),
-    ...(options.otel && instrumentationEnv(options.otel)),
+    ...(options.otel && instrumentationEnv(options.otel, options)),
     ...extra,
     ...options.env,
   };
@@ -287,7 +310,7 @@ export async function startServer(options: ExampleProcessOptions & { port?: numb
   const url = `http://127.0.0.1:${port}`;
   const spawned = spawnNode({
     label: options.label ?? 'server',
-    script: SERVER_ENTRY,
+    script: appEntries(options).server,
     env: exampleEnv(options, { PORT: String(port) }),
   });
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
@@ -307,7 +330,7 @@ export async function startServer(options: ExampleProcessOptions & { port?: numb
 
 /** Starts the queue worker and resolves once it logs that it is consuming. */
 export async function startWorker(options: ExampleProcessOptions & { label?: string }): Promise<SpawnedProcess> {
-  const spawned = spawnNode({ label: options.label ?? 'worker', script: WORKER_ENTRY, env: exampleEnv(options, {}) });
+  const spawned = spawnNode({ label: options.label ?? 'worker', script: appEntries(options).worker, env: exampleEnv(options, {}) });
   try {
     await spawned.waitForOutput(/consuming/, options.readyTimeoutMs ?? 30_000);
   } catch (error) {
@@ -317,7 +340,7 @@ export async function startWorker(options: ExampleProcessOptions & { label?: str
   return spawned;
 }
 
-export interface DeploymentOptions {
+export interface DeploymentOptions extends AppBuild {
   generation: Generation;
   redisUrl: string;
   /** OTLP endpoint for the instrumented processes. */
@@ -349,7 +372,13 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     return { endpoint: options.otlpEndpoint, serviceName, env: options.otelEnv };
   };
   const prefix = options.labelPrefix ? `${options.labelPrefix} ` : '';
-  const common = { generation: options.generation, redisUrl: options.redisUrl, groundTruthFile: options.groundTruthFile };
+  const common = {
+    generation: options.generation,
+    redisUrl: options.redisUrl,
+    groundTruthFile: options.groundTruthFile,
+    nest: options.nest,
+    moduleSystem: options.moduleSystem,
+  };
   const [server, worker] = await Promise.allSettled([
     startServer({ ...common, otel: otel('twenty-server', options.instrumentServer), env: options.serverEnv, label: `${prefix}server` }),
     startWorker({ ...common, otel: otel('twenty-worker', options.instrumentWorker), env: options.workerEnv, label: `${prefix}worker` }),

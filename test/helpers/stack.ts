@@ -296,6 +296,8 @@ export interface StackOptions {
   samplers?: number;
   /** Extra env for every tier-2 collector. */
   samplerEnv?: NodeJS.ProcessEnv;
+  /** Rule files Prometheus loads instead of the shipped config's (absolute paths). */
+  ruleFiles?: string[];
 }
 
 export interface Stack {
@@ -426,6 +428,8 @@ export function generatePrometheusConfig(
   shippedFile = SHIPPED_PROMETHEUS_CONFIG,
   /** Further shipped port -> stack port moves (the tier-2 collectors' telemetry of the scale-out config). */
   extraPorts: Record<string, number> = {},
+  /** Rule files to load instead of the shipped ones (absolute paths). */
+  ruleFiles?: string[],
 ): string {
   const config = readYamlFile<PrometheusConfig>(shippedFile);
   const portMap: Record<string, number | undefined> = {
@@ -435,7 +439,7 @@ export function generatePrometheusConfig(
     ...extraPorts,
   };
   config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
-  config.rule_files = (config.rule_files ?? []).map((entry) => path.resolve(path.dirname(shippedFile), entry));
+  config.rule_files = ruleFiles ?? (config.rule_files ?? []).map((entry) => path.resolve(path.dirname(shippedFile), entry));
   for (const scrape of config.scrape_configs ?? []) {
     for (const staticConfig of scrape.static_configs ?? []) {
       staticConfig.targets = staticConfig.targets.map((target) => {
@@ -518,10 +522,10 @@ export async function startSampler(
 export async function startPrometheus(
   ports: StackPorts,
   workDir: string,
-  shipped: { file: string; extraPorts: Record<string, number> } = { file: SHIPPED_PROMETHEUS_CONFIG, extraPorts: {} },
+  shipped: { file: string; extraPorts: Record<string, number>; ruleFiles?: string[] } = { file: SHIPPED_PROMETHEUS_CONFIG, extraPorts: {} },
 ): Promise<{ proc: ManagedProcess; configFile: string }> {
   const configFile = path.join(workDir, 'prometheus.yml');
-  fs.writeFileSync(configFile, generatePrometheusConfig(ports, shipped.file, shipped.extraPorts));
+  fs.writeFileSync(configFile, generatePrometheusConfig(ports, shipped.file, shipped.extraPorts, shipped.ruleFiles));
   const proc = new ManagedProcess(
     'prometheus',
     prometheusBinary(),
@@ -573,8 +577,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           ? {
               file: SHIPPED_SCALE_OUT_PROMETHEUS_CONFIG,
               extraPorts: Object.fromEntries(samplerPorts.map(({ telemetry }, i) => [String(shippedSamplerTelemetryPort(i)), telemetry])),
+              ruleFiles: options.ruleFiles,
             }
-          : undefined;
+          : { file: SHIPPED_PROMETHEUS_CONFIG, extraPorts: {}, ruleFiles: options.ruleFiles };
       const prometheus = await startPrometheus(ports, workDir, shipped);
       processes.push(prometheus.proc);
       prometheusConfigFile = prometheus.configFile;
@@ -664,6 +669,8 @@ export interface ExampleProcesses {
   /** Every API server, with where it listens, and every queue worker (replicas on one Redis). */
   servers: { proc: ManagedProcess; url: string; port: number }[];
   workers: ManagedProcess[];
+  /** Starts one more queue worker on the same Redis and queue, with `env` on top; resolves once it consumes. */
+  addWorker(name: string, env?: NodeJS.ProcessEnv): Promise<ManagedProcess>;
   logs(lines?: number): string;
   stop(): Promise<void>;
 }
@@ -679,6 +686,8 @@ export interface ExampleProcessOptions {
   /** Replicas: how many API servers and queue workers (default 1 each); the workers share the queue. */
   servers?: number;
   workers?: number;
+  /** Extra env for the queue workers only (e.g. their own REDIS_URL). */
+  workerEnv?: NodeJS.ProcessEnv;
 }
 
 const DIST_REGISTER = path.join(ROOT, 'dist/src/register.js');
@@ -729,14 +738,21 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     url: `http://127.0.0.1:${serverPort}`,
     port: serverPort,
   }));
-  const workers = Array.from(
-    { length: options.workers ?? 1 },
-    (_, i) =>
-      new ManagedProcess(replicaName('twenty-worker', i), NODE_BIN, ['--require', DIST_REGISTER, DIST_WORKER], {
-        env: { ...common, OTEL_SERVICE_NAME: options.workerServiceName ?? 'twenty-worker' },
-      }),
-  );
+  const workerProcess = (name: string, env: NodeJS.ProcessEnv = {}) =>
+    new ManagedProcess(name, NODE_BIN, ['--require', DIST_REGISTER, DIST_WORKER], {
+      env: { ...common, OTEL_SERVICE_NAME: options.workerServiceName ?? 'twenty-worker', ...options.workerEnv, ...env },
+    });
+  const workers = Array.from({ length: options.workers ?? 1 }, (_, i) => workerProcess(replicaName('twenty-worker', i)));
   const all = [...servers.map(({ proc }) => proc), ...workers];
+  const addWorker = async (name: string, env?: NodeJS.ProcessEnv) => {
+    const worker = workerProcess(name, env);
+    all.push(worker);
+    await waitFor(`${name} to consume its queue`, () => (worker.assertRunning(), /consuming workflow-queue/.test(worker.logs()) ? true : undefined), {
+      timeoutMs: 30_000,
+      context: () => worker.tail(),
+    });
+    return worker;
+  };
   const logs = (lines = 40) => all.map((managed) => managed.tail(lines)).join('\n');
   const stop = async () => {
     await Promise.all(all.map((managed) => managed.stop()));
@@ -764,7 +780,7 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     await stop();
     throw error;
   }
-  return { url: servers[0].url, port, groundTruthFile, server: servers[0].proc, worker: workers[0], servers, workers, logs, stop };
+  return { url: servers[0].url, port, groundTruthFile, server: servers[0].proc, worker: workers[0], servers, workers, addWorker, logs, stop };
 }
 
 /** A private redis-server on a free loopback port, for a suite whose workers must not share a queue with another suite's. */

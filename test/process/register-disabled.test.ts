@@ -23,8 +23,16 @@ function inspect(
   env: Record<string, string | undefined>,
   withRegister: boolean,
   registers: string[] = [register],
+  dist = path.join(root, 'dist'),
 ): { result: Inspection; stderr: string } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, EXAMPLE_LOG_LEVELS: 'none', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...env };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    EXAMPLE_LOG_LEVELS: 'none',
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    INSPECT_DIST: dist,
+    ...env,
+  };
   delete childEnv.REDIS_URL;
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
   const args = [...(withRegister ? registers.flatMap((file) => ['--require', file]) : []), path.join(root, 'test/fixtures/inspect-targets.js'), generation];
@@ -62,6 +70,24 @@ describe.each(['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'])(
     const wrapped = enabled.result.methods.filter((m) => m.wrapped);
     expect(wrapped.length).toBe(enabled.result.methods.length);
     expect(enabled.stderr).toMatch(new RegExp(`generation ${generation} \\(detected\\); \\d+ targets found, 0 missing`));
+  });
+});
+
+describe.each(['v5', 'publisher'])('Nest 12 (ES modules only, reached through require), generation %s', (generation) => {
+  const nest12 = path.join(root, 'test/fixtures/nest12/dist');
+  const nest12Register = [path.join(nest12, 'src/register.js')];
+
+  it('disabled: every target method identical to the one without the package; enabled: every one wrapped', () => {
+    const without = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: undefined }, false, nest12Register, nest12);
+    const disabled = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: undefined }, true, nest12Register, nest12);
+    const enabled = inspect(generation, { TWENTY_SSE_OTEL_ENABLED: 'true' }, true, nest12Register, nest12);
+    expect(without.result.methods.length).toBeGreaterThanOrEqual(8);
+    expect(disabled.result.methods).toEqual(without.result.methods);
+    expect(disabled.result.methods.every((m) => !m.wrapped && m.identicalToOriginal)).toBe(true);
+    expect(packageLines(disabled.stderr)).toHaveLength(1);
+    expect(enabled.result.methods.every((m) => m.wrapped)).toBe(true);
+    expect(enabled.result.methods.map((m) => m.source)).toEqual(without.result.methods.map((m) => m.source));
+    expect(enabled.stderr).toMatch(new RegExp(`generation ${generation} \\(detected\\); \\d+ targets found, 0 missing; Nest 12\\.\\d+\\.\\d+ hooked`));
   });
 });
 

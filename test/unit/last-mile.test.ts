@@ -297,7 +297,8 @@ describe('ConnectionHealth, on its own clock', () => {
   it('counts a stream coming back as a reconnect only within the window, and keeps no id in its metrics', async () => {
     let now = 0;
     const test = makeTestTelemetry();
-    const health = new ConnectionHealth(test.meterProvider.getMeter('t'), () => now);
+    const health = new ConnectionHealth(() => now);
+    health.bindMeter(test.meterProvider.getMeter('t'));
     const a = health.connectionOpened('stream-a', false);
     now += 60_000;
     health.connectionClosed(a, 'client_gone');

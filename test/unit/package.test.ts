@@ -13,6 +13,9 @@ describe('package', () => {
   it('exposes the main entry and the register entry, and ships nothing from tests or the example', () => {
     expect(pkg.exports['.'].default).toBe('./dist/src/index.js');
     expect(pkg.exports['./register'].default).toBe('./dist/src/register.js');
+    expect(pkg.exports['./nest'].default).toBe('./dist/src/nest-module.js');
+    expect(pkg.dependencies).toEqual({ '@opentelemetry/sdk-node': expect.any(String) });
+    expect(pkg.peerDependencies['@opentelemetry/api']).toBeDefined();
     expect(pkg.files).not.toEqual(expect.arrayContaining(['test', 'example', 'bench']));
     const sources = fs.readdirSync(path.join(root, 'src'), { recursive: true }) as string[];
     for (const file of sources.filter((f) => f.endsWith('.ts'))) {

@@ -1,7 +1,7 @@
 import { Attributes, SpanKind, context as otelContext, trace } from '@opentelemetry/api';
 import { ConnectionRecord } from '../../otel/connections';
 import { Telemetry } from '../../otel/telemetry';
-import { ATTR, CloseReason, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
+import { ATTR, CloseReason, MESSAGING_OPERATIONS, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
 import { detachCarrier, parseCarrier } from '../carrier';
 import { currentFrame, dominantOrigin } from '../context';
 import { AppModel } from '../model';
@@ -100,8 +100,8 @@ export function wrapDeliveryIterator(
 function consumerAttributes(template: string): Attributes {
   return {
     [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
-    [ATTR.MESSAGING_OPERATION_NAME]: 'process',
-    [ATTR.MESSAGING_OPERATION_TYPE]: 'process',
+    [ATTR.MESSAGING_OPERATION_NAME]: MESSAGING_OPERATIONS.deliver.name,
+    [ATTR.MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATIONS.deliver.type,
     [ATTR.MESSAGING_DESTINATION_TEMPLATE]: template,
   };
 }
@@ -132,7 +132,7 @@ function deliver(
     for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
     const producer = parsed.context ? trace.getSpanContext(parsed.context) : undefined;
     const destination = model.eventStreamDestination;
-    const run = new StageRun(telemetry, 'deliver', `process ${destination.name}`, dominantOrigin(counts), {
+    const run = new StageRun(telemetry, 'deliver', `${MESSAGING_OPERATIONS.deliver.name} ${destination.name}`, dominantOrigin(counts), {
       kind: SpanKind.CONSUMER,
       // Single-payload processing: the producer's context is the parent (one trace from worker to browser) and also a link.
       parent: parsed.context ?? otelContext.active(),

@@ -1,5 +1,5 @@
 import { Attributes, SpanKind } from '@opentelemetry/api';
-import { ATTR, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
+import { ATTR, MESSAGING_OPERATIONS, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
 import { mergeAttributes, workflowAttributes } from '../attributes';
 import { attachCarrier, buildCarrier } from '../carrier';
 import { currentFrame, dominantOrigin, originOf, PublishReceipt } from '../context';
@@ -13,8 +13,8 @@ const PRODUCER: StageRunOptions = { kind: SpanKind.PRODUCER };
 export function producerAttributes(template: string): Attributes {
   return {
     [ATTR.MESSAGING_SYSTEM]: MESSAGING_SYSTEM_REDIS,
-    [ATTR.MESSAGING_OPERATION_NAME]: 'publish',
-    [ATTR.MESSAGING_OPERATION_TYPE]: 'send',
+    [ATTR.MESSAGING_OPERATION_NAME]: MESSAGING_OPERATIONS.pubsub.name,
+    [ATTR.MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATIONS.pubsub.type,
     [ATTR.MESSAGING_DESTINATION_TEMPLATE]: template,
   };
 }
@@ -30,7 +30,7 @@ export function pubsub(ctx: RoleContext): InvocationFactory {
   const { telemetry, model } = ctx;
   const codeAttributes = { [ATTR.CODE_FUNCTION]: `${ctx.className}.${ctx.methodName}` };
   const destination = model.eventStreamDestination;
-  const spanName = `send ${destination.name}`;
+  const spanName = `${MESSAGING_OPERATIONS.pubsub.name} ${destination.name}`;
   const attributes = producerAttributes(destination.template);
   return (_self, args) => {
     const input = model.readPublish(args);
@@ -87,7 +87,7 @@ function legacyChannelNames(channel: string, template: string): { spanName: stri
   let names = legacyNames.get(channel);
   if (!names) {
     const attributes = mergeAttributes(producerAttributes(template));
-    names = { spanName: `send ${channel}`, attributes };
+    names = { spanName: `${MESSAGING_OPERATIONS.pubsub.name} ${channel}`, attributes };
     // a channel name holds no record data; bounded anyway, in case an app puts ids in it
     if (legacyNames.size < 64) legacyNames.set(channel, names);
   }

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 
+import { EXAMPLE_CONFIG, type ExampleConfig } from '../../../../../../app/example-config';
 import { GroundTruth, reasonForEmptyStreamRoleIds } from '../../../../../../app/ground-truth';
 import { type ObjectRecordEvent } from '../../../../../twenty-shared/database-events';
 import {
@@ -88,6 +89,7 @@ export class ObjectRecordEventPublisher {
     private readonly processNestedRelationsHelper: ProcessNestedRelationsHelper,
     private readonly recordShareService: RecordShareService,
     private readonly groundTruth: GroundTruth,
+    @Inject(EXAMPLE_CONFIG) private readonly exampleConfig: ExampleConfig,
   ) {}
 
   async publish(eventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
@@ -202,6 +204,12 @@ export class ObjectRecordEventPublisher {
     workspaceMemberIdByUserId: Map<string, string>;
     recordSharesByRecordId: Map<string, RecordShare[]>;
   }): Promise<void> {
+    // Example-only injected defect (EXAMPLE_FAULTS), not Twenty's code.
+    if (this.exampleConfig.faults?.includes('stream_skips_events')) {
+      this.groundTruth.streamDrop('UNKNOWN', workspaceEventBatch, streamChannelId);
+      return;
+    }
+
     const roleIds = this.resolveStreamRoleIds(streamData.authContext, permissionsContext);
 
     if (!isNonEmptyArray(roleIds)) {
