@@ -21,6 +21,7 @@ import { DASHBOARD_PATH, RULES_PATH, generatedFiles, toYaml } from '../../dashbo
 import { LOSS_CASES, STATED_DELAY_MINUTES, describeFiredAlert } from '../../dashboards/generator/rule-tests';
 import { STAGE_IN_ORDER_LABEL, stageInOrder } from '../../dashboards/generator/promql';
 import {
+  LAST_MILE_REASON,
   PRODUCTION_TIMING,
   RUNBOOK_RELATIVE_TO_RULES,
   buildRuleGroups,
@@ -315,8 +316,14 @@ describe('alert rules', () => {
     for (const reason of dropReasonsOfKind('churn')) {
       const share = routineShareOf(reason) as number;
       expect(share).toBeGreaterThan(0);
+      if (reason === LAST_MILE_REASON) continue;
       expect(churn).toContain(`${PROM.LABEL_DROP_REASON}="${reason}"} > ${share}, "routine_share", "${share * 100}%"`);
     }
+    // the last mile's churn is judged by its own alert, at its routine share, and by no other
+    expect(churn).not.toContain(LAST_MILE_REASON);
+    const noLive = exprOf('TwentySseNoLiveConnection');
+    expect(noLive).toContain(`${PROM.LABEL_DROP_REASON}="${LAST_MILE_REASON}"} > ${routineShareOf(LAST_MILE_REASON)})`);
+    expect(noLive).toContain(PROM.CONNECTIONS_ACTIVE);
     const alertExprs = alerts.map((rule) => rule.expr).join('\n') + rules.filter((rule) => !isAlertingRule(rule)).map((rule) => rule.expr).join('\n');
     for (const reason of dropReasonsOfKind('filtering')) expect(alertExprs).not.toContain(reason);
     expect(Object.values(DROP_REASONS).every((info) => ['filtering', 'churn', 'loss'].includes(info.kind))).toBe(true);

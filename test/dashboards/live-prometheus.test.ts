@@ -205,8 +205,8 @@ describeLive(
     test('a drop counter exported once at its final value still shows in the drops table', async () => {
       const results = await runAllDashboardQueries(promUrl);
       const drops = results.find((result) => result.panel === 'Drops by reason, stage and origin');
-      // subscriber_without_role, no_matching_query (steady) and stream_expired (constant 1 since birth).
-      expect(drops?.series).toBe(3);
+      // subscriber_without_role, no_matching_query, no_live_connection twice (worker, server; steady) and stream_expired (constant 1 since birth).
+      expect(drops?.series).toBe(5);
     });
 
     test('TwentySseEventsFailing fires within seconds, at the innermost failing stage of the failing instance', async () => {
