@@ -66,7 +66,12 @@ export type Origin = (typeof ORIGINS)[number];
 export type DropReasonKind = 'filtering' | 'churn' | 'loss';
 
 interface DropReasonInfo {
-  /** The drop condition's code in twenty-pipeline.md. */
+  /**
+   * The drop condition's short code, the one the README's reason table, the runbook, the doctor and `check`
+   * print: D1-D11 for the checks of WorkspaceEventEmitterService and of ObjectRecordEventPublisher up to
+   * 009451dc (a prime marks the publisher's variant of a check, D7b its record-share gate), N1-N7 for the
+   * September 2026 record-access gate forms, P0 for a Redis publish nobody received, '-' and '?' for none.
+   */
   code: string;
   stage: Stage | 'any';
   kind: DropReasonKind;
@@ -74,7 +79,7 @@ interface DropReasonInfo {
   routineShare?: number;
 }
 
-/** Drop reasons, each tied to the drop condition in twenty-pipeline.md, the stage where it happens and its kind. */
+/** Drop reasons, each tied to its drop condition in Twenty's code (by code), the stage where it happens and its kind. */
 export const DROP_REASONS = {
   no_active_streams: { code: 'D1', stage: 'fanout', kind: 'filtering' },
   // A tab that vanished without closing (sleep, crash, lost network) costs one batch when its key expires (30 min TTL).

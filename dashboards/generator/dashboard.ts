@@ -585,7 +585,7 @@ function dropPanels(): PanelBuilder[] {
   return [
     tablePanel(
       'Drops by reason, stage and origin',
-      `Dropped units in the time range per process (job), stage, origin and reason. Click a row for the Jaeger search of spans with that reason and origin (service: $jaeger_service). Reasons and their codes in twenty-pipeline.md: ${DROP_REASON_CODES}. ${UNIT_NOTE}`,
+      `Dropped units in the time range per process (job), stage, origin and reason. Click a row for the Jaeger search of spans with that reason and origin (service: $jaeger_service). Reasons with their drop-condition codes (D: a check in Twenty's stream publisher, N: the September 2026 record-access gate, P0: a Redis publish nobody received; the runbook explains each): ${DROP_REASON_CODES}. ${UNIT_NOTE}`,
       { w: 12, h: 10 },
       [
         promQuery(`${eventsInRange(['job', STAGE, ORIGIN, REASON], outcomeIs('dropped'), originSelected)} > 0`, {

@@ -62,7 +62,7 @@ export function inPipelineOrder(expr: string): string {
   );
 }
 
-/** "subscriber_without_user_workspace (D4)": the reason with its code from twenty-pipeline.md. */
+/** "subscriber_without_user_workspace (D4)": the reason with its drop-condition code (DROP_REASONS in semconv.ts). */
 export function dropReasonWithCode(reason: DropReason): string {
   return `${reason} (${DROP_REASONS[reason].code})`;
 }

@@ -7,7 +7,7 @@ import { EXAMPLE_CONFIG, type ExampleConfig } from './example-config';
 
 // What really happened to every event, recorded by the Twenty-like code at each
 // drop and delivery point, so tests can compare the instrumentation against it.
-// Reason names are the closed set of design.md (`twenty.sse.drop.reason`).
+// Reason names are the package's closed set of `twenty.sse.drop.reason` values.
 
 export type GroundTruthDropCode =
   | 'D1'

@@ -245,6 +245,19 @@ export interface TraceExample {
   url: string;
 }
 
+/** What a Jaeger built from its Go modules serves where the UI would be: its UI assets ship only in the Docker image. */
+const JAEGER_PLACEHOLDER_PAGE = 'This is not the Jaeger UI';
+
+/** True when Jaeger's root page is that placeholder, so `/trace/<id>` links open no trace; false when unsure. */
+async function jaegerServesNoUi(jaeger: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const response = await fetch(`${jaeger.replace(/\/$/, '')}/`, { signal: AbortSignal.timeout(timeoutMs) });
+    return (await response.text()).includes(JAEGER_PLACEHOLDER_PAGE);
+  } catch {
+    return false;
+  }
+}
+
 /** A few traces of dropped workflow events (and, if none, of any drop) from Jaeger's HTTP API. */
 export async function findDropTraces(jaeger: string, sinceMs: number, timeoutMs: number, limit = 5): Promise<TraceExample[]> {
   const base = jaeger.replace(/\/$/, '');
@@ -480,6 +493,10 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
       lines.push('', 'Instances with loss (--by-instance lists all):', ...troubled.map(describeInstance));
     }
     if (traces && traces.length > 0) {
+      if (options.jaeger && (await jaegerServesNoUi(options.jaeger, options.timeoutMs))) {
+        const base = options.jaeger.replace(/\/$/, '');
+        lines.push('', `Jaeger at ${base} serves no UI (a build without its UI assets), so the links below open a placeholder page: read a trace as JSON at ${base}/api/traces/<trace id>, or see one as a waterfall with --html FILE.`);
+      }
       lines.push('', 'Example traces of dropped events:', ...traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`));
     }
     return { ...result, output: lines.join('\n') };

@@ -49,7 +49,7 @@ export interface Diagnosis {
   condition: string;
 }
 
-/** The generation whose texts the diagnosis uses when none is known (the bug report's version). */
+/** The generation whose texts the diagnosis uses when none is known: v5, where workflow updates that leave a table's filter are lost. */
 const DEFAULT_GENERATION: Generation = 'v5';
 
 function moduleFor(generation: Generation | undefined): GenerationModule {

@@ -44,7 +44,7 @@ export interface CodeLocation {
 
 /** One drop condition of a generation, as the diagnosis and the runbook print it. */
 export interface DropRule {
-  /** The D/N code of twenty-pipeline's tables (D1..D11, N1..N7). */
+  /** The drop condition's code (D1..D11, N1..N7, P0), as DROP_REASONS in semconv.ts explains them. */
   code: string;
   reason: DropReason;
   where: CodeLocation;

@@ -1,6 +1,6 @@
 /**
  * The cross-process trace tests, shared by cross-process.test.ts (v5 and
- * publisher: the two payload shapes the contract names) and
+ * publisher: the bare-array and the object payload, the two shapes the carrier rides on) and
  * cross-process-v1-v8.test.ts. For one generation:
  * - an automatic workflow run in the worker gives ONE trace: workflow_step,
  *   emit, listen, publish, fanout, stream, pubsub spans from twenty-worker and

@@ -186,6 +186,22 @@ describe('doctor exit codes against fake endpoints', () => {
     expect(params.get('service')).toBe('twenty-worker');
     expect(JSON.parse(params.get('tags') as string)).toMatchObject({ 'twenty.sse.outcome': 'dropped', 'twenty.sse.origin': 'workflow' });
     expect(Number(params.get('end')) - Number(params.get('start'))).toBe(3600 * 1e6); // µs, --since 1h
+    expect(result.stdout).not.toContain('serves no UI');
+  });
+
+  test('a Jaeger without its UI (the placeholder page of a module build): the links come with the API address of a trace', async () => {
+    const prom = await prometheusWith(WITH_DROP);
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const jaegerServer = await fakeServer((_request, url) => {
+      if (url.pathname === '/api/services') return json({ data: ['twenty-worker'] });
+      if (url.pathname === '/api/traces') return json({ data: [{ traceID: traceId, spans: [], processes: {} }] });
+      return { type: 'text/html', body: '<!DOCTYPE html><html><body><h1>This is not the Jaeger UI you are looking for!</h1></body></html>' };
+    });
+    const result = await doctor('--prometheus', prom.url, '--jaeger', jaegerServer.url);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      `Jaeger at ${jaegerServer.url} serves no UI (a build without its UI assets), so the links below open a placeholder page: read a trace as JSON at ${jaegerServer.url}/api/traces/<trace id>, or see one as a waterfall with --html FILE.\n\nExample traces of dropped events:\n- ${jaegerServer.url}/trace/${traceId} (twenty-worker)`,
+    );
   });
 
   test.each([

@@ -2,7 +2,7 @@ import { STAGES } from '../../src/semconv';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /**
- * The bug report's situation: one table open in a browser (a real SSE stream
+ * The situation this package was built for: one table open in a browser (a real SSE stream
  * over HTTP), UI updates and workflow updates on that table, and a second
  * subscriber (an API-key stream: no userWorkspaceId) that hits a
  * subscriber-side drop. Every stage's counters, by origin, must equal what we

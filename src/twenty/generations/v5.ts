@@ -8,7 +8,7 @@ import { fanoutRules, rule, SERVICE, SERVICE_FANOUT, serviceStream, serviceTarge
 const streamAt = serviceStream('processStreamEvents');
 
 /**
- * V5-V7 (the bug report's version): processStreamEvents with the
+ * V5-V7 (where workflow updates that leave a table's filter are lost): processStreamEvents with the
  * userWorkspaceId, role and object-permission early returns, restricted-field
  * filtering and RLS-combined query matching.
  */

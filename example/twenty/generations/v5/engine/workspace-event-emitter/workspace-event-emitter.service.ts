@@ -40,7 +40,8 @@ type PermissionsContext = {
   rolesPermissions: ObjectsPermissionsByRoleId;
 };
 
-// V5: the version the bug report quotes (PR #17201 permissions, silent returns).
+// V5: PR #17201's permission checks with silent early returns; an update that moves a record out of a
+// table's filter is matched on `after` only, so it is not delivered.
 @Injectable()
 export class WorkspaceEventEmitterService {
   constructor(
