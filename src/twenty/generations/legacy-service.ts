@@ -43,3 +43,14 @@ export function rule(code: string, reason: DropReason, where: CodeLocation, cond
 export function fanoutRules(fanoutAt: CodeLocation): DropRule[] {
   return [rule('D1', 'no_active_streams', fanoutAt), rule('D2', 'stream_expired', fanoutAt), rule('D3', 'stream_without_queries', fanoutAt)];
 }
+
+/** V5 onwards: the per-stream checks of processStreamEvents / processObjectRecordStreamEvents, in Twenty's order. */
+export function subscriberStreamRules(streamAt: CodeLocation): DropRule[] {
+  return [
+    rule('D4', 'subscriber_without_user_workspace', streamAt),
+    rule('D5', 'subscriber_without_role', streamAt),
+    rule('D6', 'object_not_readable', streamAt),
+    rule('D7', 'restricted_fields_only', streamAt),
+    rule('D8', 'no_matching_query', streamAt),
+  ];
+}

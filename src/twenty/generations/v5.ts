@@ -3,7 +3,7 @@ import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptio
 import { GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, subscriberGate } from '../rules';
 import { readPositionalStreamCall } from '../stream-args';
-import { fanoutRules, rule, SERVICE, SERVICE_FANOUT, serviceStream, serviceTarget } from './legacy-service';
+import { fanoutRules, SERVICE, SERVICE_FANOUT, serviceStream, serviceTarget, subscriberStreamRules } from './legacy-service';
 
 const streamAt = serviceStream('processStreamEvents');
 
@@ -20,11 +20,7 @@ export const V5: GenerationModule = {
   streamAt,
   dropRules: [
     ...fanoutRules(SERVICE_FANOUT),
-    rule('D4', 'subscriber_without_user_workspace', streamAt),
-    rule('D5', 'subscriber_without_role', streamAt),
-    rule('D6', 'object_not_readable', streamAt),
-    rule('D7', 'restricted_fields_only', streamAt),
-    rule('D8', 'no_matching_query', streamAt),
+    ...subscriberStreamRules(streamAt),
   ],
   detect(methodsOf) {
     const service = methodsOf(SERVICE);
