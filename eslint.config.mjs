@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', '**/node_modules/**', 'coverage/**', 'dashboards/grafana/**', 'dashboards/prometheus/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'dashboards/grafana/**', 'dashboards/prometheus/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -45,7 +45,13 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', __filename: 'readonly', exports: 'writable' },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        __filename: 'readonly',
+        exports: 'writable',
+      },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
