@@ -253,7 +253,6 @@ function hookScannerWith(generation: Generation, wrap: (owner: object, name: str
 }
 
 function startGlobalSdk(exporter: CountingNoopExporter): { flush: () => Promise<void> } {
-  /* eslint-disable @typescript-eslint/no-var-requires */
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
   const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');

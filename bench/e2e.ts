@@ -151,7 +151,6 @@ function parseArgs(argv: string[]): Settings {
 // ---------------------------------------------------------------------------
 
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
-const monotonicNowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 interface Child {
   label: string;

@@ -70,7 +70,6 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
   if (!runtime) {
     throw new Error(`the instrumentation did not start: ${logs.join('; ') || 'no reason given'}`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   runtime.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
 
   return {

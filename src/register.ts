@@ -23,7 +23,7 @@ const FLUSH_TIMEOUT_MS = 2_000;
 const { config, problems } = readConfigFromEnv();
 const runtime: Runtime | undefined =
   isMainThread && (config.enabled || problems.length > 0)
-    ? // eslint-disable-next-line @typescript-eslint/no-var-requires
+    ?  
       (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
     : undefined;
 

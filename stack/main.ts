@@ -337,7 +337,7 @@ async function runScenario(options: Options, ports: StackPorts, stack: LocalStac
     redisUrl: `redis://127.0.0.1:${ports.redis}`,
     groundTruthFile: path.join(stack.workDir, 'ground-truth.jsonl'),
   });
-  let emitted = 0;
+  let emitted: number;
   try {
     const run = await scenario.run(client, options.events);
     await waitForDeliveries(client, run);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite (the README's test command, also what CI runs):
-#   setup (apt packages, npm ci, cached Go builds) -> typecheck -> build ->
+#   setup (apt packages, npm ci, cached Go builds) -> typecheck -> lint -> build ->
 #   jest on Node 20 and on Node 24 (unit, in-process, multi-process and
 #   end-to-end suites against real Redis, collector, Jaeger and Prometheus).
 # Ends with one line: `N passed, N failed`.
@@ -35,6 +35,8 @@ run_step() { # name, command...
 }
 
 run_step "typecheck" npx tsc -p tsconfig.json --noEmit
+# ESLint, Prettier's check and knip (unused files, exports, dependencies): local tools, no network.
+run_step "lint" npm run --silent lint
 run_step "build" npx tsc -p tsconfig.build.json
 export SKIP_BUILD=1
 

@@ -8,7 +8,6 @@ export type Matcher = string;
 
 export const eq = (label: string, value: string): Matcher => `${label}="${value}"`;
 export const matchesRegex = (label: string, pattern: string): Matcher => `${label}=~"${pattern}"`;
-export const notMatchesRegex = (label: string, pattern: string): Matcher => `${label}!~"${pattern}"`;
 
 export const stageIs = (stage: Stage): Matcher => eq(PROM.LABEL_STAGE, stage);
 export const originIs = (origin: Origin): Matcher => eq(PROM.LABEL_ORIGIN, origin);

@@ -188,7 +188,6 @@ export function recordNames(timing: RuleTiming = PRODUCTION_TIMING) {
     DROP_SHARE: `twenty_sse:drop_share:ratio${timing.window}`,
   } as const;
 }
-export const RECORD = recordNames();
 
 const label = (name: string): string => `{{ $labels.${name} }}`;
 const percent = (share: number): string => `${Math.round(share * 1000) / 10}%`;

@@ -9,7 +9,6 @@ const main = async () => {
   const host = process.env.EXAMPLE_HOST || '127.0.0.1';
   const app = await bootstrapApiServer(config, { port, host });
 
-  // eslint-disable-next-line no-console
   console.log(
     `twenty-like API server (${config.generation}, queue ${config.messageQueueType}) on http://${host}:${port}/metadata`,
   );
@@ -17,7 +16,6 @@ const main = async () => {
 };
 
 main().catch((error) => {
-  // eslint-disable-next-line no-console
   console.error(error);
   process.exit(1);
 });

@@ -48,7 +48,3 @@ export function describeBatch(telemetry: Telemetry, batch: BatchView): Attribute
   if (workspaceId) attributes[ATTR.WORKSPACE_ID] = workspaceId;
   return attributes;
 }
-
-export function stringOr(value: unknown, fallback: string | undefined): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : fallback;
-}

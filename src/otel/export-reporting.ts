@@ -15,7 +15,7 @@ interface ExporterLike<T> {
 
 export const EXPORT_FAILURE_LOG_INTERVAL_MS = 60_000;
 
-export function withExportFailureReporting<E extends ExporterLike<any>>(
+export function withExportFailureReporting<E extends ExporterLike<unknown>>(
   exporter: E,
   signal: 'traces' | 'metrics',
   log: (line: string) => void,

@@ -119,7 +119,7 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
   for (const variable of ENDPOINT_VARS) {
     const value = env[variable]?.trim();
     if (!value) continue;
-    let ok = false;
+    let ok: boolean;
     try {
       const url = new URL(value);
       ok = url.protocol === 'http:' || url.protocol === 'https:';

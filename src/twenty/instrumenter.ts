@@ -6,7 +6,7 @@ import { Telemetry } from '../otel/telemetry';
 import { Generation } from '../semconv';
 import { allTargets, detectGeneration } from './detect';
 import { ClassTarget, GenerationModule } from './generation';
-import { GENERATION_MODULES, generationModule } from './generations';
+import { generationModule } from './generations';
 import { TWENTY_MODEL } from './model';
 import { readObjectStreamCall } from './stream-args';
 
@@ -166,5 +166,3 @@ export class Instrumenter {
     return { generation, lines, line };
   }
 }
-
-export { GENERATION_MODULES };

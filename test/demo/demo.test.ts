@@ -674,7 +674,7 @@ describe('npm run demo, as the README writes it', () => {
     for (const run of [first, second]) {
       expect(run.stdout).toContain('scenario "workflow-leaves-filter", Twenty v5');
       expect(run.stdout).toContain('First divergence: workflow events are lost at stage "stream"');
-      expect(run.stdout).toMatch(/dropped at stream: no_matching_query \(D8\)\n  where: WorkspaceEventEmitterService\.processStreamEvents/);
+      expect(run.stdout).toMatch(/dropped at stream: no_matching_query \(D8\)\n {2}where: WorkspaceEventEmitterService\.processStreamEvents/);
     }
   }, 300_000);
 });

@@ -167,7 +167,7 @@ describe('doctor exit codes against fake endpoints', () => {
     const result = await doctor('--prometheus', prom.url);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('Twenty generation: publisher (detected from the instrumentation targets the processes found)');
-    expect(result.stdout).toMatch(/^- stream_expired \(D2\) at stream: 40 ui event x stream pairs \(40\.0% of the stage, routine below 5\.0%\): above its routine share\n  where: ObjectRecordEventPublisher\.publish in /m);
+    expect(result.stdout).toMatch(/^- stream_expired \(D2\) at stream: 40 ui event x stream pairs \(40\.0% of the stage, routine below 5\.0%\): above its routine share\n {2}where: ObjectRecordEventPublisher\.publish in /m);
   });
 
   test('1 with drops; with --jaeger it links the traces Jaeger returns', async () => {

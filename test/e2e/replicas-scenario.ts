@@ -348,7 +348,7 @@ export async function waitForDropTraces(run: ReplicaRun): Promise<Map<string, Ja
     );
   } catch (error) {
     const seen = found.map((trace) => `${runIdOf(trace)}: ${trace.spans.map((span) => span.operationName).join(', ')}`);
-    throw new Error(`${(error as Error).message}\nfound:\n${seen.join('\n')}\n${run.diagnostics()}`);
+    throw new Error(`${(error as Error).message}\nfound:\n${seen.join('\n')}\n${run.diagnostics()}`, { cause: error });
   }
 }
 

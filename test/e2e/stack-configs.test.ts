@@ -226,7 +226,7 @@ async function startOnLoopback(config: CollectorConfig, label: string): Promise<
     if (state === 'exited') throw new Error(`collector ${label} exited with code ${proc.exitCode}`);
   } catch (error) {
     await proc.stop();
-    throw new Error(`${(error as Error).message}\n${proc.tail(20)}`);
+    throw new Error(`${(error as Error).message}\n${proc.tail(20)}`, { cause: error });
   }
   return { proc };
 }

@@ -13,7 +13,6 @@ export function instrumentNestInProcess(config: Parameters<typeof makeTestTeleme
   const test = makeTestTelemetry(config);
   setActiveTelemetry(test.telemetry);
   const instrumentation = new TwentySseInstrumentation({ enabled: false }, { telemetry: test.telemetry, log: () => undefined });
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
   return { ...test, instrumenter: instrumentation.instrumenter };
 }

@@ -710,7 +710,7 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     await redis.connect();
     await redis.del(...Object.values(MessageQueue).map(getRedisQueueListKey));
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${options.redisUrl} (set REDIS_URL; locally redis-server --port 6390): ${(error as Error).message}`);
+    throw new Error(`cannot reach Redis at ${options.redisUrl} (set REDIS_URL; locally redis-server --port 6390): ${(error as Error).message}`, { cause: error });
   } finally {
     redis.disconnect();
   }

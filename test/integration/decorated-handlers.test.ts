@@ -1,4 +1,4 @@
-import { wrapMethod, isWrapped, Invocation } from '../../src/engine/wrap';
+import { wrapMethod, Invocation } from '../../src/engine/wrap';
 import { instrumentNestInProcess, useTwentyLikeApp } from '../helpers/in-process';
 
 /**
@@ -18,7 +18,6 @@ const DECORATED: Record<string, string[]> = {
 const calls = new Map<string, number>();
 const instrumented = instrumentNestInProcess();
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const scanner = require('@nestjs/core/scanner');
 const originalInsertProvider = scanner.DependenciesScanner.prototype.insertProvider;
 scanner.DependenciesScanner.prototype.insertProvider = function (provider: unknown, token: string) {

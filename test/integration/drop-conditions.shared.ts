@@ -65,7 +65,6 @@ export function dropSpans(spans: ReadableSpan[], stage: string, reason: string):
 export function describeDropConditions(generation: TwentyGeneration): void {
   const instrumented = instrumentNestInProcess();
   const currentApp = useTwentyLikeApp(generation);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { DROP_CONDITION_SCENARIOS } = require('../../example/drop-conditions') as typeof import('../../example/drop-conditions');
 
   const scenarios = DROP_CONDITION_SCENARIOS.filter((scenario) => scenario.expected[generation] !== undefined);

@@ -75,7 +75,6 @@ describe.each(['record_share', 'record_access'] as TwentyGeneration[])('Septembe
       update(alsoShared.id as string, byKey, ['name'], 'LEAD'), // forwarded (api_key)
     ];
     const before = app.readGroundTruth().length;
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { ObjectRecordEventPublisher } = require(`../../example/twenty/generations/${generation}/engine/subscriptions/object-record-event/object-record-event-publisher`);
     await app.app.get(ObjectRecordEventPublisher, { strict: false }).publish({ name: 'company.updated', workspaceId, objectMetadata, events });
     await app.settle();

@@ -26,9 +26,7 @@ describe('package', () => {
 });
 
 describe('attachCarrier', () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { attachCarrier } = require('../../src/engine/carrier') as typeof import('../../src/engine/carrier');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { TWENTY_MODEL } = require('../../src/twenty/model') as typeof import('../../src/twenty/model');
   const carrier = { v: 1 as const, origins: ['ui' as const], publishedAt: 1 };
 

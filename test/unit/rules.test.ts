@@ -140,7 +140,6 @@ describe('subscriberGate', () => {
 });
 
 describe('the September 2026 record-access rules (2c712b6a)', () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { RECORD_ACCESS } = require('../../src/twenty/generations/record-access') as typeof import('../../src/twenty/generations/record-access');
   const permissions = {
     userWorkspaceRoleMap: { uw: 'r' },

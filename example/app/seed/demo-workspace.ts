@@ -17,6 +17,5 @@ export const seedDemoWorkspaceIfAsked = async (app: INestApplicationContext) => 
     data: { name: 'Acme', stage: 'LEAD', employees: 10 },
   });
 
-  // eslint-disable-next-line no-console
   console.log(JSON.stringify({ demo: { workspaceId, user, companyId: company.id } }));
 };

@@ -11,7 +11,6 @@ import { Role, RoleContext, RoleHandler } from './types';
 import { workflowAction, workflowRun, workflowStep } from './workflow';
 
 export type { Role, RoleContext } from './types';
-export { STAGE_OF_ROLE } from './types';
 export type { ProbeSpec } from './probes';
 export { IGNORE } from './probes';
 export { wrapDeliveryIterator } from './deliver';

@@ -1,5 +1,4 @@
 import { Telemetry } from '../../otel/telemetry';
-import { Stage } from '../../semconv';
 import { AppModel, StreamRules } from '../model';
 import { InvocationFactory } from '../wrap';
 import { ProbeSpec } from './probes';
@@ -29,20 +28,6 @@ export type Role =
   | 'stream_lookup'
   | 'sse_subscribe';
 
-export const STAGE_OF_ROLE: Partial<Record<Role, Stage>> = {
-  workflow_run: 'workflow_step',
-  workflow_step: 'workflow_step',
-  workflow_action: 'workflow_step',
-  emit: 'emit',
-  listen: 'listen',
-  publish: 'publish',
-  publish_fanout: 'publish',
-  fanout: 'fanout',
-  stream: 'stream',
-  pubsub: 'pubsub',
-  legacy_pubsub: 'legacy_pubsub',
-  deliver: 'deliver',
-};
 
 export interface RoleContext {
   telemetry: Telemetry;

@@ -4,7 +4,7 @@ import { REASON_CONDITIONS } from '../conditions';
 import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
 import { SERVER_SRC } from '../facts';
 import { ClassTarget, CodeLocation, DropRule, GenerationModule } from '../generation';
-import { classifyFanout, PROBES } from '../rules';
+import { classifyFanout } from '../rules';
 import { readObjectStreamCall } from '../stream-args';
 import { DropReason, Generation } from '../../semconv';
 import { fanoutRules, rule } from './legacy-service';

@@ -28,7 +28,6 @@ export class WorkspaceEventEmitter {
     private readonly groundTruth: GroundTruth,
   ) {}
 
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   public emitDatabaseBatchEvent(databaseBatchEventInput: DatabaseBatchEventInput | undefined, _queryRunner?: QueryRunnerLike) {
     if (!isDefined(databaseBatchEventInput)) {
       return;

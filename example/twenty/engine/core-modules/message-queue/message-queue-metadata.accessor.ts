@@ -5,7 +5,6 @@ import { type MessageQueueProcessOptions } from './decorators/process.decorator'
 import { type MessageQueueProcessorOptions } from './decorators/processor.decorator';
 import { PROCESS_METADATA, PROCESSOR_METADATA } from './message-queue.constants';
 
-/* eslint-disable @typescript-eslint/no-unsafe-function-type */
 @Injectable()
 export class MessageQueueMetadataAccessor {
   constructor(private readonly reflector: Reflector) {}

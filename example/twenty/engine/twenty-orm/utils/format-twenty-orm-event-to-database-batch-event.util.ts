@@ -65,7 +65,7 @@ export const formatTwentyOrmEventToDatabaseBatchEvent = ({
   }
 
   const author = buildAuthorFields(authContext, authorShape);
-  let events: ObjectRecordEvent[] = [];
+  let events: ObjectRecordEvent[];
 
   switch (action) {
     case DatabaseEventAction.CREATED:

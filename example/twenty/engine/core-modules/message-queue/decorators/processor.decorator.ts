@@ -16,7 +16,6 @@ export function Processor(
   const options =
     typeof queueNameOrOptions === 'object' ? queueNameOrOptions : { queueName: queueNameOrOptions };
 
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   return (target: Function) => {
     SetMetadata(SCOPE_OPTIONS_METADATA, options)(target);
     SetMetadata(PROCESSOR_METADATA, options)(target);
