@@ -40,7 +40,8 @@ interface Resolution {
 }
 
 export class EventLedger {
-  private byHandle: WeakMap<object, number | Call> | undefined;
+  // A Map, not a WeakMap: the ledger lives for one stream invocation, and a Map is several times cheaper per lookup.
+  private byHandle: Map<object, number | Call> | undefined;
   private byKey: Map<string, number[]> | undefined;
   private readonly calls: Call[] = [];
   private readonly resolutions = new Map<string, Resolution>();
@@ -68,7 +69,7 @@ export class EventLedger {
     }
     const call: Call = { probe, value, index, via, key: index === undefined && via === undefined ? this.identity.key(event) : undefined };
     this.calls.push(call);
-    this.resolutions.delete(probe);
+    if (this.resolutions.size > 0) this.resolutions.delete(probe);
     if (derived !== undefined && derived !== event) {
       for (const handle of this.identity.handles(derived)) {
         if (!handles.has(handle)) handles.set(handle, index ?? call);
@@ -87,12 +88,13 @@ export class EventLedger {
     return value === NONE ? undefined : value;
   }
 
-  private handleMap(): WeakMap<object, number | Call> {
+  private handleMap(): Map<object, number | Call> {
     if (this.byHandle) return this.byHandle;
-    const map = new WeakMap<object, number | Call>();
-    this.events.forEach((event, index) => {
-      for (const handle of this.identity.handles(event)) if (!map.has(handle)) map.set(handle, index);
-    });
+    const map = new Map<object, number | Call>();
+    const events = this.events;
+    for (let index = 0; index < events.length; index++) {
+      for (const handle of this.identity.handles(events[index])) if (!map.has(handle)) map.set(handle, index);
+    }
     this.byHandle = map;
     return map;
   }
@@ -121,23 +123,32 @@ export class EventLedger {
     const cached = this.resolutions.get(probe);
     if (cached && cached.reaches === reaches) return cached;
     const values: Slot[] = new Array(this.events.length).fill(NONE);
+    // Only calls tied by a derived object or a key need this (a call tied by identity knows its index).
     const callIndex = new Map<Call, number>();
     const resolution: Resolution = { reaches, values, callIndex };
     this.resolutions.set(probe, resolution);
-    const byKey = new Map<string, Call[]>();
-    for (const call of this.calls) {
+    let byKey: Map<string, Call[]> | undefined;
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i];
       if (call.probe !== probe) continue;
       if (call.key !== undefined) {
+        byKey ??= new Map();
         const list = byKey.get(call.key);
         if (list) list.push(call);
         else byKey.set(call.key, [call]);
         continue;
       }
-      const index = call.index ?? (call.via ? this.indexOfCall(call.via) : undefined);
+      if (call.index !== undefined) {
+        if (values[call.index] === NONE) values[call.index] = call.value;
+        continue;
+      }
+      const index = call.via ? this.indexOfCall(call.via) : undefined;
       if (index === undefined || values[index] !== NONE) continue;
       values[index] = call.value;
       callIndex.set(call, index);
     }
+    if (!byKey) return resolution;
     for (const [key, calls] of byKey) {
       const group = (this.keyGroups().get(key) ?? []).filter((index) => values[index] === NONE && (!reaches || reaches(index)));
       for (let i = 0; i < calls.length && i < group.length; i++) {
