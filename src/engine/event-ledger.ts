@@ -40,8 +40,9 @@ interface Resolution {
 }
 
 export class EventLedger {
-  // A Map, not a WeakMap: the ledger lives for one stream invocation, and a Map is several times cheaper per lookup.
-  private byHandle: Map<object, number | Call> | undefined;
+  private base: Map<object, number> | undefined;
+  /** Objects the app derived from an event inside this invocation (its own filtered copies). */
+  private derivedHandles: Map<object, Call | number> | undefined;
   private byKey: Map<string, number[]> | undefined;
   private readonly calls: Call[] = [];
   private readonly resolutions = new Map<string, Resolution>();
@@ -57,11 +58,12 @@ export class EventLedger {
    * made with it are tied to the same event.
    */
   record(probe: string, event: unknown, value: unknown, derived?: unknown): void {
-    const handles = this.handleMap();
+    const base = (this.base ??= baseHandles(this.events, this.identity));
+    const derivedHandles = this.derivedHandles;
     let index: number | undefined;
     let via: Call | undefined;
     for (const handle of this.identity.handles(event)) {
-      const found = handles.get(handle);
+      const found = base.get(handle) ?? derivedHandles?.get(handle);
       if (found === undefined) continue;
       if (typeof found === 'number') index = found;
       else via = found;
@@ -72,7 +74,9 @@ export class EventLedger {
     if (this.resolutions.size > 0) this.resolutions.delete(probe);
     if (derived !== undefined && derived !== event) {
       for (const handle of this.identity.handles(derived)) {
-        if (!handles.has(handle)) handles.set(handle, index ?? call);
+        if (base.has(handle)) continue;
+        const map = (this.derivedHandles ??= new Map());
+        if (!map.has(handle)) map.set(handle, index ?? call);
       }
     }
   }
@@ -86,17 +90,6 @@ export class EventLedger {
   get(index: number, probe: string, reaches?: (index: number) => boolean): unknown {
     const value = this.resolve(probe, reaches).values[index];
     return value === NONE ? undefined : value;
-  }
-
-  private handleMap(): Map<object, number | Call> {
-    if (this.byHandle) return this.byHandle;
-    const map = new Map<object, number | Call>();
-    const events = this.events;
-    for (let index = 0; index < events.length; index++) {
-      for (const handle of this.identity.handles(events[index])) if (!map.has(handle)) map.set(handle, index);
-    }
-    this.byHandle = map;
-    return map;
   }
 
   private keyGroups(): Map<string, number[]> {
@@ -158,4 +151,18 @@ export class EventLedger {
     }
     return resolution;
   }
+}
+
+// Every stream of one fan-out gets the same events array: which object stands for which event is worked out once.
+const baseByEvents = new WeakMap<readonly unknown[], { identity: EventIdentity; map: Map<object, number> }>();
+
+function baseHandles(events: readonly unknown[], identity: EventIdentity): Map<object, number> {
+  const cached = baseByEvents.get(events);
+  if (cached && cached.identity === identity) return cached.map;
+  const map = new Map<object, number>();
+  for (let index = 0; index < events.length; index++) {
+    for (const handle of identity.handles(events[index])) if (!map.has(handle)) map.set(handle, index);
+  }
+  baseByEvents.set(events, { identity, map });
+  return map;
 }
