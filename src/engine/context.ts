@@ -161,16 +161,23 @@ export function runInFrame<T>(patch: Partial<Frame>, fn: () => T): T {
 }
 
 /** What the emit stage learnt about one event object. */
-interface EventMark {
+export interface EventMark {
   origin: Origin | undefined;
   emittedAt: number | undefined;
 }
 
 const markByEvent = new WeakMap<object, EventMark>();
 
-/** Remembers both at once (the emit stage): one map write per event. */
-export function rememberEmit(event: unknown, origin: Origin, at: number): void {
-  if (event && typeof event === 'object') markByEvent.set(event, { origin, emittedAt: at });
+/**
+ * Remembers both at once (the emit stage): one map write per event. Marks are
+ * read-only, so events of one emit with the same origin share one: pass the
+ * mark this returned for the previous event.
+ */
+export function rememberEmit(event: unknown, origin: Origin, at: number, previous?: EventMark): EventMark | undefined {
+  if (!event || typeof event !== 'object') return previous;
+  const mark = previous && previous.origin === origin && previous.emittedAt === at ? previous : { origin, emittedAt: at };
+  markByEvent.set(event, mark);
+  return mark;
 }
 
 /** The earliest emit time of these events, if the emit stage saw them. */

@@ -40,7 +40,9 @@ interface Resolution {
 }
 
 export class EventLedger {
-  private byHandle: WeakMap<object, number | Call> | undefined;
+  private base: Map<object, number> | undefined;
+  /** Objects the app derived from an event inside this invocation (its own filtered copies). */
+  private derivedHandles: Map<object, Call | number> | undefined;
   private byKey: Map<string, number[]> | undefined;
   private readonly calls: Call[] = [];
   private readonly resolutions = new Map<string, Resolution>();
@@ -56,11 +58,12 @@ export class EventLedger {
    * made with it are tied to the same event.
    */
   record(probe: string, event: unknown, value: unknown, derived?: unknown): void {
-    const handles = this.handleMap();
+    const base = (this.base ??= baseHandles(this.events, this.identity));
+    const derivedHandles = this.derivedHandles;
     let index: number | undefined;
     let via: Call | undefined;
     for (const handle of this.identity.handles(event)) {
-      const found = handles.get(handle);
+      const found = base.get(handle) ?? derivedHandles?.get(handle);
       if (found === undefined) continue;
       if (typeof found === 'number') index = found;
       else via = found;
@@ -68,10 +71,12 @@ export class EventLedger {
     }
     const call: Call = { probe, value, index, via, key: index === undefined && via === undefined ? this.identity.key(event) : undefined };
     this.calls.push(call);
-    this.resolutions.delete(probe);
+    if (this.resolutions.size > 0) this.resolutions.delete(probe);
     if (derived !== undefined && derived !== event) {
       for (const handle of this.identity.handles(derived)) {
-        if (!handles.has(handle)) handles.set(handle, index ?? call);
+        if (base.has(handle)) continue;
+        const map = (this.derivedHandles ??= new Map());
+        if (!map.has(handle)) map.set(handle, index ?? call);
       }
     }
   }
@@ -85,16 +90,6 @@ export class EventLedger {
   get(index: number, probe: string, reaches?: (index: number) => boolean): unknown {
     const value = this.resolve(probe, reaches).values[index];
     return value === NONE ? undefined : value;
-  }
-
-  private handleMap(): WeakMap<object, number | Call> {
-    if (this.byHandle) return this.byHandle;
-    const map = new WeakMap<object, number | Call>();
-    this.events.forEach((event, index) => {
-      for (const handle of this.identity.handles(event)) if (!map.has(handle)) map.set(handle, index);
-    });
-    this.byHandle = map;
-    return map;
   }
 
   private keyGroups(): Map<string, number[]> {
@@ -121,23 +116,32 @@ export class EventLedger {
     const cached = this.resolutions.get(probe);
     if (cached && cached.reaches === reaches) return cached;
     const values: Slot[] = new Array(this.events.length).fill(NONE);
+    // Only calls tied by a derived object or a key need this (a call tied by identity knows its index).
     const callIndex = new Map<Call, number>();
     const resolution: Resolution = { reaches, values, callIndex };
     this.resolutions.set(probe, resolution);
-    const byKey = new Map<string, Call[]>();
-    for (const call of this.calls) {
+    let byKey: Map<string, Call[]> | undefined;
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i];
       if (call.probe !== probe) continue;
       if (call.key !== undefined) {
+        byKey ??= new Map();
         const list = byKey.get(call.key);
         if (list) list.push(call);
         else byKey.set(call.key, [call]);
         continue;
       }
-      const index = call.index ?? (call.via ? this.indexOfCall(call.via) : undefined);
+      if (call.index !== undefined) {
+        if (values[call.index] === NONE) values[call.index] = call.value;
+        continue;
+      }
+      const index = call.via ? this.indexOfCall(call.via) : undefined;
       if (index === undefined || values[index] !== NONE) continue;
       values[index] = call.value;
       callIndex.set(call, index);
     }
+    if (!byKey) return resolution;
     for (const [key, calls] of byKey) {
       const group = (this.keyGroups().get(key) ?? []).filter((index) => values[index] === NONE && (!reaches || reaches(index)));
       for (let i = 0; i < calls.length && i < group.length; i++) {
@@ -147,4 +151,18 @@ export class EventLedger {
     }
     return resolution;
   }
+}
+
+// Every stream of one fan-out gets the same events array: which object stands for which event is worked out once.
+const baseByEvents = new WeakMap<readonly unknown[], { identity: EventIdentity; map: Map<object, number> }>();
+
+function baseHandles(events: readonly unknown[], identity: EventIdentity): Map<object, number> {
+  const cached = baseByEvents.get(events);
+  if (cached && cached.identity === identity) return cached.map;
+  const map = new Map<object, number>();
+  for (let index = 0; index < events.length; index++) {
+    for (const handle of identity.handles(events[index])) if (!map.has(handle)) map.set(handle, index);
+  }
+  baseByEvents.set(events, { identity, map });
+  return map;
 }

@@ -4,6 +4,7 @@ import {
   Link,
   Span,
   SpanKind,
+  SpanOptions,
   SpanStatusCode,
   context as otelContext,
   trace,
@@ -37,6 +38,23 @@ export interface StageRunOptions {
 export const NO_OPTIONS: StageRunOptions = {};
 
 
+// The start options of a span without links depend on kind, stage and origin only: built once each.
+// (The SDK copies the attributes it is given, so sharing them is safe.)
+const startOptionsCache = new Map<SpanKind, Map<Stage, Map<Origin, SpanOptions>>>();
+
+function startOptions(kind: SpanKind, stage: Stage, origin: Origin): SpanOptions {
+  let byStage = startOptionsCache.get(kind);
+  if (!byStage) startOptionsCache.set(kind, (byStage = new Map()));
+  let byOrigin = byStage.get(stage);
+  if (!byOrigin) byStage.set(stage, (byOrigin = new Map()));
+  let options = byOrigin.get(origin);
+  if (!options) {
+    options = Object.freeze({ kind, attributes: Object.freeze({ [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }) }) as SpanOptions;
+    byOrigin.set(origin, options);
+  }
+  return options;
+}
+
 /**
  * One invocation of one stage: a span (when sampled) plus exact accounting of
  * the units that entered it. Every unit added here is counted once.
@@ -65,13 +83,10 @@ export class StageRun {
     frame: Frame | undefined = currentFrame(),
   ) {
     const parent = options.parent ?? frame?.otelContext ?? otelContext.active();
+    const kind = options.kind ?? SpanKind.INTERNAL;
     this.span = telemetry.tracer.startSpan(
       spanName,
-      {
-        kind: options.kind ?? SpanKind.INTERNAL,
-        attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin },
-        links: options.links,
-      },
+      options.links ? { kind, attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }, links: options.links } : startOptions(kind, stage, origin),
       parent,
     );
     this.recording = this.span.isRecording();
@@ -178,12 +193,14 @@ export class StageInvocation implements Invocation {
   args?: unknown[];
   constructor(
     readonly run_: StageRun,
-    private readonly frame: Frame,
+    /** Undefined for a leaf stage that gives what it calls nothing to read: only the span context is made active. */
+    private readonly frame: Frame | undefined,
     /** Accounts the units; returns 'pending' when they end later (the caller then ends the run). */
     private readonly finish: (run: StageRun, threw: boolean, valueOrError: unknown) => void | 'pending',
   ) {}
 
   run<T>(call: () => T): T {
+    if (!this.frame) return otelContext.with(this.run_.context, call);
     return otelContext.with(this.run_.context, runWithFrame, undefined, this.frame, call) as T;
   }
 

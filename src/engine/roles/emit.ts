@@ -1,6 +1,6 @@
 import { ATTR, Origin } from '../../semconv';
 import { describeBatch, workflowAttributes } from '../attributes';
-import { ActionScope, currentFrame, deferralOf, dominantOrigin, originOf, rememberDeferral, rememberEmit, takeActionsDeferredOn, WorkflowMark } from '../context';
+import { ActionScope, currentFrame, deferralOf, dominantOrigin, EventMark, originOf, rememberDeferral, rememberEmit, takeActionsDeferredOn, WorkflowMark } from '../context';
 import { frameFor, NO_OPTIONS, StageInvocation, StageRun } from '../stage-run';
 import { InvocationFactory } from '../wrap';
 import { RoleContext } from './types';
@@ -18,9 +18,10 @@ export function emit(ctx: RoleContext): InvocationFactory {
     const counts = new Map<Origin, number>();
     const now = Date.now();
     let workflow: WorkflowMark | undefined = parentFrame?.workflow;
+    let mark: EventMark | undefined;
     for (const event of events) {
       const origin = originOf(event, parentFrame, model.authorOrigin);
-      rememberEmit(event, origin, now);
+      mark = rememberEmit(event, origin, now, mark);
       counts.set(origin, (counts.get(origin) ?? 0) + 1);
       // held back until COMMIT: the action that raised it learns it was emitted, wherever the flush runs
       const deferral = deferralOf(event);

@@ -110,6 +110,7 @@ export function legacyPubsub(ctx: RoleContext): InvocationFactory {
       const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
       if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
     }
-    return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
+    // A leaf (the client's publish is all it calls, and that reads nothing this stage would add): no frame of its own.
+    return new StageInvocation(run, undefined, (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
   };
 }
