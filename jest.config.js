@@ -3,7 +3,13 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  modulePathIgnorePatterns: ['<rootDir>/test/fixtures/nest10/node_modules', '<rootDir>/test/fixtures/nest10/dist', '<rootDir>/test/fixtures/nest12/node_modules', '<rootDir>/test/fixtures/nest12/dist', '<rootDir>/dist'],
+  modulePathIgnorePatterns: [
+    '<rootDir>/test/fixtures/nest10/node_modules',
+    '<rootDir>/test/fixtures/nest10/dist',
+    '<rootDir>/test/fixtures/nest12/node_modules',
+    '<rootDir>/test/fixtures/nest12/dist',
+    '<rootDir>/dist',
+  ],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -83,7 +83,11 @@ const RESULT_MARK = '@@BENCH_RESULT@@';
 function findRepoRoot(): string {
   for (let dir = resolve(__dirname, '..', '..'), i = 0; i < 4; dir = resolve(dir, '..'), i++) {
     try {
-      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'opentelemetry-instrumentation-twenty-sse') return dir;
+      if (
+        (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name ===
+        'opentelemetry-instrumentation-twenty-sse'
+      )
+        return dir;
     } catch {
       // keep looking
     }
@@ -140,20 +144,49 @@ function parseArgs(argv: string[]): Settings {
     const flag = argv[i];
     const next = () => argv[++i];
     switch (flag) {
-      case '--events': settings.events = int(flag, next(), 1); break;
-      case '--streams': settings.streams = int(flag, next(), 1); break;
-      case '--batch': settings.batch = int(flag, next(), 1); break;
-      case '--window': settings.window = int(flag, next(), 1); break;
-      case '--warmup': settings.warmup = int(flag, next(), 0); break;
-      case '--repeats': settings.repeats = int(flag, next(), 1); break;
-      case '--heap-events': settings.heapEvents = int(flag, next(), 0); break;
-      case '--heap-checkpoints': settings.heapCheckpoints = int(flag, next(), 1); break;
-      case '--profile': settings.profile = true; break;
-      case '--breakdown': settings.breakdown = true; break;
-      case '--profile-events': settings.profileEvents = int(flag, next(), 1); break;
-      case '--expose-gc': settings.exposeGc = true; break;
-      case '--node': settings.node = resolve(next() ?? ''); settings.nodeGiven = true; break;
-      case '--out': settings.out = resolve(next() ?? ''); break;
+      case '--events':
+        settings.events = int(flag, next(), 1);
+        break;
+      case '--streams':
+        settings.streams = int(flag, next(), 1);
+        break;
+      case '--batch':
+        settings.batch = int(flag, next(), 1);
+        break;
+      case '--window':
+        settings.window = int(flag, next(), 1);
+        break;
+      case '--warmup':
+        settings.warmup = int(flag, next(), 0);
+        break;
+      case '--repeats':
+        settings.repeats = int(flag, next(), 1);
+        break;
+      case '--heap-events':
+        settings.heapEvents = int(flag, next(), 0);
+        break;
+      case '--heap-checkpoints':
+        settings.heapCheckpoints = int(flag, next(), 1);
+        break;
+      case '--profile':
+        settings.profile = true;
+        break;
+      case '--breakdown':
+        settings.breakdown = true;
+        break;
+      case '--profile-events':
+        settings.profileEvents = int(flag, next(), 1);
+        break;
+      case '--expose-gc':
+        settings.exposeGc = true;
+        break;
+      case '--node':
+        settings.node = resolve(next() ?? '');
+        settings.nodeGiven = true;
+        break;
+      case '--out':
+        settings.out = resolve(next() ?? '');
+        break;
       case '--generation': {
         const g = next() as Generation;
         if (!GENERATIONS.includes(g)) throw new Error(`--generation: one of ${GENERATIONS.join(', ')}`);
@@ -161,8 +194,12 @@ function parseArgs(argv: string[]): Settings {
         break;
       }
       case '--modes': {
-        const list = (next() ?? '').split(',').map((m) => m.trim()).filter(Boolean) as Mode[];
-        if (list.length === 0 || list.some((m) => !MODES.includes(m))) throw new Error(`--modes: comma-separated subset of ${MODES.join(',')}`);
+        const list = (next() ?? '')
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean) as Mode[];
+        if (list.length === 0 || list.some((m) => !MODES.includes(m)))
+          throw new Error(`--modes: comma-separated subset of ${MODES.join(',')}`);
         settings.modes = MODES.filter((m) => list.includes(m));
         break;
       }
@@ -182,7 +219,9 @@ function parseArgs(argv: string[]): Settings {
 // Shared by c, d, e, f: a span exporter that counts and keeps nothing
 // ---------------------------------------------------------------------------
 
-interface ExportResult { code: number }
+interface ExportResult {
+  code: number;
+}
 
 class CountingNoopExporter {
   spans = 0;
@@ -193,8 +232,12 @@ class CountingNoopExporter {
     this.allSpans += spans.length;
     resultCallback({ code: 0 });
   }
-  shutdown(): Promise<void> { return Promise.resolve(); }
-  forceFlush(): Promise<void> { return Promise.resolve(); }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 // The pipeline methods that are spans in the package, for e and f ("the same
@@ -227,14 +270,23 @@ function findOwner(prototype: object, name: string): object | undefined {
  * the package's own scanner hook uses), with `wrap` applied to each target
  * method. Returns the list of wrapped Class.method names.
  */
-function hookScannerWith(generation: Generation, wrap: (owner: object, name: string, spanName: string) => void): string[] {
+function hookScannerWith(
+  generation: Generation,
+  wrap: (owner: object, name: string, spanName: string) => void,
+): string[] {
   const wrapped: string[] = [];
   const done = new WeakSet<Function>();
-  const scanner = (require('@nestjs/core/scanner') as { DependenciesScanner: { prototype: Record<string, Function> } }).DependenciesScanner;
+  const scanner = (require('@nestjs/core/scanner') as { DependenciesScanner: { prototype: Record<string, Function> } })
+    .DependenciesScanner;
   const originalInsert = scanner.prototype.insertProvider;
   scanner.prototype.insertProvider = function (this: unknown, ...args: unknown[]) {
     const provider = args[0] as { useClass?: unknown } | Function | undefined;
-    const cls = typeof provider === 'function' ? provider : typeof provider?.useClass === 'function' ? (provider.useClass as Function) : undefined;
+    const cls =
+      typeof provider === 'function'
+        ? provider
+        : typeof provider?.useClass === 'function'
+          ? (provider.useClass as Function)
+          : undefined;
     if (cls && !done.has(cls)) {
       done.add(cls);
       for (const target of SPAN_TARGETS) {
@@ -254,10 +306,14 @@ function hookScannerWith(generation: Generation, wrap: (owner: object, name: str
 
 function startGlobalSdk(exporter: CountingNoopExporter): { flush: () => Promise<void> } {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
-  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, BatchSpanProcessor } =
+    require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { AsyncLocalStorageContextManager } =
+    require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
   const provider = new BasicTracerProvider({
-    spanProcessors: [new BatchSpanProcessor(exporter as unknown as import('@opentelemetry/sdk-trace-base').SpanExporter)],
+    spanProcessors: [
+      new BatchSpanProcessor(exporter as unknown as import('@opentelemetry/sdk-trace-base').SpanExporter),
+    ],
   });
   api.trace.setGlobalTracerProvider(provider);
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -308,7 +364,12 @@ interface ChildResult {
 interface CollectingReader {
   collect(): Promise<{
     resourceMetrics: {
-      scopeMetrics: { metrics: { descriptor: { name: string }; dataPoints: { attributes: Record<string, unknown>; value: unknown }[] }[] }[];
+      scopeMetrics: {
+        metrics: {
+          descriptor: { name: string };
+          dataPoints: { attributes: Record<string, unknown>; value: unknown }[];
+        }[];
+      }[];
     };
   }>;
 }
@@ -405,7 +466,10 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     });
     if (!runtime) throw new Error(`instrumentation did not start: ${logLines.join(' | ')}`);
     const rt = runtime;
-    rt.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
+    rt.instrumentation.instrumentNestCore(
+      require('@nestjs/core'),
+      (require('@nestjs/core/package.json') as { version: string }).version,
+    );
     flush = () => rt.forceFlush();
   } else if (args.mode === 'e') {
     flush = startGlobalSdk(exporter).flush;
@@ -452,11 +516,31 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
 
   // 2. The app: API server + sync queue, in-memory pub/sub and caches.
   const harness = require(join(DIST, 'example', 'harness.js')) as typeof import('../example/harness');
-  const { RedisClientService } = require(join(DIST, 'example', 'twenty', 'engine', 'core-modules', 'redis-client', 'redis-client.service.js')) as typeof import('../example/twenty/engine/core-modules/redis-client/redis-client.service');
-  const { getEventStreamRedisChannel } = require(join(DIST, 'example', 'twenty', 'engine', 'subscriptions', 'subscription.service.js')) as typeof import('../example/twenty/engine/subscriptions/subscription.service');
-  const { WorkspaceEventEmitter } = require(join(DIST, 'example', 'twenty', 'engine', 'workspace-event-emitter', 'workspace-event-emitter.js')) as typeof import('../example/twenty/engine/workspace-event-emitter/workspace-event-emitter');
-  const { GlobalWorkspaceOrmManager } = require(join(DIST, 'example', 'twenty', 'engine', 'twenty-orm', 'global-workspace-orm.manager.js')) as typeof import('../example/twenty/engine/twenty-orm/global-workspace-orm.manager');
-  const { DatabaseEventAction } = require(join(DIST, 'example', 'twenty', 'engine', 'api', 'graphql', 'graphql-query-runner', 'enums', 'database-event-action.js')) as typeof import('../example/twenty/engine/api/graphql/graphql-query-runner/enums/database-event-action');
+  const { RedisClientService } = require(
+    join(DIST, 'example', 'twenty', 'engine', 'core-modules', 'redis-client', 'redis-client.service.js'),
+  ) as typeof import('../example/twenty/engine/core-modules/redis-client/redis-client.service');
+  const { getEventStreamRedisChannel } = require(
+    join(DIST, 'example', 'twenty', 'engine', 'subscriptions', 'subscription.service.js'),
+  ) as typeof import('../example/twenty/engine/subscriptions/subscription.service');
+  const { WorkspaceEventEmitter } = require(
+    join(DIST, 'example', 'twenty', 'engine', 'workspace-event-emitter', 'workspace-event-emitter.js'),
+  ) as typeof import('../example/twenty/engine/workspace-event-emitter/workspace-event-emitter');
+  const { GlobalWorkspaceOrmManager } = require(
+    join(DIST, 'example', 'twenty', 'engine', 'twenty-orm', 'global-workspace-orm.manager.js'),
+  ) as typeof import('../example/twenty/engine/twenty-orm/global-workspace-orm.manager');
+  const { DatabaseEventAction } = require(
+    join(
+      DIST,
+      'example',
+      'twenty',
+      'engine',
+      'api',
+      'graphql',
+      'graphql-query-runner',
+      'enums',
+      'database-event-action.js',
+    ),
+  ) as typeof import('../example/twenty/engine/api/graphql/graphql-query-runner/enums/database-event-action');
 
   process.env.EXAMPLE_LOG_LEVELS ??= 'error';
   const app: TwentyLikeApp = await harness.startTwentyLikeApp({ generation: args.generation, mode: 'single' });
@@ -491,15 +575,18 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
   const companies: Record<string, unknown>[] = [];
   for (let i = 0; i < 64; i++) {
     companies.push(
-      await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `Company ${i}`, stage: 'LEAD', employees: 10 + i } }),
+      await app.seed.record({
+        workspaceId,
+        objectNameSingular: 'company',
+        data: { name: `Company ${i}`, stage: 'LEAD', employees: 10 + i },
+      }),
     );
   }
   const objectMetadata = await app.app.get(GlobalWorkspaceOrmManager).getObjectMetadataOrThrow(workspaceId, 'company');
   const emitter = app.app.get(WorkspaceEventEmitter);
-  const authorFields =
-    WITHOUT_LEGACY_CHANNEL.includes(args.generation)
-      ? { userId: author.userId, userWorkspaceId: author.userWorkspaceId, workspaceMemberId: author.workspaceMemberId }
-      : { userId: author.userId, workspaceMemberId: author.workspaceMemberId };
+  const authorFields = WITHOUT_LEGACY_CHANNEL.includes(args.generation)
+    ? { userId: author.userId, userWorkspaceId: author.userWorkspaceId, workspaceMemberId: author.workspaceMemberId }
+    : { userId: author.userId, workspaceMemberId: author.workspaceMemberId };
 
   // Fresh event objects per batch, as the ORM creates them: a UI user renames a company.
   let sequence = 0;
@@ -519,7 +606,13 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
         },
       });
     }
-    return { objectMetadataNameSingular: 'company', action: DatabaseEventAction.UPDATED, events, objectMetadata, workspaceId };
+    return {
+      objectMetadataNameSingular: 'company',
+      action: DatabaseEventAction.UPDATED,
+      events,
+      objectMetadata,
+      workspaceId,
+    };
   };
 
   const perBatchDelivered = args.batch * args.streams;
@@ -532,7 +625,10 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
       target += inFlight * perBatchDelivered;
       const done = new Promise<void>((resolveWait, rejectWait) => {
         wake = resolveWait;
-        const timer = setTimeout(() => rejectWait(new Error(`timed out: delivered ${delivered} of ${target} events`)), 60_000);
+        const timer = setTimeout(
+          () => rejectWait(new Error(`timed out: delivered ${delivered} of ${target} events`)),
+          60_000,
+        );
         timer.unref();
       });
       for (let i = 0; i < inFlight; i++) emitter.emitDatabaseBatchEvent(makeBatch() as never);
@@ -573,7 +669,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     const step = Math.ceil(measured / args.heapCheckpoints / args.batch) * args.batch;
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    for (let done = 0; done < measured; ) {
+    for (let done = 0; done < measured;) {
       const chunk = Math.min(step, measured - done);
       await runEvents(chunk);
       done += chunk;
@@ -698,19 +794,31 @@ function runChildProcess(settings: Settings, mode: ChildMode, overrides: Partial
     // The heap check is meaningless without gc(): its children always get the flag.
     ...(settings.exposeGc || args.heapRun ? ['--expose-gc'] : []),
     __filename,
-    '--child', mode,
-    '--events', String(args.events),
-    '--streams', String(args.streams),
-    '--batch', String(args.batch),
-    '--window', String(args.window),
-    '--warmup', String(args.warmup),
-    '--generation', args.generation,
-    '--heap-checkpoints', String(args.heapCheckpoints),
+    '--child',
+    mode,
+    '--events',
+    String(args.events),
+    '--streams',
+    String(args.streams),
+    '--batch',
+    String(args.batch),
+    '--window',
+    String(args.window),
+    '--warmup',
+    String(args.warmup),
+    '--generation',
+    args.generation,
+    '--heap-checkpoints',
+    String(args.heapCheckpoints),
     ...(args.profileOut ? ['--profile-out', args.profileOut] : []),
     ...(args.heapRun ? ['--heap-run'] : []),
   ];
   return new Promise((resolveRun, rejectRun) => {
-    const child = spawn(settings.node, argv, { cwd: REPO_ROOT, env: childEnv(mode), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(settings.node, argv, {
+      cwd: REPO_ROOT,
+      env: childEnv(mode),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -745,8 +853,19 @@ function packageVersion(name: string): string {
   }
 }
 
-interface ProfileEntry { functionName: string; file: string; line: number; selfMs: number; totalMs: number; source?: string }
-interface ProfileSummary { total: number; entries: ProfileEntry[]; usPerEvent?: number }
+interface ProfileEntry {
+  functionName: string;
+  file: string;
+  line: number;
+  selfMs: number;
+  totalMs: number;
+  source?: string;
+}
+interface ProfileSummary {
+  total: number;
+  entries: ProfileEntry[];
+  usPerEvent?: number;
+}
 
 /** Generated line (1-based) -> original "file:line" from a .js.map next to the file (VLQ mappings). */
 const sourceMaps = new Map<string, ((line: number) => string | undefined) | undefined>();
@@ -816,7 +935,13 @@ function summarizeProfile(file: string): ProfileSummary {
     const key = `${node.callFrame.functionName}|${shortFile}|${node.callFrame.lineNumber}`;
     let entry = entries.get(key);
     if (!entry) {
-      entry = { functionName: node.callFrame.functionName || '(anonymous)', file: shortFile, line: node.callFrame.lineNumber + 1, selfMs: 0, totalMs: 0 };
+      entry = {
+        functionName: node.callFrame.functionName || '(anonymous)',
+        file: shortFile,
+        line: node.callFrame.lineNumber + 1,
+        selfMs: 0,
+        totalMs: 0,
+      };
       if (url.startsWith(`${DIST}/`)) entry.source = originalPosition(url, entry.line);
       entries.set(key, entry);
     }
@@ -864,11 +989,15 @@ async function runParent(settings: Settings): Promise<void> {
     for (const mode of roundModes) {
       const { result } = await runChildProcess(settings, mode);
       if (result.deliveredEvents !== result.expectedDelivered) {
-        throw new Error(`mode ${mode}: delivered ${result.deliveredEvents} events, expected ${result.expectedDelivered}`);
+        throw new Error(
+          `mode ${mode}: delivered ${result.deliveredEvents} events, expected ${result.expectedDelivered}`,
+        );
       }
       runs.get(mode)!.push(result);
-      log(`  round ${repeat}/${settings.repeats} ${mode}: ${fmt(result.usPerEvent, 2)} us/event (CPU ${fmt((result.cpuSeconds * 1e6) / result.events, 2)}), ${fmtInt(result.eventsPerSec)} events/s` +
-        (result.spans !== undefined && result.spans > 0 ? `, ${fmt(result.spansPerEvent!, 3)} spans/event` : ''));
+      log(
+        `  round ${repeat}/${settings.repeats} ${mode}: ${fmt(result.usPerEvent, 2)} us/event (CPU ${fmt((result.cpuSeconds * 1e6) / result.events, 2)}), ${fmtInt(result.eventsPerSec)} events/s` +
+          (result.spans !== undefined && result.spans > 0 ? `, ${fmt(result.spansPerEvent!, 3)} spans/event` : ''),
+      );
     }
   }
 
@@ -877,7 +1006,8 @@ async function runParent(settings: Settings): Promise<void> {
   if (settings.heapEvents > 0) {
     log(`  heap check: mode c, ${settings.heapEvents} events...`);
     heap = (await runChildProcess(settings, 'c', { events: settings.heapEvents, heapRun: true })).result;
-    if (heap.deliveredEvents !== heap.expectedDelivered) throw new Error(`heap run: delivered ${heap.deliveredEvents} of ${heap.expectedDelivered}`);
+    if (heap.deliveredEvents !== heap.expectedDelivered)
+      throw new Error(`heap run: delivered ${heap.deliveredEvents} of ${heap.expectedDelivered}`);
     log(`  heap control: mode a, ${settings.heapEvents} events...`);
     heapControl = (await runChildProcess(settings, 'a', { events: settings.heapEvents, heapRun: true })).result;
   }
@@ -897,7 +1027,10 @@ async function runParent(settings: Settings): Promise<void> {
   const loadAfter = loadavg();
 
   // ---- figures
-  const stats = new Map<Mode | Breakdown, { us: number; eps: number; min: number; max: number; cpuUs: number; spansPerEvent: number }>();
+  const stats = new Map<
+    Mode | Breakdown,
+    { us: number; eps: number; min: number; max: number; cpuUs: number; spansPerEvent: number }
+  >();
   for (const [mode, results] of runs) {
     if (results.length === 0) continue;
     const us = results.map((r) => r.usPerEvent);
@@ -931,7 +1064,12 @@ async function runParent(settings: Settings): Promise<void> {
     const a = runs.get('a');
     const m = runs.get(mode);
     if (!a || !m || a.length === 0 || m.length === 0) return NaN;
-    return median(m.map((r, i) => r.cpuSeconds / r.events / (a[Math.min(i, a.length - 1)].cpuSeconds / a[Math.min(i, a.length - 1)].events)));
+    return median(
+      m.map(
+        (r, i) =>
+          r.cpuSeconds / r.events / (a[Math.min(i, a.length - 1)].cpuSeconds / a[Math.min(i, a.length - 1)].events),
+      ),
+    );
   };
   // Paired per round: mode_i / a_i, then the median (robust to drift on a shared VM).
   const pairedRatio = (mode: Mode | Breakdown): number => {
@@ -941,7 +1079,18 @@ async function runParent(settings: Settings): Promise<void> {
     return median(m.map((r, i) => r.usPerEvent / a[Math.min(i, a.length - 1)].usPerEvent));
   };
 
-  const header = ['mode', 'setup', 'events/s', 'us/event (median)', 'min-max us/event', 'CPU us/event', 'vs (a)', 'spans/event', 'overhead us/span', 'CPU overhead us/span'];
+  const header = [
+    'mode',
+    'setup',
+    'events/s',
+    'us/event (median)',
+    'min-max us/event',
+    'CPU us/event',
+    'vs (a)',
+    'spans/event',
+    'overhead us/span',
+    'CPU overhead us/span',
+  ];
   const rows: string[][] = [];
   for (const mode of roundModes) {
     const s = stats.get(mode);
@@ -956,7 +1105,11 @@ async function runParent(settings: Settings): Promise<void> {
       `${fmt(s.min)}-${fmt(s.max)}`,
       fmt(s.cpuUs),
       mode === 'a' ? '1.000' : `${fmt(ratio, 3)} (${ratio >= 1 ? '+' : ''}${fmt((ratio - 1) * 100, 1)}%)`,
-      mode === 'a' || mode === 'b' ? '-' : mode === 'd' || isBreakdown ? `${fmt(spansFor(mode), 2)} (${fmt(s.spansPerEvent, 3)} exported)` : fmt(s.spansPerEvent, 2),
+      mode === 'a' || mode === 'b'
+        ? '-'
+        : mode === 'd' || isBreakdown
+          ? `${fmt(spansFor(mode), 2)} (${fmt(s.spansPerEvent, 3)} exported)`
+          : fmt(s.spansPerEvent, 2),
       mode === 'a' || mode === 'b' ? '-' : fmt(perSpan(mode), 2),
       mode === 'a' || mode === 'b' ? '-' : fmt(perSpanCpu(mode), 2),
     ]);
@@ -966,7 +1119,13 @@ async function runParent(settings: Settings): Promise<void> {
   // ---- targets: judged on wall-clock medians, on CPU-time medians, and on best rounds
   // A third reading uses each mode's best round (minimum wall time): on a shared VM the noise only ever
   // slows a round down, so the minimum is the least disturbed figure. Reported next to the medians, not instead.
-  const targets: { name: string; wall: boolean | undefined; cpu: boolean | undefined; best?: boolean; detail: string }[] = [];
+  const targets: {
+    name: string;
+    wall: boolean | undefined;
+    cpu: boolean | undefined;
+    best?: boolean;
+    detail: string;
+  }[] = [];
   const best = (mode: Mode | Breakdown) => stats.get(mode)?.min ?? NaN;
   const bestPerSpan = (mode: Mode | Breakdown) => (best(mode) - best('a')) / spansFor(mode);
   const has = (...modes: (Mode | Breakdown)[]) => modes.every((m) => stats.has(m));
@@ -1028,10 +1187,12 @@ async function runParent(settings: Settings): Promise<void> {
   let heapText = '';
   if (heap?.heap) {
     const { afterWarmup, checkpoints, gc } = heap.heap;
-    const growthOf = (h: NonNullable<ChildResult['heap']>) => h.checkpoints[h.checkpoints.length - 1].heapUsed - h.afterWarmup;
+    const growthOf = (h: NonNullable<ChildResult['heap']>) =>
+      h.checkpoints[h.checkpoints.length - 1].heapUsed - h.afterWarmup;
     // Second half: a leak keeps growing linearly, warm-up effects (JIT, caches) level off.
     const secondHalfOf = (h: NonNullable<ChildResult['heap']>) =>
-      h.checkpoints[h.checkpoints.length - 1].heapUsed - h.checkpoints[Math.floor((h.checkpoints.length - 1) / 2)].heapUsed;
+      h.checkpoints[h.checkpoints.length - 1].heapUsed -
+      h.checkpoints[Math.floor((h.checkpoints.length - 1) / 2)].heapUsed;
     const growth = growthOf(heap.heap);
     const control = heapControl?.heap;
     const attributable = control ? growth - growthOf(control) : growth;
@@ -1040,7 +1201,9 @@ async function runParent(settings: Settings): Promise<void> {
     // The example app itself keeps growing a little (the control shows it): judge the instrumentation's share.
     const secondHalf = secondHalfOf(heap.heap);
     const secondHalfAttributable = control ? secondHalf - secondHalfOf(control) : secondHalf;
-    const ok = gc ? growth <= allowed || (attributable <= 1024 * 1024 && secondHalfAttributable <= 512 * 1024) : undefined;
+    const ok = gc
+      ? growth <= allowed || (attributable <= 1024 * 1024 && secondHalfAttributable <= 512 * 1024)
+      : undefined;
     targets.push({
       name: 'no heap growth after warm-up (mode c)',
       wall: ok,
@@ -1054,10 +1217,18 @@ async function runParent(settings: Settings): Promise<void> {
           : '') +
         (gc ? '' : '; run with --expose-gc for a meaningful figure'),
     });
-    const rows = [['0 (after warm-up)', fmtMb(afterWarmup), '-', control ? fmtMb(control.afterWarmup) : '', control ? '-' : '']];
+    const rows = [
+      ['0 (after warm-up)', fmtMb(afterWarmup), '-', control ? fmtMb(control.afterWarmup) : '', control ? '-' : ''],
+    ];
     checkpoints.forEach((p, i) => {
       const cp = control?.checkpoints[i];
-      rows.push([fmtInt(p.events), fmtMb(p.heapUsed), sign(p.heapUsed - afterWarmup), cp ? fmtMb(cp.heapUsed) : '', cp && control ? sign(cp.heapUsed - control.afterWarmup) : '']);
+      rows.push([
+        fmtInt(p.events),
+        fmtMb(p.heapUsed),
+        sign(p.heapUsed - afterWarmup),
+        cp ? fmtMb(cp.heapUsed) : '',
+        cp && control ? sign(cp.heapUsed - control.afterWarmup) : '',
+      ]);
     });
     heapText =
       markdownTable(['events', '(c) heap used', '(c) vs warm-up', '(a) heap used (control)', '(a) vs warm-up'], rows) +
@@ -1083,7 +1254,8 @@ async function runParent(settings: Settings): Promise<void> {
             ? '@opentelemetry/* (trace, api, core, context)'
             : e.file.startsWith('dist/example/')
               ? 'example app (Twenty-like code)'
-              : e.file.startsWith('node:internal/crypto') || ['Hash', 'digest', 'hexSlice', 'update'].includes(e.functionName)
+              : e.file.startsWith('node:internal/crypto') ||
+                  ['Hash', 'digest', 'hexSlice', 'update'].includes(e.functionName)
                 ? 'node crypto (id hashing)'
                 : e.file.includes('async_hooks')
                   ? 'node async_hooks (AsyncLocalStorage)'
@@ -1095,24 +1267,43 @@ async function runParent(settings: Settings): Promise<void> {
     const groups = new Map<string, number>();
     for (const e of entries) groups.set(group(e), (groups.get(group(e)) ?? 0) + e.selfMs);
     const label = (e: ProfileEntry) => `${e.file}:${e.line}${e.source ? ` (${e.source})` : ''}`;
-    const perEvent = (ms: number) => (settings.profileEvents > 0 ? fmt((ms * 1000) / (Math.ceil(settings.profileEvents / settings.batch) * settings.batch), 2) : 'n/a');
+    const perEvent = (ms: number) =>
+      settings.profileEvents > 0
+        ? fmt((ms * 1000) / (Math.ceil(settings.profileEvents / settings.batch) * settings.batch), 2)
+        : 'n/a';
     profileText = [
       `Measured phase only (${fmtInt(settings.profileEvents)} events, ${fmt(total / 1000, 2)} s of samples, ${fmt(profileSummary.usPerEvent ?? NaN)} us/event in that child, which runs the profiler). ` +
         'The .cpuprofile is in bench/profiles/. "us/event" = self time / events.',
       '',
       'Self time by component:',
       '',
-      markdownTable(['component', 'self ms', '%', 'us/event'], [...groups].sort((x, y) => y[1] - x[1]).map(([g, ms]) => [g, fmt(ms, 0), fmt((ms / total) * 100, 1), perEvent(ms)])),
+      markdownTable(
+        ['component', 'self ms', '%', 'us/event'],
+        [...groups]
+          .sort((x, y) => y[1] - x[1])
+          .map(([g, ms]) => [g, fmt(ms, 0), fmt((ms / total) * 100, 1), perEvent(ms)]),
+      ),
       '',
       'Top functions overall (self time):',
       '',
-      markdownTable(['function', 'where', 'self ms', '%'], entries.slice(0, 20).map((e) => [e.functionName, label(e), fmt(e.selfMs, 0), fmt((e.selfMs / total) * 100, 1)])),
+      markdownTable(
+        ['function', 'where', 'self ms', '%'],
+        entries.slice(0, 20).map((e) => [e.functionName, label(e), fmt(e.selfMs, 0), fmt((e.selfMs / total) * 100, 1)]),
+      ),
       '',
       'Package functions (dist/src, mapped to src/ with the source maps), by self time; total = self + callees, app code included where the package calls it:',
       '',
       markdownTable(
         ['function', 'where', 'self ms', 'self %', 'total %'],
-        ours.slice(0, 20).map((e) => [e.functionName, label(e), fmt(e.selfMs, 0), fmt((e.selfMs / total) * 100, 1), fmt((e.totalMs / total) * 100, 1)]),
+        ours
+          .slice(0, 20)
+          .map((e) => [
+            e.functionName,
+            label(e),
+            fmt(e.selfMs, 0),
+            fmt((e.selfMs / total) * 100, 1),
+            fmt((e.totalMs / total) * 100, 1),
+          ]),
       ),
       '',
       'Dependencies called by the package, by total time (self + callees):',
@@ -1132,7 +1323,16 @@ async function runParent(settings: Settings): Promise<void> {
   const e0 = runs.get('e')?.[0];
   const f0 = runs.get('f')?.[0];
   const cpuList = cpus();
-  const otelPackages = ['api', 'core', 'context-async-hooks', 'sdk-trace', 'sdk-trace-base', 'sdk-metrics', 'sdk-node', 'resources'];
+  const otelPackages = [
+    'api',
+    'core',
+    'context-async-hooks',
+    'sdk-trace',
+    'sdk-trace-base',
+    'sdk-metrics',
+    'sdk-node',
+    'resources',
+  ];
   const markdown = [
     `# Benchmark: SSE record-event pipeline, node ${childVersion}`,
     '',
@@ -1181,7 +1381,8 @@ async function runParent(settings: Settings): Promise<void> {
     '',
     ...(tallyText
       ? [
-          '## Counter totals (tallyRows) of (c), identical in every (c) and (d) child' + (tallyIdentical ? '' : ' — NOT identical'),
+          '## Counter totals (tallyRows) of (c), identical in every (c) and (d) child' +
+            (tallyIdentical ? '' : ' — NOT identical'),
           '',
           `Warm-up plus measured events; exported metric equals tally: ${[...(runs.get('c') ?? []), ...(runs.get('d') ?? [])].every((r) => r.metricMatchesTally) ? 'yes, in every child' : 'NO'}; instrumentation faults: ${[...(runs.get('c') ?? []), ...(runs.get('d') ?? [])].reduce((sum, r) => sum + (r.faults ?? 0), 0)}; stage duration observations equal the spans exported by (c), warm-up included: ${(runs.get('c') ?? []).every((r) => r.durationObservations !== undefined && r.durationObservations === r.allSpans) ? 'yes, in every (c) child' : `NO (${(runs.get('c') ?? []).map((r) => `${r.durationObservations}/${r.allSpans}`).join(', ')})`}.`,
           '',
@@ -1225,6 +1426,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -111,26 +111,54 @@ function parseArgs(argv: string[]): Settings {
     const flag = argv[i];
     const next = () => argv[++i];
     switch (flag) {
-      case '--rounds': settings.rounds = int(flag, next(), 1); break;
-      case '--streams': settings.streams = int(flag, next(), 1); break;
-      case '--warmup-runs': settings.warmupRuns = int(flag, next(), 0); break;
-      case '--latency-events': settings.latencyEvents = int(flag, next(), 1); break;
-      case '--rate': settings.rate = int(flag, next(), 1); break;
-      case '--burst-runs': settings.burstRuns = int(flag, next(), 1); break;
-      case '--burst-steps': settings.burstSteps = int(flag, next(), 1); break;
-      case '--node': settings.node = resolve(next() ?? ''); settings.nodeGiven = true; break;
-      case '--redis-url': settings.redisUrl = next(); break;
-      case '--out': settings.out = resolve(next() ?? ''); break;
-      case '--json': settings.json = true; break;
+      case '--rounds':
+        settings.rounds = int(flag, next(), 1);
+        break;
+      case '--streams':
+        settings.streams = int(flag, next(), 1);
+        break;
+      case '--warmup-runs':
+        settings.warmupRuns = int(flag, next(), 0);
+        break;
+      case '--latency-events':
+        settings.latencyEvents = int(flag, next(), 1);
+        break;
+      case '--rate':
+        settings.rate = int(flag, next(), 1);
+        break;
+      case '--burst-runs':
+        settings.burstRuns = int(flag, next(), 1);
+        break;
+      case '--burst-steps':
+        settings.burstSteps = int(flag, next(), 1);
+        break;
+      case '--node':
+        settings.node = resolve(next() ?? '');
+        settings.nodeGiven = true;
+        break;
+      case '--redis-url':
+        settings.redisUrl = next();
+        break;
+      case '--out':
+        settings.out = resolve(next() ?? '');
+        break;
+      case '--json':
+        settings.json = true;
+        break;
       case '--generation': {
         const g = next() as Generation;
-        if (!(GENERATIONS as readonly string[]).includes(g)) throw new Error(`--generation: one of ${GENERATIONS.join(', ')}`);
+        if (!(GENERATIONS as readonly string[]).includes(g))
+          throw new Error(`--generation: one of ${GENERATIONS.join(', ')}`);
         settings.generation = g;
         break;
       }
       case '--modes': {
-        const list = (next() ?? '').split(',').map((m) => m.trim()).filter(Boolean) as Mode[];
-        if (list.length === 0 || list.some((m) => !MODES.includes(m))) throw new Error(`--modes: comma-separated subset of ${MODES.join(',')}`);
+        const list = (next() ?? '')
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean) as Mode[];
+        if (list.length === 0 || list.some((m) => !MODES.includes(m)))
+          throw new Error(`--modes: comma-separated subset of ${MODES.join(',')}`);
         settings.modes = MODES.filter((m) => list.includes(m));
         break;
       }
@@ -198,12 +226,19 @@ process.once('exit', () => {
   for (const child of live) child.process.kill('SIGKILL');
 });
 
-async function waitFor(what: string, child: Child | undefined, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  child: Child | undefined,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (child && child.process.exitCode !== null) throw new Error(`${child.label} exited while waiting for ${what}:\n${child.output().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${child ? `:\n${child.output().slice(-3000)}` : ''}`);
+    if (child && child.process.exitCode !== null)
+      throw new Error(`${child.label} exited while waiting for ${what}:\n${child.output().slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${child ? `:\n${child.output().slice(-3000)}` : ''}`);
     await sleep(20);
   }
 }
@@ -224,7 +259,13 @@ async function freePort(): Promise<number> {
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (key === 'NODE_OPTIONS' || key.startsWith('OTEL_') || key.startsWith('TWENTY_SSE_OTEL_') || key.startsWith('EXAMPLE_')) delete env[key];
+    if (
+      key === 'NODE_OPTIONS' ||
+      key.startsWith('OTEL_') ||
+      key.startsWith('TWENTY_SSE_OTEL_') ||
+      key.startsWith('EXAMPLE_')
+    )
+      delete env[key];
   }
   delete env.PORT;
   delete env.MESSAGE_QUEUE_TYPE;
@@ -302,7 +343,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** What one stream received in messages [from, to): recordId -> receipt time; duplicates are counted. */
-function receipts(stream: SseStream, from: number, to = stream.messages.length): { byRecord: Map<string, number>; duplicates: number; total: number } {
+function receipts(
+  stream: SseStream,
+  from: number,
+  to = stream.messages.length,
+): { byRecord: Map<string, number>; duplicates: number; total: number } {
   const byRecord = new Map<string, number>();
   let duplicates = 0;
   let total = 0;
@@ -343,18 +388,23 @@ async function runDeployment(ctx: Context, round: number, mode: Mode): Promise<D
   const streams: SseStream[] = [];
   try {
     await Promise.all([
-      waitFor('the API server', server, async () => {
-        try {
-          const response = await fetch(`${ctx.url}/metadata`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ query: '{ twentyGeneration }' }),
-          });
-          return response.ok;
-        } catch {
-          return false;
-        }
-      }, 60_000),
+      waitFor(
+        'the API server',
+        server,
+        async () => {
+          try {
+            const response = await fetch(`${ctx.url}/metadata`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ query: '{ twentyGeneration }' }),
+            });
+            return response.ok;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+      ),
       waitFor('the queue worker', worker, () => /consuming/.test(worker.output()), 60_000),
     ]);
 
@@ -362,15 +412,24 @@ async function runDeployment(ctx: Context, round: number, mode: Mode): Promise<D
     const user = await client.seed.user({ workspaceId });
     for (let i = 0; i < settings.streams; i++) {
       const stream = await client.streams.open({ token: user.token, timeoutMs: 20_000 });
-      if (!(await stream.addQuery({ queryId: QUERY_ID, operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } }))) {
+      if (
+        !(await stream.addQuery({
+          queryId: QUERY_ID,
+          operationSignature: { objectNameSingular: 'company', variables: { filter: {} } },
+        }))
+      ) {
         throw new Error('addQueryToEventStream returned false');
       }
       streams.push(stream);
     }
     const createCompany = () => client.workflows.steps.createRecord('company', { name: 'e2e', stage: 'LEAD' });
     const single = await client.seed.workflowVersion({ workspaceId, steps: [createCompany()] });
-    const chain = await client.seed.workflowVersion({ workspaceId, steps: Array.from({ length: settings.burstSteps }, createCompany) });
-    const enqueue = (workflowVersionId: string) => mutations.runWorkflow({ workspaceId, workflowVersionId, manual: false });
+    const chain = await client.seed.workflowVersion({
+      workspaceId,
+      steps: Array.from({ length: settings.burstSteps }, createCompany),
+    });
+    const enqueue = (workflowVersionId: string) =>
+      mutations.runWorkflow({ workspaceId, workflowVersionId, manual: false });
 
     // Enqueues `runs`, then waits until every stream received `events` more events; returns where each stream started.
     const phase = async (events: number, enqueueAll: () => Promise<void>) => {
@@ -432,19 +491,26 @@ async function runDeployment(ctx: Context, round: number, mode: Mode): Promise<D
     streams.forEach((stream, s) => {
       const latency = receipts(stream, latencyFrom[s], burstFrom[s]);
       const burst = receipts(stream, burstFrom[s]);
-      for (const [what, got, expected] of [['latency', latency, settings.latencyEvents], ['burst', burst, burstEvents]] as const) {
+      for (const [what, got, expected] of [
+        ['latency', latency, settings.latencyEvents],
+        ['burst', burst, burstEvents],
+      ] as const) {
         if (got.duplicates > 0 || got.byRecord.size !== expected || got.total !== expected) {
-          throw new Error(`${mode} round ${round}, stream ${s + 1}, ${what} phase: ${got.total} events received (${got.byRecord.size} distinct), expected ${expected}`);
+          throw new Error(
+            `${mode} round ${round}, stream ${s + 1}, ${what} phase: ${got.total} events received (${got.byRecord.size} distinct), expected ${expected}`,
+          );
         }
       }
       for (const [recordId, at] of latency.byRecord) {
         const emit = emittedAt.get(recordId);
-        if (emit === undefined) throw new Error(`record ${recordId} reached the browser without an emit in the ground truth`);
+        if (emit === undefined)
+          throw new Error(`record ${recordId} reached the browser without an emit in the ground truth`);
         latencies.push(at - emit);
       }
       for (const [recordId, at] of burst.byRecord) {
         const emit = emittedAt.get(recordId);
-        if (emit === undefined) throw new Error(`record ${recordId} reached the browser without an emit in the ground truth`);
+        if (emit === undefined)
+          throw new Error(`record ${recordId} reached the browser without an emit in the ground truth`);
         if (s === 0) burstEmits.push(emit);
         lastReceipt = Math.max(lastReceipt, at);
         burstReceipts++;
@@ -456,14 +522,19 @@ async function runDeployment(ctx: Context, round: number, mode: Mode): Promise<D
     const warmupEvents = settings.warmupRuns * settings.burstSteps;
     const totalEvents = warmupEvents + settings.latencyEvents + burstEvents;
     if (emitted.reduce((sum, record) => sum + record.count, 0) !== totalEvents) {
-      throw new Error(`${mode} round ${round}: the worker emitted ${emitted.reduce((sum, record) => sum + record.count, 0)} events, expected ${totalEvents}`);
+      throw new Error(
+        `${mode} round ${round}: the worker emitted ${emitted.reduce((sum, record) => sum + record.count, 0)} events, expected ${totalEvents}`,
+      );
     }
 
     for (const stream of streams.splice(0)) stream.close();
     await Promise.all([server.stop(), worker.stop()]);
     const sinkAfter = await sinkStats(ctx.sinkUrl);
     const stderr = `${server.stderr()}\n${worker.stderr()}`;
-    const spansDropped = [...stderr.matchAll(/\[twenty-sse-otel\] (\d+) spans? dropped/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    const spansDropped = [...stderr.matchAll(/\[twenty-sse-otel\] (\d+) spans? dropped/g)].reduce(
+      (sum, match) => sum + Number(match[1]),
+      0,
+    );
     const report = /\[twenty-sse-otel\] (generation [^\n]*)/.exec(worker.stderr())?.[1] ?? '';
 
     return {
@@ -506,7 +577,8 @@ const median = (values: number[]) => {
 };
 const fmt = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const fmtInt = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a');
-const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(3)} (${value >= 1 ? '+' : ''}${((value - 1) * 100).toFixed(1)}%)` : 'n/a');
+const ratio = (value: number) =>
+  Number.isFinite(value) ? `${value.toFixed(3)} (${value >= 1 ? '+' : ''}${((value - 1) * 100).toFixed(1)}%)` : 'n/a';
 
 function markdownTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
@@ -528,7 +600,8 @@ function summaryTable(settings: Settings, results: DeploymentResult[]): string {
     const of = results.filter((r) => r.mode === mode);
     const range = (pick: (r: DeploymentResult) => number, digits: number) =>
       `${fmt(Math.min(...of.map(pick)), digits)}-${fmt(Math.max(...of.map(pick)), digits)}`;
-    const vsA = (pick: (r: DeploymentResult) => number) => (mode === 'a' ? '1.000' : ratio(medianRatio(results, mode, pick)));
+    const vsA = (pick: (r: DeploymentResult) => number) =>
+      mode === 'a' ? '1.000' : ratio(medianRatio(results, mode, pick));
     return [
       `${mode}`,
       MODE_LABEL[mode],
@@ -569,7 +642,21 @@ function summaryTable(settings: Settings, results: DeploymentResult[]): string {
 
 function roundsTable(results: DeploymentResult[]): string {
   return markdownTable(
-    ['round', 'mode', 'load (1 min) at start', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'worker events/s', 'delivered events/s', 'worker CPU us/event', 'server CPU us/event', 'spans/event', 'spans dropped'],
+    [
+      'round',
+      'mode',
+      'load (1 min) at start',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'worker events/s',
+      'delivered events/s',
+      'worker CPU us/event',
+      'server CPU us/event',
+      'spans/event',
+      'spans dropped',
+    ],
     results.map((r) => [
       String(r.round),
       r.mode,
@@ -592,7 +679,12 @@ function roundsTable(results: DeploymentResult[]): string {
 
 async function startRedis(): Promise<{ url: string; child: Child }> {
   const port = await freePort();
-  const child = startChild('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env);
+  const child = startChild(
+    'redis',
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    process.env,
+  );
   live.add(child);
   await waitFor('redis-server', child, () => /Ready to accept connections/i.test(child.output()), 20_000);
   return { url: `redis://127.0.0.1:${port}`, child };
@@ -604,7 +696,8 @@ async function main(): Promise<void> {
   const childVersion = spawnSync(settings.node, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
   if (!childVersion) throw new Error(`cannot run ${settings.node}`);
   const major = Number(childVersion.replace(/^v/, '').split('.')[0]);
-  const outFile = settings.out ?? join(REPO_ROOT, 'bench', settings.nodeGiven ? `results-node${major}.md` : 'results.md');
+  const outFile =
+    settings.out ?? join(REPO_ROOT, 'bench', settings.nodeGiven ? `results-node${major}.md` : 'results.md');
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   const workDir = mkdtempSync(join(tmpdir(), 'twenty-sse-e2e-'));
@@ -619,7 +712,16 @@ async function main(): Promise<void> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     client = await startTwentyLikeApp({ generation: settings.generation, mode: 'client', url, redisUrl });
-    const ctx: Context = { settings, client, mutations: client.app.get(ExampleMutationsService), redisUrl, url, port, sinkUrl, workDir };
+    const ctx: Context = {
+      settings,
+      client,
+      mutations: client.app.get(ExampleMutationsService),
+      redisUrl,
+      url,
+      port,
+      sinkUrl,
+      workDir,
+    };
 
     log(
       `e2e bench: server and worker on node ${childVersion}, generation ${settings.generation}, ${settings.streams} SSE connections, ` +
@@ -658,12 +760,12 @@ async function main(): Promise<void> {
       `- Browser side: ${settings.streams} real graphql-sse connections (\`onEventSubscription\`, one event stream each, one query on \`company\` with an empty filter, so every created company reaches every connection), opened by the driver process with a seeded user's token.`,
       `- Events: workflow runs of \`CREATE_RECORD\` steps on \`company\`, enqueued in the Redis job queue by the driver and executed by the worker, so every event is emitted in the worker and crosses worker -> Redis pub/sub -> server -> SSE.`,
       `- Per deployment: warm-up of ${settings.warmupRuns} runs x ${settings.burstSteps} steps (not measured); latency phase of ${settings.latencyEvents} one-step runs enqueued at ${settings.rate}/s (open loop, the worker is never saturated); burst of ${settings.burstRuns} runs x ${settings.burstSteps} steps enqueued at once.`,
-      '- emit -> browser latency: the worker\'s ground truth timestamps each emitted batch inside `WorkspaceEventEmitter.emitDatabaseBatchEvent` (before the event is handed to the listeners), the SSE client timestamps each message as graphql-sse hands it over; both on the machine\'s monotonic clock (`process.hrtime`, shared by all processes), matched by record id, one sample per (event, connection). No carrier is used, so the uninstrumented mode is measured the same way. The package\'s work before the ground-truth call (the start of the emit span) is outside the interval; everything after it is inside.',
-      '- Worker throughput: events the worker emitted per second during the burst (first to last emit); delivered events/s: burst events / (last browser receipt - first emit). CPU us/event: user + system time of each process (/proc, 10 ms ticks) from the first enqueue of the burst to the last receipt, divided by the burst\'s events.',
+      "- emit -> browser latency: the worker's ground truth timestamps each emitted batch inside `WorkspaceEventEmitter.emitDatabaseBatchEvent` (before the event is handed to the listeners), the SSE client timestamps each message as graphql-sse hands it over; both on the machine's monotonic clock (`process.hrtime`, shared by all processes), matched by record id, one sample per (event, connection). No carrier is used, so the uninstrumented mode is measured the same way. The package's work before the ground-truth call (the start of the emit span) is outside the interval; everything after it is inside.",
+      "- Worker throughput: events the worker emitted per second during the burst (first to last emit); delivered events/s: burst events / (last browser receipt - first emit). CPU us/event: user + system time of each process (/proc, 10 ms ticks) from the first enqueue of the burst to the last receipt, divided by the burst's events.",
       `- Modes: (a) no instrumentation; (c) \`TWENTY_SSE_OTEL_ENABLED=true\`, SDK defaults (parent-based always-on sampler, batch span processor queue 2048 / batch 512 / 5 s), OTLP http/protobuf to a sink process that counts spans and answers at once; (d) as (c) with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`. Metrics are exported every 60 s (the default), so at most once per deployment plus the flush at shutdown.` +
         (report ? ` Worker startup report: ${report}.` : ''),
       `- ${settings.rounds} rounds; every round deploys each mode once, in rotated order (round 1: ${settings.modes.join(' ')}; round 2: ${[...settings.modes.slice(1), settings.modes[0]].join(' ')}; ...). Figures are medians over the rounds (range in brackets); "vs (a)" is the median of the per-round ratios mode/a. Every event was checked to reach every connection exactly once.`,
-      '- The example\'s ground truth appends a JSON line per emitted batch and per forwarded (batch, stream) to a file, synchronously, in every mode: it is part of the measured work, the same in each mode.',
+      "- The example's ground truth appends a JSON line per emitted batch and per forwarded (batch, stream) to a file, synchronously, in every mode: it is part of the measured work, the same in each mode.",
       '',
       summary,
       '',
@@ -674,7 +776,9 @@ async function main(): Promise<void> {
 
     process.stdout.write(`\n${summary}\n`);
     writeE2eResults(outFile, section);
-    log(`\nwrote the end-to-end section of ${relative(REPO_ROOT, outFile) || outFile} (${fmt((Date.now() - t0) / 1000, 0)} s)`);
+    log(
+      `\nwrote the end-to-end section of ${relative(REPO_ROOT, outFile) || outFile} (${fmt((Date.now() - t0) / 1000, 0)} s)`,
+    );
     if (settings.json) process.stdout.write(`${JSON.stringify({ node: childVersion, results })}\n`);
   } finally {
     await client?.close().catch(() => undefined);
@@ -687,7 +791,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },
 );

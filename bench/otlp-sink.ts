@@ -31,7 +31,12 @@ function varint(buffer: Buffer, offset: number): [number, number] {
 }
 
 /** Calls `onField` for each length-delimited field of the message in buffer[start, end); skips the others. */
-function eachMessageField(buffer: Buffer, start: number, end: number, onField: (field: number, from: number, to: number) => void): void {
+function eachMessageField(
+  buffer: Buffer,
+  start: number,
+  end: number,
+  onField: (field: number, from: number, to: number) => void,
+): void {
   let offset = start;
   while (offset < end) {
     const [tag, afterTag] = varint(buffer, offset);

@@ -20,7 +20,15 @@ import { CLOSE_REASONS, type Origin } from '../src/semconv';
 
 import { startInProcessTelemetry, type FailureSummary, type InProcessTelemetry } from './in-process-telemetry';
 import { HELP_TEXT, parseDemoArgs, UsageError } from './options';
-import { countReceived, DEFAULT_SCENARIO, DEMO_SCENARIOS, findScenario, waitForDeliveries, type BrowserReceived, type DemoScenario } from './scenarios';
+import {
+  countReceived,
+  DEFAULT_SCENARIO,
+  DEMO_SCENARIOS,
+  findScenario,
+  waitForDeliveries,
+  type BrowserReceived,
+  type DemoScenario,
+} from './scenarios';
 
 const WIDTH = 100;
 const EXAMPLE_TRACE_IDS = 3;
@@ -83,7 +91,14 @@ const summarizeGroundTruth = (records: GroundTruthRecord[], onRedis: boolean): D
     const row = rows.get(key);
 
     if (row) row.count += record.count;
-    else rows.set(key, { stage: record.stage, origin: record.origin, outcome: record.kind, ...(reason && { reason }), count: record.count });
+    else
+      rows.set(key, {
+        stage: record.stage,
+        origin: record.origin,
+        outcome: record.kind,
+        ...(reason && { reason }),
+        count: record.count,
+      });
   }
   const pubsubRows: FunnelRow[] = onRedis ? pubsubOutcomes(records).map((row) => ({ stage: 'pubsub', ...row })) : [];
 
@@ -125,7 +140,9 @@ const runScenario = async (
       instrumentation: {
         // the line the package printed at startup: the targets, then the Nest version it hooked
         startupReport: runtime.report(),
-        missingTargets: startup.lines.filter((line) => line.status === 'missing').map((line) => `${line.className}.${line.method}`),
+        missingTargets: startup.lines
+          .filter((line) => line.status === 'missing')
+          .map((line) => `${line.className}.${line.method}`),
         faults: runtime.telemetry.faultCount(),
         subscriberCountNote: runtime.telemetry.subscriberCountNote ?? null,
       },
@@ -143,7 +160,10 @@ const runScenario = async (
       groundTruth: summarizeGroundTruth(app.readGroundTruth(), redisUrl !== undefined),
     };
 
-    return { json, lostWorkflowTrace: lostWorkflowTraceIds[0] ? await telemetry.trace(lostWorkflowTraceIds[0]) : undefined };
+    return {
+      json,
+      lostWorkflowTrace: lostWorkflowTraceIds[0] ? await telemetry.trace(lostWorkflowTraceIds[0]) : undefined,
+    };
   } finally {
     await app.close();
     await runtime.shutdown();
@@ -156,7 +176,13 @@ const summarizeConnections = ({ lifetimes, ...counts }: ConnectionSnapshot): Dem
   return { ...counts, lifetimes: { count: all.length, maxSeconds: all.length > 0 ? Math.max(...all) : 0 } };
 };
 
-const describeConnections = ({ opened, active, closed, resubscriptions, lateEvents }: DemoJson['connections']): string => {
+const describeConnections = ({
+  opened,
+  active,
+  closed,
+  resubscriptions,
+  lateEvents,
+}: DemoJson['connections']): string => {
   const closes = CLOSE_REASONS.filter((reason) => closed[reason] > 0).map((reason) => `${closed[reason]} ${reason}`);
   const again = resubscriptions.open_here + resubscriptions.closed_here + resubscriptions.registered;
   const late = Object.values(lateEvents).reduce((sum, count) => sum + (count ?? 0), 0);
@@ -204,7 +230,9 @@ const renderText = (scenario: DemoScenario, result: DemoJson): string => {
     '',
     'Instrumentation (started in this process before the app, in-memory exporters, no collector):',
     `  ${result.instrumentation.startupReport}`,
-    ...(result.instrumentation.subscriberCountNote ? [`  ${wrap(result.instrumentation.subscriberCountNote, '  ')}`] : []),
+    ...(result.instrumentation.subscriberCountNote
+      ? [`  ${wrap(result.instrumentation.subscriberCountNote, '  ')}`]
+      : []),
     '',
     'Per stage and origin: events that entered ("in"), went on ("on") or were dropped, and why:',
     '',
@@ -238,7 +266,10 @@ const renderHtml = (scenario: DemoScenario, result: DemoJson, trace: TraceView |
       { label: 'Checks', text: scenario.checks },
       {
         label: 'Browser',
-        text: streamsOpen === 0 ? 'no event stream was open' : `received ${ui.received} of ${ui.sent} UI updates and ${workflow.received} of ${workflow.sent} workflow updates`,
+        text:
+          streamsOpen === 0
+            ? 'no event stream was open'
+            : `received ${ui.received} of ${ui.sent} UI updates and ${workflow.received} of ${workflow.sent} workflow updates`,
       },
     ],
     trace,
@@ -251,9 +282,12 @@ const renderList = (): string => {
   const lines = [`Scenarios (npm run demo -- --scenario NAME [--generation ${TWENTY_GENERATIONS.join('|')}]):`, ''];
 
   for (const scenario of DEMO_SCENARIOS) {
-    const where = scenario.conditionIn.length === TWENTY_GENERATIONS.length ? 'all generations' : scenario.conditionIn.join(', ');
+    const where =
+      scenario.conditionIn.length === TWENTY_GENERATIONS.length ? 'all generations' : scenario.conditionIn.join(', ');
 
-    lines.push(`  ${scenario.name.padEnd(width)}${wrap(`${scenario.summary} [${where}]`, ' '.repeat(width + 2), WIDTH)}`);
+    lines.push(
+      `  ${scenario.name.padEnd(width)}${wrap(`${scenario.summary} [${where}]`, ' '.repeat(width + 2), WIDTH)}`,
+    );
   }
   lines.push('', `Default: ${DEFAULT_SCENARIO}. In brackets: the Twenty generations whose code has the condition.`);
 
@@ -283,7 +317,12 @@ const main = async (argv: string[]): Promise<number> => {
     print(
       options.json
         ? JSON.stringify(
-            DEMO_SCENARIOS.map(({ name, summary, conditionIn }) => ({ name, summary, conditionIn, default: name === DEFAULT_SCENARIO })),
+            DEMO_SCENARIOS.map(({ name, summary, conditionIn }) => ({
+              name,
+              summary,
+              conditionIn,
+              default: name === DEFAULT_SCENARIO,
+            })),
             null,
             2,
           )
@@ -301,7 +340,9 @@ const main = async (argv: string[]): Promise<number> => {
     try {
       fs.accessSync(directory, fs.constants.W_OK);
     } catch {
-      process.stderr.write(`demo: --html ${options.html}: the directory ${directory} does not exist or is not writable\n`);
+      process.stderr.write(
+        `demo: --html ${options.html}: the directory ${directory} does not exist or is not writable\n`,
+      );
 
       return 2;
     }
@@ -311,7 +352,12 @@ const main = async (argv: string[]): Promise<number> => {
   process.env.EXAMPLE_LOG_LEVELS ??= 'none';
   const scenario = findScenario(options.scenario)!;
   const telemetry = startInProcessTelemetry();
-  const { json: result, lostWorkflowTrace } = await runScenario(scenario, options.generation, options.events, telemetry);
+  const { json: result, lostWorkflowTrace } = await runScenario(
+    scenario,
+    options.generation,
+    options.events,
+    telemetry,
+  );
 
   print(options.json ? JSON.stringify(result, null, 2) : renderText(scenario, result));
   if (options.html !== undefined) {

@@ -70,7 +70,10 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
   if (!runtime) {
     throw new Error(`the instrumentation did not start: ${logs.join('; ') || 'no reason given'}`);
   }
-  runtime.instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
+  runtime.instrumentation.instrumentNestCore(
+    require('@nestjs/core'),
+    (require('@nestjs/core/package.json') as { version: string }).version,
+  );
 
   return {
     runtime,
@@ -94,7 +97,11 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
             startUs: micros(span.startTime),
             durationUs: micros(span.duration),
             attributes: plainAttributes(span.attributes),
-            events: span.events.map((event) => ({ name: event.name, timeUs: micros(event.time), attributes: plainAttributes(event.attributes ?? {}) })),
+            events: span.events.map((event) => ({
+              name: event.name,
+              timeUs: micros(event.time),
+              attributes: plainAttributes(event.attributes ?? {}),
+            })),
             error: span.status.code === SpanStatusCode.ERROR,
           })),
       };
@@ -118,7 +125,8 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
       const traceIds = new Set<string>();
 
       for (const span of spans.getFinishedSpans()) {
-        const lost = Number(span.attributes[ATTR.EVENTS_DROPPED] ?? 0) + Number(span.attributes[ATTR.EVENTS_FAILED] ?? 0);
+        const lost =
+          Number(span.attributes[ATTR.EVENTS_DROPPED] ?? 0) + Number(span.attributes[ATTR.EVENTS_FAILED] ?? 0);
 
         if (span.attributes[ATTR.ORIGIN] === origin && lost > 0) {
           traceIds.add(span.spanContext().traceId);
@@ -154,7 +162,8 @@ export const startInProcessTelemetry = (): InProcessTelemetry => {
 
           const countedFailed = Number(span.attributes[ATTR.EVENTS_FAILED] ?? 0) > 0;
 
-          if (countedFailed && outer !== stage && !summary.propagatedTo.includes(outer)) summary.propagatedTo.push(outer);
+          if (countedFailed && outer !== stage && !summary.propagatedTo.includes(outer))
+            summary.propagatedTo.push(outer);
         }
         summary.propagatedTo.sort((a, b) => STAGES.indexOf(b) - STAGES.indexOf(a));
         summaries.set(key, summary);

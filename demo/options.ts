@@ -34,7 +34,13 @@ const isFlag = (name: string): name is keyof typeof FLAGS => Object.hasOwn(FLAGS
  * one-line message rather than parseArgs's wording.
  */
 export const parseDemoArgs = (argv: string[]): DemoOptions => {
-  const { values, tokens } = parseArgs({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: FLAGS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
 
   for (const token of tokens) {
     const arg = argv[token.index];
@@ -43,7 +49,9 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
       throw new UsageError(`unexpected argument "${arg}"; options start with -- (see --help)`);
     }
     if (token.kind === 'option-terminator' || !isFlag(token.name)) {
-      throw new UsageError(`unknown option "${arg}"; use --scenario, --generation, --events, --json, --html, --list or --help`);
+      throw new UsageError(
+        `unknown option "${arg}"; use --scenario, --generation, --events, --json, --html, --list or --help`,
+      );
     }
     if (FLAGS[token.name].type === 'boolean') {
       if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value (see --help)`);
@@ -61,9 +69,7 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
   const scenario = text('scenario') ?? DEFAULT_SCENARIO;
 
   if (!findScenario(scenario)) {
-    throw new UsageError(
-      `unknown scenario "${scenario}"; use one of: ${DEMO_SCENARIOS.map((s) => s.name).join(', ')}`,
-    );
+    throw new UsageError(`unknown scenario "${scenario}"; use one of: ${DEMO_SCENARIOS.map((s) => s.name).join(', ')}`);
   }
 
   const generation = text('generation') ?? DEFAULT_GENERATION;
@@ -85,7 +91,14 @@ export const parseDemoArgs = (argv: string[]): DemoOptions => {
 
   const html = text('html');
 
-  return { kind: 'run', scenario, generation: generation as TwentyGeneration, events, json, ...(html !== undefined && { html }) };
+  return {
+    kind: 'run',
+    scenario,
+    generation: generation as TwentyGeneration,
+    events,
+    json,
+    ...(html !== undefined && { html }),
+  };
 };
 
 export const HELP_TEXT = `Twenty SSE pipeline demo: runs a Twenty-like app in this process with the

@@ -95,7 +95,10 @@ type Workspace = {
 const seedWorkspace = async (
   app: TwentyLikeApp,
   events: number,
-  { uiCompany = {}, workflowCompany = {} }: { uiCompany?: Record<string, unknown>; workflowCompany?: Record<string, unknown> } = {},
+  {
+    uiCompany = {},
+    workflowCompany = {},
+  }: { uiCompany?: Record<string, unknown>; workflowCompany?: Record<string, unknown> } = {},
 ): Promise<Workspace> => {
   const { workspaceId } = await app.seed.workspace();
   const editor = await app.seed.user({ workspaceId });
@@ -232,7 +235,9 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       const stream = await openTable(app, workspace.editor.token, companiesTable({ stage: { eq: 'LEAD' } }));
 
       await interleave(app, workspace, events, renameInUi, ({ index }) =>
-        runWorkflowUpdate(app, workspace.workspaceId, 'company', workspace.workflowCompanies[index].id, { stage: 'WON' }),
+        runWorkflowUpdate(app, workspace.workspaceId, 'company', workspace.workflowCompanies[index].id, {
+          stage: 'WON',
+        }),
       );
 
       return runOf(workspace, [stream]);
@@ -246,7 +251,8 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       ui: UI_RENAMES(events),
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
-    checks: 'the baseline: with a logged-in subscriber and a matching query, workflow events travel exactly like UI events.',
+    checks:
+      'the baseline: with a logged-in subscriber and a matching query, workflow events travel exactly like UI events.',
     conditionIn: ALL,
     run: (app, events) => tableOpenBy(app, events, async (workspace) => workspace.editor.token),
   },
@@ -289,7 +295,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
     checks:
-      "does eventStreamService.getActiveStreamIds(workspaceId) return anything? If not, every event is dropped before any per-stream check (D1).",
+      'does eventStreamService.getActiveStreamIds(workspaceId) return anything? If not, every event is dropped before any per-stream check (D1).',
     conditionIn: ALL,
     run: async (app, events) => {
       const workspace = await seedWorkspace(app, events);
@@ -427,7 +433,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: `an automatic workflow updates ${events} people; no open query watches people`,
     }),
     checks:
-      'D8: no registered query of the stream has the event\'s object, so the event matches nothing (the people table would refresh if it were open). In the September 2026 publishers this is the early return before the access gate (N1).',
+      "D8: no registered query of the stream has the event's object, so the event matches nothing (the people table would refresh if it were open). In the September 2026 publishers this is the early return before the access gate (N1).",
     conditionIn: ALL,
     run: async (app, events) => {
       const workspace = await seedWorkspace(app, events);
@@ -506,7 +512,8 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       ui: UI_RENAMES(events),
       workflow: WORKFLOW_SETS_EMPLOYEES(events),
     }),
-    checks: 'D7b: the record-share gate of ObjectRecordEventPublisher does not admit records not shared with the subscriber.',
+    checks:
+      'D7b: the record-share gate of ObjectRecordEventPublisher does not admit records not shared with the subscriber.',
     conditionIn: ['publisher'],
     notInOtherGenerations:
       'Only ObjectRecordEventPublisher up to 009451dc has this per-stream share gate (IS_RECORD_SHARING_ENABLED); the September 2026 forms use RecordAccessPolicyService and IS_RECORD_LEVEL_SHARING_ENABLED instead: expect every event to be delivered.',
@@ -520,7 +527,8 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
   },
   {
     name: 'record-access-denied',
-    summary: 'record-level sharing is on, companies are private and none is shared with the subscriber (September 2026)',
+    summary:
+      'record-level sharing is on, companies are private and none is shared with the subscriber (September 2026)',
     situation: (events) => ({
       stream: 'a user has the companies table open; IS_RECORD_LEVEL_SHARING_ENABLED is on and companies are PRIVATE',
       ui: UI_RENAMES(events),
@@ -550,7 +558,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
     checks: "D4': resolveStreamRoleIds returns [] because the stream's application is inactive.",
     conditionIn: ['publisher', ...SEPTEMBER_2026],
     notInOtherGenerations:
-      'Only ObjectRecordEventPublisher resolves roles through the stream\'s application: expect every event to be delivered.',
+      "Only ObjectRecordEventPublisher resolves roles through the stream's application: expect every event to be delivered.",
     run: (app, events) =>
       tableOpenBy(app, events, async ({ workspaceId }) => {
         const { applicationId } = await app.seed.application({ workspaceId, active: false });
@@ -567,7 +575,7 @@ export const DEMO_SCENARIOS: DemoScenario[] = [
       workflow: `an automatic workflow "updates" ${events} other companies with the values they already have`,
     }),
     checks:
-      "do workflow mutations reach EntityEventsToDbListener and publishToEventStreams at all? A write that changes nothing emits no database event, so nothing downstream ever sees it.",
+      'do workflow mutations reach EntityEventsToDbListener and publishToEventStreams at all? A write that changes nothing emits no database event, so nothing downstream ever sees it.',
     conditionIn: ALL,
     run: async (app, events) => {
       // updatedBy is written too, so the records already carry the workflow actor.

@@ -22,7 +22,10 @@ const ALL = (outcome: string): Record<TwentyGeneration, string> => ({
 });
 
 // The September 2026 publishers (record-share gate at faec8d88, record-access gate at 2c712b6a).
-const SEPTEMBER = (recordShare: string, recordAccess = recordShare) => ({ record_share: recordShare, record_access: recordAccess });
+const SEPTEMBER = (recordShare: string, recordAccess = recordShare) => ({
+  record_share: recordShare,
+  record_access: recordAccess,
+});
 
 const companyQuery = (filter: Record<string, unknown> = {}): Record<string, RecordGqlOperationSignature> => ({
   'record-table-virtualized-company': { objectNameSingular: 'company', variables: { filter } },
@@ -252,8 +255,7 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
   },
   {
     name: 'workflow_update_leaves_filter',
-    description:
-      'D8 (the seed bug): a workflow moves a record out of the table filter; V5/V8 test only `after`',
+    description: 'D8 (the seed bug): a workflow moves a record out of the table filter; V5/V8 test only `after`',
     expected: { v1: 'forwarded', v5: 'D8', v8: 'D8', publisher: 'forwarded', ...SEPTEMBER('forwarded') },
     run: async (app) => {
       const { workspaceId, company, adminAuthContext } = await setUp(app);
@@ -280,7 +282,13 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
       const { roleId } = await app.seed.role({ workspaceId });
       const reader = await app.seed.user({ workspaceId, roleId });
 
-      await app.seed.rlsPredicate({ workspaceId, roleId, objectNameSingular: 'company', fieldName: 'stage', value: 'LEAD' });
+      await app.seed.rlsPredicate({
+        workspaceId,
+        roleId,
+        objectNameSingular: 'company',
+        fieldName: 'stage',
+        value: 'LEAD',
+      });
       await app.streams.createStreamState({
         workspaceId,
         authContext: { userId: reader.userId, userWorkspaceId: reader.userWorkspaceId },
@@ -320,7 +328,12 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
         authContext: { userId: owner.userId, userWorkspaceId: owner.userWorkspaceId },
         queries: companyQuery(),
       });
-      await app.ui.updateRecord({ token: admin.token, objectNameSingular: 'company', id: company.id, data: { name: 'Owned 2' } });
+      await app.ui.updateRecord({
+        token: admin.token,
+        objectNameSingular: 'company',
+        id: company.id,
+        data: { name: 'Owned 2' },
+      });
 
       return { workspaceId };
     },
@@ -359,4 +372,3 @@ export const DROP_CONDITION_SCENARIOS: DropConditionScenario[] = [
     },
   },
 ];
-

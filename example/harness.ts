@@ -78,11 +78,12 @@ type AuthInput = { token?: string; authContext?: WorkspaceAuthContext };
 // stream goes to (default: the app's `url`).
 type ServerInput = { serverUrl?: string };
 
-export type UiMutationInput = AuthInput & ServerInput & {
-  objectNameSingular: string;
-  id?: string;
-  data?: Record<string, unknown>;
-};
+export type UiMutationInput = AuthInput &
+  ServerInput & {
+    objectNameSingular: string;
+    id?: string;
+    data?: Record<string, unknown>;
+  };
 
 export type WorkflowRunResult = {
   workflowRunId: string;
@@ -133,7 +134,11 @@ export type TwentyLikeApp = {
     destroyRecord: (input: UiMutationInput & { id: string }) => Promise<ObjectRecord | null>;
   };
   workflows: {
-    runAutomatic: (input: { workspaceId: string; steps: WorkflowAction[]; wait?: boolean }) => Promise<WorkflowRunResult>;
+    runAutomatic: (input: {
+      workspaceId: string;
+      steps: WorkflowAction[];
+      wait?: boolean;
+    }) => Promise<WorkflowRunResult>;
     runManual: (input: {
       workspaceId: string;
       workspaceMemberId: string;
@@ -221,9 +226,7 @@ const waitUntil = async (condition: () => Promise<boolean> | boolean, timeoutMs:
   }
 };
 
-export const startTwentyLikeApp = async (
-  options: StartTwentyLikeAppOptions = {},
-): Promise<TwentyLikeApp> => {
+export const startTwentyLikeApp = async (options: StartTwentyLikeAppOptions = {}): Promise<TwentyLikeApp> => {
   const generation = options.generation ?? DEFAULT_GENERATION;
   const mode = options.mode ?? 'single';
 
@@ -556,7 +559,8 @@ export const startTwentyLikeApp = async (
     faults: {
       failEnrichment: (times = 1) => app.get(ProcessNestedRelationsHelper).failNextCalls(times),
       failNextCommits: (times = 1) => app.get(GlobalWorkspaceOrmManager).failNextCommits(times),
-      failListenerPrecheck: (times = 1) => app.get(TimelineActivityRoutingPlanService, { strict: false }).failNextCalls(times),
+      failListenerPrecheck: (times = 1) =>
+        app.get(TimelineActivityRoutingPlanService, { strict: false }).failNextCalls(times),
     },
     groundTruth,
     readGroundTruth,

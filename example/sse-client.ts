@@ -50,9 +50,7 @@ type OnEventSubscriptionMessage = {
 };
 
 // Both payload generations, as one list of { queryIds, event }.
-export const flattenDeliveredEvents = (
-  messages: OnEventSubscriptionMessage[],
-): DeliveredObjectRecordEvent[] =>
+export const flattenDeliveredEvents = (messages: OnEventSubscriptionMessage[]): DeliveredObjectRecordEvent[] =>
   messages.flatMap((message) => [
     ...(message.eventWithQueryIdsList ?? []).map(({ queryIds, event }) => ({ queryIds, event })),
     ...(message.objectRecordEventsWithQueryIds ?? []).map(({ queryIds, objectRecordEvent }) => ({

@@ -9,8 +9,9 @@ import { Instrumenter } from './twenty/instrumenter';
 import { getActiveTelemetry, setActiveTelemetry, Telemetry } from './otel/telemetry';
 import { VERSION } from './version';
 
-const { InstrumentationBase, InstrumentationNodeModuleDefinition } =
-  requireFromSdkNode<typeof InstrumentationApi>('@opentelemetry/instrumentation');
+const { InstrumentationBase, InstrumentationNodeModuleDefinition } = requireFromSdkNode<typeof InstrumentationApi>(
+  '@opentelemetry/instrumentation',
+);
 
 /** The @nestjs/core versions whose package entry exposes NestContainer and NestFactory as the hook expects. */
 export const SUPPORTED_NEST_CORE_VERSIONS = '>=10.0.0 <13';
@@ -60,7 +61,11 @@ export class TwentySseInstrumentation extends InstrumentationBase<TwentySseInstr
     this.telemetry =
       internals.telemetry ??
       new Telemetry({
-        config: { enabled: true, generation: config.generation ?? fromEnv.generation, captureIds: config.captureIds ?? fromEnv.captureIds },
+        config: {
+          enabled: true,
+          generation: config.generation ?? fromEnv.generation,
+          captureIds: config.captureIds ?? fromEnv.captureIds,
+        },
         tracer: this.tracer,
         meter: this.meter,
         log: this.log,
@@ -75,7 +80,8 @@ export class TwentySseInstrumentation extends InstrumentationBase<TwentySseInstr
       new InstrumentationNodeModuleDefinition(
         '@nestjs/core',
         [SUPPORTED_NEST_CORE_VERSIONS],
-        (exports: unknown, version?: string) => this.guarded('nest-hook', () => this.patchNestCore(exports, version ?? 'unknown'), exports),
+        (exports: unknown, version?: string) =>
+          this.guarded('nest-hook', () => this.patchNestCore(exports, version ?? 'unknown'), exports),
         () => this.guarded('nest-hook', () => this.corePatches.restore(), undefined),
       ),
       // Sees every other version too, so an unsupported Nest is reported instead of silently skipped.
@@ -94,7 +100,9 @@ export class TwentySseInstrumentation extends InstrumentationBase<TwentySseInstr
     if (config.captureIds) telemetry.config.captureIds = config.captureIds;
   }
 
-  override setTracerProvider(tracerProvider: Parameters<InstrumentationApi.InstrumentationBase['setTracerProvider']>[0]): void {
+  override setTracerProvider(
+    tracerProvider: Parameters<InstrumentationApi.InstrumentationBase['setTracerProvider']>[0],
+  ): void {
     super.setTracerProvider(tracerProvider);
     (this as { telemetry?: Telemetry }).telemetry?.useTracer(this.tracer);
   }
@@ -141,7 +149,8 @@ export class TwentySseInstrumentation extends InstrumentationBase<TwentySseInstr
   private nestSummary(): string {
     return this.nest
       .map((seen) => {
-        if ('unsupported' in seen) return `; Nest ${seen.version} not hooked (supported @nestjs/core ${SUPPORTED_NEST_CORE_VERSIONS}): no class is patched`;
+        if ('unsupported' in seen)
+          return `; Nest ${seen.version} not hooked (supported @nestjs/core ${SUPPORTED_NEST_CORE_VERSIONS}): no class is patched`;
         if (seen.missing.length === 0) return `; Nest ${seen.version} hooked`;
         return `; Nest ${seen.version}: ${seen.missing.join(', ')} not found`;
       })

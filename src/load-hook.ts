@@ -53,7 +53,9 @@ function providerClass(provider: unknown): unknown {
 }
 
 function prototypeOf(value: unknown): object | undefined {
-  return typeof value === 'function' && value.prototype && typeof value.prototype === 'object' ? (value.prototype as object) : undefined;
+  return typeof value === 'function' && value.prototype && typeof value.prototype === 'object'
+    ? (value.prototype as object)
+    : undefined;
 }
 
 export function hookNestCore(exported: unknown, version: string, context: NestHookContext): NestHookStatus {
@@ -78,11 +80,20 @@ export function hookNestCore(exported: unknown, version: string, context: NestHo
     (hooked ? status.found : status.missing).push(`NestContainer.${method}`);
   }
 
-  const factory = entry.NestFactory && typeof entry.NestFactory === 'object' ? (Object.getPrototypeOf(entry.NestFactory) as object | null) : null;
+  const factory =
+    entry.NestFactory && typeof entry.NestFactory === 'object'
+      ? (Object.getPrototypeOf(entry.NestFactory) as object | null)
+      : null;
   for (const method of NEST_FACTORY_METHODS) {
     const hooked =
       factory !== null &&
-      context.patches.wrap(factory, method, `NestFactoryStatic.${method}`, () => () => context.onAppReady(method === 'create'), context.onFault);
+      context.patches.wrap(
+        factory,
+        method,
+        `NestFactoryStatic.${method}`,
+        () => () => context.onAppReady(method === 'create'),
+        context.onFault,
+      );
     (hooked ? status.found : status.missing).push(`NestFactoryStatic.${method}`);
   }
   return status;

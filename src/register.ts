@@ -23,19 +23,25 @@ const FLUSH_TIMEOUT_MS = 2_000;
 const { config, problems } = readConfigFromEnv();
 const runtime: Runtime | undefined =
   isMainThread && (config.enabled || problems.length > 0)
-    ?  
-      (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
+    ? (require('./runtime') as typeof import('./runtime')).startInstrumentation({ loadHook: true })
     : undefined;
 
 // Loaded but off is easy to miss (nothing happens and nothing says why): one line on stderr, once per
 // process even when two copies of the package load it. A bad value of the variable already got its own line.
 const DISABLED_NOTICE_KEY = Symbol.for('opentelemetry-instrumentation-twenty-sse.disabled-notice');
 type GlobalWithNotice = typeof globalThis & { [DISABLED_NOTICE_KEY]?: true };
-if (isMainThread && !config.enabled && !problems.some((problem) => problem.variable === ENV.ENABLED) && !(globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY]) {
+if (
+  isMainThread &&
+  !config.enabled &&
+  !problems.some((problem) => problem.variable === ENV.ENABLED) &&
+  !(globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY]
+) {
   (globalThis as GlobalWithNotice)[DISABLED_NOTICE_KEY] = true;
   const value = process.env[ENV.ENABLED];
   const state = value === undefined ? ' is not set' : `=${JSON.stringify(value)}`;
-  process.stderr.write(`[twenty-sse-otel] loaded but disabled (${ENV.ENABLED}${state}): nothing is instrumented; set ${ENV.ENABLED}=true to enable it.\n`);
+  process.stderr.write(
+    `[twenty-sse-otel] loaded but disabled (${ENV.ENABLED}${state}): nothing is instrumented; set ${ENV.ENABLED}=true to enable it.\n`,
+  );
 }
 
 if (runtime) {

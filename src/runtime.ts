@@ -93,7 +93,9 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
       instrumentation.enable();
       // ESM imports of @nestjs/core reach the same module hook through the loader.
       if (!registerEsmHook()) {
-        diag.warn(`${SCOPE_NAME}: this Node has no module.register, ES module imports of @nestjs/core cannot be hooked (CommonJS apps are unaffected)`);
+        diag.warn(
+          `${SCOPE_NAME}: this Node has no module.register, ES module imports of @nestjs/core cannot be hooked (CommonJS apps are unaffected)`,
+        );
       }
     }
     const runtime: Runtime = {
@@ -110,14 +112,17 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
         // Every patched method back as Twenty and Nest defined it.
         instrumentation.disable();
         await sdk?.shutdown();
-        if ((globalThis as GlobalWithRuntime)[RUNTIME_KEY] === runtime) delete (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
+        if ((globalThis as GlobalWithRuntime)[RUNTIME_KEY] === runtime)
+          delete (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
         setActiveTelemetry(undefined);
       },
     };
     (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
     return runtime;
   } catch (error) {
-    log(`could not start (Twenty is unaffected, instrumentation stays off): ${error instanceof Error ? error.message : String(error)}`);
+    log(
+      `could not start (Twenty is unaffected, instrumentation stays off): ${error instanceof Error ? error.message : String(error)}`,
+    );
     return undefined;
   }
 }

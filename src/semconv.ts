@@ -26,7 +26,13 @@ export const STABLE_NAMES = {
   ATTR_SERVICE_NAME: stable('ATTR_SERVICE_NAME', 'service.name'),
   ATTR_TELEMETRY_DISTRO_NAME: stable('ATTR_TELEMETRY_DISTRO_NAME', 'telemetry.distro.name'),
 } as const;
-const { ATTR_CODE_FUNCTION_NAME, ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_TELEMETRY_DISTRO_NAME } = STABLE_NAMES;
+const {
+  ATTR_CODE_FUNCTION_NAME,
+  ATTR_ERROR_TYPE,
+  ATTR_SERVICE_INSTANCE_ID,
+  ATTR_SERVICE_NAME,
+  ATTR_TELEMETRY_DISTRO_NAME,
+} = STABLE_NAMES;
 
 /** Stages of Twenty's SSE record-event pipeline, in pipeline order. */
 export const STAGES = [
@@ -105,13 +111,15 @@ export type DropReason = keyof typeof DROP_REASONS;
 export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
 
 export const dropReasonKind = (reason: DropReason): DropReasonKind => DROP_REASONS[reason].kind;
-export const dropReasonsOfKind = (kind: DropReasonKind): DropReason[] => DROP_REASON_NAMES.filter((reason) => dropReasonKind(reason) === kind);
+export const dropReasonsOfKind = (kind: DropReasonKind): DropReason[] =>
+  DROP_REASON_NAMES.filter((reason) => dropReasonKind(reason) === kind);
 /** Below this many units entering a stage (in an alert window, or the doctor's window), shares are not judged: a quiet night pages nobody. */
 export const LOSS_SHARE_MIN_UNITS = 30;
 /** How far the workflow share of a stage's units may exceed the UI share before it counts as workflow-specific (0.1 = 10 points). */
 export const WORKFLOW_DIVERGENCE_THRESHOLD = 0.1;
 /** The routine share of a churn reason (undefined for the other kinds). */
-export const routineShareOf = (reason: DropReason): number | undefined => (DROP_REASONS[reason] as DropReasonInfo).routineShare;
+export const routineShareOf = (reason: DropReason): number | undefined =>
+  (DROP_REASONS[reason] as DropReasonInfo).routineShare;
 
 export const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 export type Generation = (typeof GENERATIONS)[number];

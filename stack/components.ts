@@ -84,12 +84,17 @@ function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir !== '' && fs.existsSync(path.join(dir, name))) return path.join(dir, name);
   }
-  return ['/usr/bin', '/usr/sbin', '/usr/local/bin'].map((dir) => path.join(dir, name)).find((file) => fs.existsSync(file));
+  return ['/usr/bin', '/usr/sbin', '/usr/local/bin']
+    .map((dir) => path.join(dir, name))
+    .find((file) => fs.existsSync(file));
 }
 
 export function debianBinary(name: 'prometheus' | 'redis-server'): string {
   const bin = onPath(name);
-  if (!bin) throw new StackError(`${name} not found on PATH; install Debian's ${name === 'prometheus' ? 'prometheus' : 'redis-server'} package (apt-get install ${name})`);
+  if (!bin)
+    throw new StackError(
+      `${name} not found on PATH; install Debian's ${name === 'prometheus' ? 'prometheus' : 'redis-server'} package (apt-get install ${name})`,
+    );
   return bin;
 }
 
@@ -99,21 +104,30 @@ export function debianBinary(name: 'prometheus' | 'redis-server'): string {
  */
 export function buildOtelBinaries(log: (line: string) => void): Promise<{ otelcol: string; jaeger: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile('bash', [path.join(ROOT, '.ci/build-otel-binaries.sh')], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
-      const bins = Object.fromEntries(
-        stdout
-          .split('\n')
-          .map((line) => /^(OTELCOL_BIN|JAEGER_BIN)=(.+)$/.exec(line.trim()))
-          .filter((match): match is RegExpExecArray => match !== null)
-          .map((match) => [match[1], match[2]]),
-      );
-      if (error || !bins.OTELCOL_BIN || !bins.JAEGER_BIN) {
-        const reason = lastError || (error ? `exit code ${error.code}` : 'it printed no OTELCOL_BIN/JAEGER_BIN');
-        reject(new StackError(`building the collector and Jaeger failed (${reason}); the build log is above, rerun it with: bash .ci/build-otel-binaries.sh`));
-        return;
-      }
-      resolve({ otelcol: bins.OTELCOL_BIN, jaeger: bins.JAEGER_BIN });
-    });
+    const child = execFile(
+      'bash',
+      [path.join(ROOT, '.ci/build-otel-binaries.sh')],
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout) => {
+        const bins = Object.fromEntries(
+          stdout
+            .split('\n')
+            .map((line) => /^(OTELCOL_BIN|JAEGER_BIN)=(.+)$/.exec(line.trim()))
+            .filter((match): match is RegExpExecArray => match !== null)
+            .map((match) => [match[1], match[2]]),
+        );
+        if (error || !bins.OTELCOL_BIN || !bins.JAEGER_BIN) {
+          const reason = lastError || (error ? `exit code ${error.code}` : 'it printed no OTELCOL_BIN/JAEGER_BIN');
+          reject(
+            new StackError(
+              `building the collector and Jaeger failed (${reason}); the build log is above, rerun it with: bash .ci/build-otel-binaries.sh`,
+            ),
+          );
+          return;
+        }
+        resolve({ otelcol: bins.OTELCOL_BIN, jaeger: bins.JAEGER_BIN });
+      },
+    );
     let lastError = '';
     let pending = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -211,12 +225,22 @@ export class Component {
 }
 
 /** Polls `probe` until it returns true; fails with `what` and the component's log tail if it exits or the time runs out. */
-export async function waitUntil(component: Component, what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitUntil(
+  component: Component,
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!component.running) throw startupFailure(component, `exited (${component.exitSignal ?? `code ${component.exitCode}`}) before ${what}`);
+    if (!component.running)
+      throw startupFailure(
+        component,
+        `exited (${component.exitSignal ?? `code ${component.exitCode}`}) before ${what}`,
+      );
     if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw startupFailure(component, `did not get ready within ${timeoutMs / 1000} s (${what})`);
+    if (Date.now() > deadline)
+      throw startupFailure(component, `did not get ready within ${timeoutMs / 1000} s (${what})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -229,7 +253,9 @@ function startupFailure(component: Component, problem: string): StackError {
     .find((line) => /address already in use/i.test(line));
   if (clash) {
     const address = /127\.0\.0\.1:\d+/.exec(clash)?.[0] ?? 'one of its ports';
-    return new StackError(`${component.name} could not listen on ${address}: address already in use; free that port or run again (free ports are picked anew)`);
+    return new StackError(
+      `${component.name} could not listen on ${address}: address already in use; free that port or run again (free ports are picked anew)`,
+    );
   }
   return new StackError(`${component.name} ${problem}; its last log lines:\n${component.tail()}`);
 }
@@ -244,7 +270,11 @@ export const httpOk = async (url: string, init?: RequestInit): Promise<boolean> 
 export function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(OTEL_|OTELCOL_|JAEGER_|TWENTY_SSE_|EXAMPLE_)/.test(key) || ['NODE_OPTIONS', 'REDIS_URL', 'PORT', 'MESSAGE_QUEUE_TYPE'].includes(key)) continue;
+    if (
+      /^(OTEL_|OTELCOL_|JAEGER_|TWENTY_SSE_|EXAMPLE_)/.test(key) ||
+      ['NODE_OPTIONS', 'REDIS_URL', 'PORT', 'MESSAGE_QUEUE_TYPE'].includes(key)
+    )
+      continue;
     env[key] = value;
   }
   return env;
@@ -328,14 +358,25 @@ type PrometheusConfig = {
 export function prometheusConfig(ports: StackPorts): string {
   const shipped = path.join(ROOT, 'dashboards/prometheus/prometheus.yml');
   const config = parseYaml(fs.readFileSync(shipped, 'utf8')) as PrometheusConfig;
-  const moved: Record<string, number> = { '8889': ports.collectorProm, '8888': ports.collectorTelemetry, '18888': ports.jaegerMetrics };
-  config.global = { ...config.global, scrape_interval: INTERVALS.prometheusScrape, evaluation_interval: INTERVALS.prometheusScrape };
+  const moved: Record<string, number> = {
+    '8889': ports.collectorProm,
+    '8888': ports.collectorTelemetry,
+    '18888': ports.jaegerMetrics,
+  };
+  config.global = {
+    ...config.global,
+    scrape_interval: INTERVALS.prometheusScrape,
+    evaluation_interval: INTERVALS.prometheusScrape,
+  };
   config.rule_files = (config.rule_files ?? []).map((entry) => path.resolve(path.dirname(shipped), entry));
   for (const scrape of config.scrape_configs ?? []) {
     for (const target of scrape.static_configs ?? []) {
       target.targets = target.targets.map((address) => {
         const port = moved[address.split(':').pop() ?? ''];
-        if (port === undefined) throw new StackError(`${shipped}: job ${scrape.job_name} scrapes ${address}, which npm run stack does not start`);
+        if (port === undefined)
+          throw new StackError(
+            `${shipped}: job ${scrape.job_name} scrapes ${address}, which npm run stack does not start`,
+          );
         return `127.0.0.1:${port}`;
       });
     }

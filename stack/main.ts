@@ -107,20 +107,32 @@ function parseOptions(argv: string[]): Options | 'help' {
   const scenario = values.scenario as string | undefined;
   if (scenario !== undefined) {
     const found = findScenario(scenario);
-    if (!found) throw new UsageError(`unknown scenario "${scenario}"; use one of: ${DEMO_SCENARIOS.filter((s) => !s.inProcessOnly).map((s) => s.name).join(', ')}`);
-    if (found.inProcessOnly) throw new UsageError(`scenario "${scenario}" injects its fault inside the app's process; run it with npm run demo -- --scenario ${scenario}`);
+    if (!found)
+      throw new UsageError(
+        `unknown scenario "${scenario}"; use one of: ${DEMO_SCENARIOS.filter((s) => !s.inProcessOnly)
+          .map((s) => s.name)
+          .join(', ')}`,
+      );
+    if (found.inProcessOnly)
+      throw new UsageError(
+        `scenario "${scenario}" injects its fault inside the app's process; run it with npm run demo -- --scenario ${scenario}`,
+      );
   }
   for (const name of ['events', 'stay', 'html'] as const) {
-    if (values[name] !== undefined && scenario === undefined) throw new UsageError(`--${name} goes with --scenario (see --help)`);
+    if (values[name] !== undefined && scenario === undefined)
+      throw new UsageError(`--${name} goes with --scenario (see --help)`);
   }
-  const events = values.events === undefined ? DEFAULT_EVENTS : /^\d+$/.test(values.events as string) ? Number(values.events) : NaN;
-  if (!Number.isInteger(events) || events < 1 || events > 200) throw new UsageError(`--events must be a whole number from 1 to 200, got "${values.events}"`);
+  const events =
+    values.events === undefined ? DEFAULT_EVENTS : /^\d+$/.test(values.events as string) ? Number(values.events) : NaN;
+  if (!Number.isInteger(events) || events < 1 || events > 200)
+    throw new UsageError(`--events must be a whole number from 1 to 200, got "${values.events}"`);
   const generation = (values.generation as string | undefined) ?? 'v5';
   if (!(TWENTY_GENERATIONS as readonly string[]).includes(generation)) {
     throw new UsageError(`unknown generation "${generation}"; use one of: ${TWENTY_GENERATIONS.join(', ')}`);
   }
   // npm runs scripts from the package root; a relative path is meant from where the user typed the command.
-  const html = values.html === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), values.html as string);
+  const html =
+    values.html === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), values.html as string);
   if (html !== undefined) {
     const directory = path.dirname(path.resolve(html));
     if (!fs.existsSync(directory)) throw new UsageError(`--html ${html}: the directory ${directory} does not exist`);
@@ -130,8 +142,10 @@ function parseOptions(argv: string[]): Options | 'help' {
     const value = values[option] as string | undefined;
     if (value === undefined) continue;
     const port = /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!(port >= 1 && port <= 65535)) throw new UsageError(`--${option} must be a port number from 1 to 65535, got "${value}"`);
-    if (Object.values(pinned).some((entry) => entry.port === port)) throw new UsageError(`--${option} ${port}: that port is already pinned by another option`);
+    if (!(port >= 1 && port <= 65535))
+      throw new UsageError(`--${option} must be a port number from 1 to 65535, got "${value}"`);
+    if (Object.values(pinned).some((entry) => entry.port === port))
+      throw new UsageError(`--${option} ${port}: that port is already pinned by another option`);
     pinned[PINNABLE[option].key] = { port, option };
   }
   return { scenario, events, generation: generation as TwentyGeneration, stay: Boolean(values.stay), html, pinned };
@@ -179,7 +193,9 @@ class LocalStack {
     this.stopped ??= (async () => {
       const order = ['twenty-server', 'twenty-worker', 'prometheus', 'otelcol', 'jaeger', 'redis'];
       for (const group of [order.slice(0, 2), order.slice(2, 5), order.slice(5)]) {
-        await Promise.all(this.components.filter((component) => group.includes(component.name)).map((component) => component.stop()));
+        await Promise.all(
+          this.components.filter((component) => group.includes(component.name)).map((component) => component.stop()),
+        );
       }
       fs.rmSync(this.workDir, { recursive: true, force: true });
     })();
@@ -197,32 +213,56 @@ async function allocatePorts(options: Options): Promise<StackPorts> {
   }
   const pinnedPorts = Object.values(options.pinned).map((entry) => entry.port);
   const free = await freePorts(PORT_NAMES.length, pinnedPorts);
-  return Object.fromEntries(PORT_NAMES.map((name, index) => [name, options.pinned[name]?.port ?? free[index]])) as unknown as StackPorts;
+  return Object.fromEntries(
+    PORT_NAMES.map((name, index) => [name, options.pinned[name]?.port ?? free[index]]),
+  ) as unknown as StackPorts;
 }
 
 async function startEverything(stack: LocalStack, options: Options, ports: StackPorts): Promise<Seeded> {
   const redisBin = debianBinary('redis-server');
   const prometheusBin = debianBinary('prometheus');
   for (const file of Object.values(DIST)) {
-    if (!fs.existsSync(file)) throw new StackError(`${path.relative(ROOT, file)} is missing: build first (npm run stack does: bash .ci/build-if-stale.sh)`);
+    if (!fs.existsSync(file))
+      throw new StackError(
+        `${path.relative(ROOT, file)} is missing: build first (npm run stack does: bash .ci/build-if-stale.sh)`,
+      );
   }
   const binaries = await buildOtelBinaries(progress);
   fs.mkdirSync(path.join(stack.workDir, 'logs'), { recursive: true });
   const base = childEnv();
 
   progress('starting Redis, Jaeger, the collector and Prometheus');
-  const redis = stack.start('redis', redisBin, ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], base);
-  const jaeger = stack.start('jaeger', binaries.jaeger, [`--config=${path.join(ROOT, 'collector/jaeger-config.yaml')}`], { ...base, ...jaegerEnv(ports) });
-  const collector = stack.start('otelcol', binaries.otelcol, [`--config=${path.join(ROOT, 'collector/otelcol-config.local.yaml')}`], {
-    ...base,
-    ...collectorEnv(ports),
-  });
+  const redis = stack.start(
+    'redis',
+    redisBin,
+    ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    base,
+  );
+  const jaeger = stack.start(
+    'jaeger',
+    binaries.jaeger,
+    [`--config=${path.join(ROOT, 'collector/jaeger-config.yaml')}`],
+    { ...base, ...jaegerEnv(ports) },
+  );
+  const collector = stack.start(
+    'otelcol',
+    binaries.otelcol,
+    [`--config=${path.join(ROOT, 'collector/otelcol-config.local.yaml')}`],
+    {
+      ...base,
+      ...collectorEnv(ports),
+    },
+  );
   const prometheusFile = path.join(stack.workDir, 'prometheus.yml');
   fs.writeFileSync(prometheusFile, prometheusConfig(ports));
   const prometheus = stack.start(
     'prometheus',
     prometheusBin,
-    [`--config.file=${prometheusFile}`, `--storage.tsdb.path=${path.join(stack.workDir, 'prometheus-data')}`, `--web.listen-address=127.0.0.1:${ports.prometheus}`],
+    [
+      `--config.file=${prometheusFile}`,
+      `--storage.tsdb.path=${path.join(stack.workDir, 'prometheus-data')}`,
+      `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+    ],
     base,
   );
   await Promise.all([
@@ -232,7 +272,9 @@ async function startEverything(stack: LocalStack, options: Options, ports: Stack
     waitUntil(prometheus, 'it was ready', () => httpOk(`http://127.0.0.1:${ports.prometheus}/-/ready`)),
   ]);
 
-  progress(`starting the example app (generation ${options.generation}): API server and queue worker, with the register entry`);
+  progress(
+    `starting the example app (generation ${options.generation}): API server and queue worker, with the register entry`,
+  );
   const appEnv: NodeJS.ProcessEnv = {
     ...base,
     TWENTY_SSE_OTEL_ENABLED: 'true',
@@ -250,14 +292,19 @@ async function startEverything(stack: LocalStack, options: Options, ports: Stack
     OTEL_SERVICE_NAME: SERVICES.server,
     EXAMPLE_SEED_DEMO: 'true',
   });
-  const worker = stack.start('twenty-worker', process.execPath, ['--require', DIST.register, DIST.worker], { ...appEnv, OTEL_SERVICE_NAME: SERVICES.worker });
+  const worker = stack.start('twenty-worker', process.execPath, ['--require', DIST.register, DIST.worker], {
+    ...appEnv,
+    OTEL_SERVICE_NAME: SERVICES.worker,
+  });
   let seeded: Seeded | undefined;
   await Promise.all([
     waitUntil(worker, 'it consumed its queue', async () => /consuming workflow-queue/.test(worker.logs())),
     waitUntil(server, 'it answered GraphQL and printed the seeded workspace', async () => {
       const line = /^\{"demo":.*\}$/m.exec(server.logs());
       if (!line) return false;
-      const { demo } = JSON.parse(line[0]) as { demo: { workspaceId: string; companyId: string; user: { token: string } } };
+      const { demo } = JSON.parse(line[0]) as {
+        demo: { workspaceId: string; companyId: string; user: { token: string } };
+      };
       seeded = { workspaceId: demo.workspaceId, companyId: demo.companyId, token: demo.user.token };
       return httpOk(`http://127.0.0.1:${ports.app}/metadata`, {
         method: 'POST',
@@ -277,16 +324,30 @@ function printUrls(stack: LocalStack, options: Options, ports: StackPorts, seede
     ['Example app (API server)', app, 'REST /rest/companies, POST /workflows/run'],
     ['SSE endpoint (GraphQL)', `${app}/metadata`, 'subscription onEventSubscription over graphql-sse'],
     ['Queue worker', `redis://127.0.0.1:${ports.redis}`, 'consumes workflow-queue from this Redis'],
-    ['Collector OTLP/HTTP', `http://127.0.0.1:${ports.collectorOtlpHttp}`, 'OTEL_EXPORTER_OTLP_ENDPOINT of both processes'],
+    [
+      'Collector OTLP/HTTP',
+      `http://127.0.0.1:${ports.collectorOtlpHttp}`,
+      'OTEL_EXPORTER_OTLP_ENDPOINT of both processes',
+    ],
     ['Collector OTLP/gRPC', `127.0.0.1:${ports.collectorOtlpGrpc}`, ''],
-    ['Collector metrics', `http://127.0.0.1:${ports.collectorProm}/metrics`, 'twenty_sse_* and traces_span_metrics_*, scraped by Prometheus'],
+    [
+      'Collector metrics',
+      `http://127.0.0.1:${ports.collectorProm}/metrics`,
+      'twenty_sse_* and traces_span_metrics_*, scraped by Prometheus',
+    ],
     ['Jaeger API', `${jaeger}/api/traces?service=${SERVICES.worker}`, `also /api/services, /api/traces/<trace id>`],
-    ['Jaeger UI', `${jaeger}/`, 'the module-built Jaeger serves a placeholder page: use the API or the doctor --html report'],
+    [
+      'Jaeger UI',
+      `${jaeger}/`,
+      'the module-built Jaeger serves a placeholder page: use the API or the doctor --html report',
+    ],
     ['Prometheus', prometheus, 'the shipped rules are loaded: /alerts, /rules'],
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   const urlWidth = Math.max(...rows.map(([, url]) => url.length)) + 2;
-  out(`Twenty SSE local stack is up: the example app (Twenty ${options.generation}) with TWENTY_SSE_OTEL_ENABLED=true.`);
+  out(
+    `Twenty SSE local stack is up: the example app (Twenty ${options.generation}) with TWENTY_SSE_OTEL_ENABLED=true.`,
+  );
   out();
   for (const [label, url, note] of rows) out(`  ${label.padEnd(width)}${note ? url.padEnd(urlWidth) + note : url}`);
   out();
@@ -297,13 +358,19 @@ function printUrls(stack: LocalStack, options: Options, ports: StackPorts, seede
     `Traces: the collector keeps ${tracesSamplePercent()}% of healthy traces and every trace with a drop or failure (OTELCOL_TRACES_SAMPLE_PERCENT), and sends them to Jaeger ${INTERVALS.tailDecisionWait} after their first span.`,
   );
   out(`Seeded workspace ${seeded.workspaceId}, company ${seeded.companyId}; a user's token: ${seeded.token}`);
-  out(`  UI edit:      curl -s -X PATCH ${app}/rest/companies/${seeded.companyId} -H 'authorization: Bearer ${seeded.token}' -H 'content-type: application/json' -d '{"name":"Acme (edited)"}'`);
+  out(
+    `  UI edit:      curl -s -X PATCH ${app}/rest/companies/${seeded.companyId} -H 'authorization: Bearer ${seeded.token}' -H 'content-type: application/json' -d '{"name":"Acme (edited)"}'`,
+  );
   out(
     `  workflow run: curl -s -X POST ${app}/workflows/run -H 'authorization: Bearer ${seeded.token}' -H 'content-type: application/json' -d '{"wait":true,"steps":[{"id":"step-1","type":"UPDATE_RECORD","settings":{"input":{"objectName":"company","objectRecordId":"${seeded.companyId}","objectRecord":{"employees":42},"fieldsToUpdate":["employees"]}}}]}'`,
   );
   out('  an SSE stream, and more: example/README.md "Try it with curl"');
-  out(`  doctor:       npx twenty-sse-otel doctor --prometheus ${prometheus} --jaeger ${jaeger} --since 15m --html report.html`);
-  out(`Processes: ${stack.components.map((component) => `${component.name} ${component.pid}`).join(', ')}; logs in ${path.join(stack.workDir, 'logs')}`);
+  out(
+    `  doctor:       npx twenty-sse-otel doctor --prometheus ${prometheus} --jaeger ${jaeger} --since 15m --html report.html`,
+  );
+  out(
+    `Processes: ${stack.components.map((component) => `${component.name} ${component.pid}`).join(', ')}; logs in ${path.join(stack.workDir, 'logs')}`,
+  );
 }
 
 /** Waits until Prometheus counts every event the app emitted, and two scrapes in a row agree. */
@@ -315,9 +382,13 @@ async function waitForPrometheus(prometheus: string, emitted: number): Promise<b
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const response = await fetch(`${prometheus}/api/v1/query?${new URLSearchParams({ query })}`).catch(() => undefined);
     if (!response?.ok) continue;
-    const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const body = (await response.json()) as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     const samples = body.data.result.map(({ metric, value }) => `${JSON.stringify(metric)}=${value[1]}`).sort();
-    const emitTotal = body.data.result.filter(({ metric }) => metric[PROM.LABEL_STAGE] === 'emit').reduce((sum, { value }) => sum + Number(value[1]), 0);
+    const emitTotal = body.data.result
+      .filter(({ metric }) => metric[PROM.LABEL_STAGE] === 'emit')
+      .reduce((sum, { value }) => sum + Number(value[1]), 0);
     const snapshot = samples.join('\n');
     if (emitTotal >= emitted && snapshot === previous) return true;
     previous = snapshot;
@@ -347,15 +418,30 @@ async function runScenario(options: Options, ports: StackPorts, stack: LocalStac
         ? 'No event stream was open.'
         : `The open event stream received ${ui.received} of ${ui.sent} UI updates and ${workflow.received} of ${workflow.sent} workflow updates.`,
     );
-    emitted = client.readGroundTruth().filter((record) => record.kind === 'emitted').reduce((sum, record) => sum + record.count, 0);
+    emitted = client
+      .readGroundTruth()
+      .filter((record) => record.kind === 'emitted')
+      .reduce((sum, record) => sum + record.count, 0);
   } finally {
     await client.close();
   }
   const prometheus = `http://127.0.0.1:${ports.prometheus}`;
   const jaeger = `http://127.0.0.1:${ports.jaegerQueryHttp}`;
   progress('waiting until Prometheus has scraped the counts');
-  if (!(await waitForPrometheus(prometheus, emitted))) progress('Prometheus did not settle within 60 s; the report below may be incomplete');
-  const doctor = await runDoctor(['--prometheus', prometheus, '--jaeger', jaeger, '--since', '15m', ...(options.html ? ['--html', options.html] : [])], progress);
+  if (!(await waitForPrometheus(prometheus, emitted)))
+    progress('Prometheus did not settle within 60 s; the report below may be incomplete');
+  const doctor = await runDoctor(
+    [
+      '--prometheus',
+      prometheus,
+      '--jaeger',
+      jaeger,
+      '--since',
+      '15m',
+      ...(options.html ? ['--html', options.html] : []),
+    ],
+    progress,
+  );
   out();
   out(`doctor (npx twenty-sse-otel doctor --prometheus ${prometheus} --jaeger ${jaeger} --since 15m):`);
   out(doctor.output);
@@ -392,7 +478,9 @@ async function main(argv: string[]): Promise<number> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
   const stack = new LocalStack(fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-local-stack-')), (component) => {
-    process.stderr.write(`stack: ${component.name} exited unexpectedly (${component.exitSignal ?? `code ${component.exitCode}`}); stopping everything\n${component.tail()}\n`);
+    process.stderr.write(
+      `stack: ${component.name} exited unexpectedly (${component.exitSignal ?? `code ${component.exitCode}`}); stopping everything\n${component.tail()}\n`,
+    );
     void stack.stop().then(() => finish(1));
   });
   let interrupted = 0;
@@ -433,7 +521,9 @@ async function main(argv: string[]): Promise<number> {
     if (stack.stopping) return;
     // Stop first, so the error is the last line the user sees.
     void stack.stop().then(() => {
-      process.stderr.write(`stack: ${error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `stack: ${error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       finish(error instanceof StackError ? 2 : 1);
     });
   });

@@ -16,7 +16,18 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { ATTR, DROP_REASON_NAMES, ORIGINS, PROM, RESUBSCRIBE_WINDOW_SECONDS, dropReasonKind, dropReasonsOfKind, routineShareOf, type Origin, type Outcome } from '../../src/semconv';
+import {
+  ATTR,
+  DROP_REASON_NAMES,
+  ORIGINS,
+  PROM,
+  RESUBSCRIBE_WINDOW_SECONDS,
+  dropReasonKind,
+  dropReasonsOfKind,
+  routineShareOf,
+  type Origin,
+  type Outcome,
+} from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
 import { DIVERGENCE_THRESHOLD } from './rules';
 import {
@@ -142,7 +153,8 @@ function stageRoutineShareInRange(origin: Origin): string {
 }
 
 /** Per stage where both origins have units: workflow loss share minus UI loss share. */
-const workflowMinusUiLossShare = (): string => `(${stageLossShareInRange('workflow')}) - on (${STAGE}) (${stageLossShareInRange('ui')})`;
+const workflowMinusUiLossShare = (): string =>
+  `(${stageLossShareInRange('workflow')}) - on (${STAGE}) (${stageLossShareInRange('ui')})`;
 
 // ---------------------------------------------------------------- panel parts
 
@@ -156,7 +168,11 @@ function promQuery(
   how: { instant: boolean; legend?: string; table?: boolean; heatmap?: boolean },
 ): prometheus.DataqueryBuilder {
   const format =
-    how.table === true ? prometheus.PromQueryFormat.Table : how.heatmap === true ? prometheus.PromQueryFormat.Heatmap : prometheus.PromQueryFormat.TimeSeries;
+    how.table === true
+      ? prometheus.PromQueryFormat.Table
+      : how.heatmap === true
+        ? prometheus.PromQueryFormat.Heatmap
+        : prometheus.PromQueryFormat.TimeSeries;
   const query = new prometheus.DataqueryBuilder()
     .datasource(PROMETHEUS)
     .editorMode(prometheus.QueryEditorMode.Code)
@@ -207,7 +223,10 @@ function withRefIds(queries: readonly QueryBuilder[]): QueryBuilder[] {
  * maps those (and the label columns in `labelTitles`) to readable titles, for
  * refIds given in column order (as tablePanel does).
  */
-function mergedTableColumns(labelTitles: Record<string, string>, columns: ReadonlyArray<{ title: string; expr: string }>) {
+function mergedTableColumns(
+  labelTitles: Record<string, string>,
+  columns: ReadonlyArray<{ title: string; expr: string }>,
+) {
   const rename: Record<string, string> = { ...labelTitles };
   columns.forEach((column, index) => {
     rename[`Value #${refIdAt(index)}`] = column.title;
@@ -320,7 +339,9 @@ function timeseriesPanel(
         .showLegend(true)
         .calcs(['max', 'lastNotNull']),
     )
-    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
+    .tooltip(
+      new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending),
+    );
 }
 
 function tablePanel(
@@ -342,10 +363,15 @@ function tablePanel(
     .footer(new common.TableFooterOptionsBuilder().show(false).reducer(['sum']));
 }
 
-const sortedBy = (displayName: string, desc: boolean) => [new common.TableSortByFieldStateBuilder().displayName(displayName).desc(desc)];
+const sortedBy = (displayName: string, desc: boolean) => [
+  new common.TableSortByFieldStateBuilder().displayName(displayName).desc(desc),
+];
 
 /** Hides Time and the `hide` columns, orders and renames the rest as in `rename`. */
-function organizeColumns(rename: Record<string, string>, hide: readonly string[] = []): dashboard.DataTransformerConfig {
+function organizeColumns(
+  rename: Record<string, string>,
+  hide: readonly string[] = [],
+): dashboard.DataTransformerConfig {
   return {
     id: 'organize',
     options: {
@@ -366,7 +392,10 @@ function perStageTransformations(rename: Record<string, string>): dashboard.Data
 }
 
 /** Override properties that colour a table cell by `steps`. */
-const coloredCells = (type: 'color-text' | 'color-background', steps: Array<[number | null, string]>): dashboard.DynamicConfigValue[] => [
+const coloredCells = (
+  type: 'color-text' | 'color-background',
+  steps: Array<[number | null, string]>,
+): dashboard.DynamicConfigValue[] => [
   { id: 'custom.cellOptions', value: { type } },
   { id: 'thresholds', value: thresholds(steps).build() },
 ];
@@ -398,7 +427,12 @@ function overviewPanels(): PanelBuilder[] {
       'Routine drops',
       `Units dropped as routine in the time range, by origin: filtering by design and churn within its routine share (${ROUTINE_REASONS.join(', ')}). Not a fault; the alerts leave them out unless churn passes its routine share. ${UNIT_NOTE}`,
       3,
-      [promQuery(eventsInRange([ORIGIN], outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS), originSelected), { instant: true, ...originLegend })],
+      [
+        promQuery(eventsInRange([ORIGIN], outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS), originSelected), {
+          instant: true,
+          ...originLegend,
+        }),
+      ],
     )
       .thresholds(thresholds([[null, 'blue']]))
       .colorScheme(colorByThresholds()),
@@ -424,10 +458,13 @@ function overviewPanels(): PanelBuilder[] {
       'Drops no rule could name. Zero on every Twenty version the package knows; nonzero means Twenty changed and the package needs a new rule (runbook: TwentySseUnattributedDrops).',
       3,
       [
-        promQuery(`sum(${increaseFromZero(series(EVENTS, dropReasonIs('unattributed'), jobSelected), RANGE)}) or vector(0)`, {
-          instant: true,
-          legend: 'unattributed',
-        }),
+        promQuery(
+          `sum(${increaseFromZero(series(EVENTS, dropReasonIs('unattributed'), jobSelected), RANGE)}) or vector(0)`,
+          {
+            instant: true,
+            legend: 'unattributed',
+          },
+        ),
       ],
     ),
     alarmStat(
@@ -464,9 +501,24 @@ function workflowVersusUiPanels(): PanelBuilder[] {
     { title: 'ui', expr: inPipelineOrder(lostBy('ui')) },
   ]);
   const perInstance = mergedTableColumns({ job: 'Service (job)', instance: 'Instance' }, [
-    { title: 'lost (drops)', expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('dropped'), dropReasonIn(LOSS_REASONS)), eventsInRange(['job', 'instance'])) },
-    { title: 'failed', expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('failed')), eventsInRange(['job', 'instance'])) },
-    { title: 'routine drops', expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS)), eventsInRange(['job', 'instance'])) },
+    {
+      title: 'lost (drops)',
+      expr: orZeroLike(
+        eventsInRange(['job', 'instance'], outcomeIs('dropped'), dropReasonIn(LOSS_REASONS)),
+        eventsInRange(['job', 'instance']),
+      ),
+    },
+    {
+      title: 'failed',
+      expr: orZeroLike(eventsInRange(['job', 'instance'], outcomeIs('failed')), eventsInRange(['job', 'instance'])),
+    },
+    {
+      title: 'routine drops',
+      expr: orZeroLike(
+        eventsInRange(['job', 'instance'], outcomeIs('dropped'), dropReasonIn(ROUTINE_REASONS)),
+        eventsInRange(['job', 'instance']),
+      ),
+    },
     { title: 'units', expr: eventsInRange(['job', 'instance']) },
   ]);
   const churnLimits = dropReasonsOfKind('churn')
@@ -547,7 +599,8 @@ function funnelPanels(): PanelBuilder[] {
   );
 
   const entered = eventsInRange([STAGE, ORIGIN], originSelected);
-  const ended = (outcome: Outcome) => orZeroLike(eventsInRange([STAGE, ORIGIN], outcomeIs(outcome), originSelected), entered);
+  const ended = (outcome: Outcome) =>
+    orZeroLike(eventsInRange([STAGE, ORIGIN], outcomeIs(outcome), originSelected), entered);
   const perOrigin = mergedTableColumns({ [STAGE_IN_ORDER_LABEL]: 'Stage', [ORIGIN]: 'Origin' }, [
     ...FUNNEL_COLUMNS.map((column) => ({
       title: column.title,
@@ -693,15 +746,20 @@ function deliveryPanels(): PanelBuilder[] {
     )
       .unit('s')
       .min(0),
-    timeseriesPanel('Stage duration p95', 'p95 duration of one stage invocation (one call of the instrumented method), by stage.', 8, [
-      promQuery(
-        `histogram_quantile(0.95, ${sumBy(
-          [STAGE, 'le'],
-          rate(series(PROM.STAGE_DURATION_BUCKET, originSelected, jobSelected), RATE_INTERVAL),
-        )})`,
-        { instant: false, legend: `{{${STAGE}}}` },
-      ),
-    ])
+    timeseriesPanel(
+      'Stage duration p95',
+      'p95 duration of one stage invocation (one call of the instrumented method), by stage.',
+      8,
+      [
+        promQuery(
+          `histogram_quantile(0.95, ${sumBy(
+            [STAGE, 'le'],
+            rate(series(PROM.STAGE_DURATION_BUCKET, originSelected, jobSelected), RATE_INTERVAL),
+          )})`,
+          { instant: false, legend: `{{${STAGE}}}` },
+        ),
+      ],
+    )
       .unit('s')
       .min(0),
   ];
@@ -769,7 +827,10 @@ function healthPanels(): PanelBuilder[] {
       8,
       [
         promQuery(
-          sumBy(['job', PROM.LABEL_COMPONENT], `increase(${series(PROM.INSTRUMENTATION_ERRORS, jobSelected)}[${RATE_INTERVAL}])`),
+          sumBy(
+            ['job', PROM.LABEL_COMPONENT],
+            `increase(${series(PROM.INSTRUMENTATION_ERRORS, jobSelected)}[${RATE_INTERVAL}])`,
+          ),
           { instant: false, legend: `{{job}} {{${PROM.LABEL_COMPONENT}}}` },
         ),
       ],
@@ -816,10 +877,13 @@ function lastMilePanels(): PanelBuilder[] {
       'no_live_connection / all pubsub events, by origin. A steady minority is closed tabs waiting for their TTL; most or all while browsers are connected (panel "SSE connections") is the alarm TwentySseNoLiveConnection.',
       8,
       [
-        promQuery(`${eventsPerSecond([ORIGIN], ...noLive)} / (${eventsPerSecond([ORIGIN], stageIs('pubsub'), originSelected)} > 0)`, {
-          instant: false,
-          ...originLegend,
-        }),
+        promQuery(
+          `${eventsPerSecond([ORIGIN], ...noLive)} / (${eventsPerSecond([ORIGIN], stageIs('pubsub'), originSelected)} > 0)`,
+          {
+            instant: false,
+            ...originLegend,
+          },
+        ),
       ],
     )
       .unit('percentunit')
@@ -842,9 +906,15 @@ function lastMilePanels(): PanelBuilder[] {
       'Per API server: connections open now, and connections opened and closed per second, closed by why: client_gone (the browser or a proxy closed it), server_shutdown, error.',
       9,
       [
-        promQuery(sumBy(['job'], series(PROM.CONNECTIONS_ACTIVE, jobSelected)), { instant: false, legend: 'open {{job}}' }),
+        promQuery(sumBy(['job'], series(PROM.CONNECTIONS_ACTIVE, jobSelected)), {
+          instant: false,
+          legend: 'open {{job}}',
+        }),
         promQuery(perSecond(PROM.CONNECTIONS_OPENED, ['job']), { instant: false, legend: 'opened/s {{job}}' }),
-        promQuery(perSecond(PROM.CONNECTIONS_CLOSED, ['job', closeReason]), { instant: false, legend: `closed/s {{job}} {{${closeReason}}}` }),
+        promQuery(perSecond(PROM.CONNECTIONS_CLOSED, ['job', closeReason]), {
+          instant: false,
+          legend: `closed/s {{job}} {{${closeReason}}}`,
+        }),
       ],
     )
       .unit('short')
@@ -880,10 +950,13 @@ function lastMilePanels(): PanelBuilder[] {
       'Events the Redis subscription handed to an SSE connection whose stream was already being torn down (the client had gone): they never reach the browser. In the time range, by origin.',
       6,
       [
-        promQuery(sumBy([ORIGIN], increaseFromZero(series(PROM.CONNECTION_LATE_EVENTS, originSelected, jobSelected), RANGE)), {
-          instant: true,
-          ...originLegend,
-        }),
+        promQuery(
+          sumBy([ORIGIN], increaseFromZero(series(PROM.CONNECTION_LATE_EVENTS, originSelected, jobSelected), RANGE)),
+          {
+            instant: true,
+            ...originLegend,
+          },
+        ),
       ],
     ),
   ];
@@ -1030,7 +1103,10 @@ export const TEST_VARIABLE_VALUES: Readonly<Record<string, string>> = {
 };
 
 /** Replaces `$name` / `${name}` with `values[name]`; throws on a variable it has no value for. */
-export function substituteTemplateVariables(expr: string, values: Readonly<Record<string, string>> = TEST_VARIABLE_VALUES): string {
+export function substituteTemplateVariables(
+  expr: string,
+  values: Readonly<Record<string, string>> = TEST_VARIABLE_VALUES,
+): string {
   return expr.replace(/\$(?:\{(\w+)\}|(\w+))/g, (match, braced: string | undefined, bare: string | undefined) => {
     const name = (braced ?? bare) as string;
     const value = values[name];
@@ -1070,4 +1146,3 @@ export function dashboardQueries(dashboard: object = buildDashboard()): Dashboar
       })),
   );
 }
-

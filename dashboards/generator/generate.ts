@@ -51,7 +51,11 @@ export function generatedFiles(options: { runbookBaseUrl?: string } = {}): Gener
     { path: RULES_PATH, content: toYaml({ groups: buildRuleGroups(runbookBaseUrl) }, HEADER) },
     {
       path: RULE_TESTS_PATH,
-      content: toYaml(buildRuleTests(rulesFromTests, runbookBaseUrl), [...HEADER, '', 'Run: promtool test rules ' + RULE_TESTS_PATH]),
+      content: toYaml(buildRuleTests(rulesFromTests, runbookBaseUrl), [
+        ...HEADER,
+        '',
+        'Run: promtool test rules ' + RULE_TESTS_PATH,
+      ]),
     },
   ];
 }
@@ -85,19 +89,28 @@ function main(argv: string[]): number {
   const root = findRepoRoot(__dirname);
   let values: { check?: boolean; 'runbook-base-url'?: string };
   try {
-    ({ values } = parseArgs({ args: argv, options: { check: { type: 'boolean' }, 'runbook-base-url': { type: 'string' } }, strict: true }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { check: { type: 'boolean' }, 'runbook-base-url': { type: 'string' } },
+      strict: true,
+    }));
   } catch (error) {
     console.error(`${(error as Error).message.split('\n')[0]}; usage: generate.js [--check] [--runbook-base-url URL]`);
     return 2;
   }
   const options = { runbookBaseUrl: values['runbook-base-url'] };
   if (options.runbookBaseUrl !== undefined && (options.runbookBaseUrl === '' || options.runbookBaseUrl.includes('#'))) {
-    console.error('--runbook-base-url needs the URL (or path) of RUNBOOK.md without an anchor, e.g. --runbook-base-url https://wiki.example/RUNBOOK.md');
+    console.error(
+      '--runbook-base-url needs the URL (or path) of RUNBOOK.md without an anchor, e.g. --runbook-base-url https://wiki.example/RUNBOOK.md',
+    );
     return 2;
   }
   if (values.check) {
     const stale = staleFiles(root, options);
-    for (const file of stale) console.error(`${file} differs from the generator output; regenerate: npm run build && node dist/dashboards/generator/generate.js`);
+    for (const file of stale)
+      console.error(
+        `${file} differs from the generator output; regenerate: npm run build && node dist/dashboards/generator/generate.js`,
+      );
     return stale.length === 0 ? 0 : 1;
   }
   for (const file of generatedFiles(options)) {

@@ -41,7 +41,12 @@ async function runQuery(promUrl: string, query: DashboardQuery, timeSec: number)
     });
     const body = (await response.json()) as PrometheusResponse;
     if (body.status !== 'success' || body.data === undefined) {
-      return { ...query, status: 'error', series: 0, error: `${body.errorType ?? response.status}: ${body.error ?? 'no data'}` };
+      return {
+        ...query,
+        status: 'error',
+        series: 0,
+        error: `${body.errorType ?? response.status}: ${body.error ?? 'no data'}`,
+      };
     }
     const series = body.data.result.length;
     return { ...query, status: series > 0 ? 'ok' : 'empty', series };
@@ -51,6 +56,9 @@ async function runQuery(promUrl: string, query: DashboardQuery, timeSec: number)
 }
 
 /** One result per dashboard query, in panel order. `timeSec` defaults to now. */
-export async function runAllDashboardQueries(promUrl: string, timeSec: number = Date.now() / 1000): Promise<QueryCheck[]> {
+export async function runAllDashboardQueries(
+  promUrl: string,
+  timeSec: number = Date.now() / 1000,
+): Promise<QueryCheck[]> {
   return Promise.all(dashboardQueries().map((query) => runQuery(promUrl, query, timeSec)));
 }

@@ -13,7 +13,8 @@ export const stageIs = (stage: Stage): Matcher => eq(PROM.LABEL_STAGE, stage);
 export const originIs = (origin: Origin): Matcher => eq(PROM.LABEL_ORIGIN, origin);
 export const outcomeIs = (outcome: Outcome): Matcher => eq(PROM.LABEL_OUTCOME, outcome);
 export const dropReasonIs = (reason: DropReason): Matcher => eq(PROM.LABEL_DROP_REASON, reason);
-export const dropReasonIn = (reasons: readonly DropReason[]): Matcher => matchesRegex(PROM.LABEL_DROP_REASON, reasons.join('|'));
+export const dropReasonIn = (reasons: readonly DropReason[]): Matcher =>
+  matchesRegex(PROM.LABEL_DROP_REASON, reasons.join('|'));
 
 /** `metric{m1, m2}`; a bare metric name when there is no matcher. */
 export function series(metric: string, ...matchers: Matcher[]): string {
@@ -39,7 +40,8 @@ export function increaseFromZero(selector: string, window: string): string {
 }
 
 /** `(a + b) or a or b`: the sum where both exist, else whichever does. */
-export const sumOfPartial = (a: string, b: string, on: readonly string[]): string => `(((${a}) + on (${on.join(', ')}) (${b})) or (${a}) or (${b}))`;
+export const sumOfPartial = (a: string, b: string, on: readonly string[]): string =>
+  `(((${a}) + on (${on.join(', ')}) (${b})) or (${a}) or (${b}))`;
 
 /** `expr`, with 0 for every series of `like` that `expr` lacks (label sets must match). */
 export const orZeroLike = (expr: string, like: string): string => `(${expr} or 0 * ${like})`;

@@ -73,7 +73,14 @@ const seriesText = (metric: string, labels: Record<string, string>): string =>
     .map(([name, value]) => `${name}="${value}"`)
     .join(', ')}}`;
 
-function stageLabels(job: string, instance: string, stage: Stage, origin: Origin, outcome: Outcome, reason?: DropReason) {
+function stageLabels(
+  job: string,
+  instance: string,
+  stage: Stage,
+  origin: Origin,
+  outcome: Outcome,
+  reason?: DropReason,
+) {
   return {
     job,
     instance,
@@ -88,7 +95,13 @@ function stageEvents(values: string, ...labels: Parameters<typeof stageLabels>):
   return { series: seriesText(PROM.STAGE_EVENTS, stageLabels(...labels)), values };
 }
 
-function target(job: string, instance: string, targetClass: string, method: string, status: 'found' | 'missing'): InputSeries {
+function target(
+  job: string,
+  instance: string,
+  targetClass: string,
+  method: string,
+  status: 'found' | 'missing',
+): InputSeries {
   return {
     series: seriesText(PROM.INSTRUMENTATION_TARGETS, {
       job,
@@ -118,7 +131,13 @@ export function promtoolValues(values: ReadonlyArray<number | undefined>): strin
     }
     let end = index;
     const step = values[index + 1] !== undefined ? (values[index + 1] as number) - value : undefined;
-    while (step !== undefined && end + 1 < values.length && values[end + 1] !== undefined && (values[end + 1] as number) - (values[end] as number) === step) end++;
+    while (
+      step !== undefined &&
+      end + 1 < values.length &&
+      values[end + 1] !== undefined &&
+      (values[end + 1] as number) - (values[end] as number) === step
+    )
+      end++;
     parts.push(end === index ? String(value) : `${value}+${step}x${end - index}`);
     index = end + 1;
   }
@@ -130,14 +149,25 @@ function modelSeries(options: SimulationOptions): InputSeries[] {
   const simulation = simulate(options);
   const events = [...counters(simulation)].map(([id, values]) => {
     const key = simulation.keys.get(id)!;
-    return { series: seriesText(PROM.STAGE_EVENTS, stageLabels(key.job, key.instance, key.stage, key.origin, key.outcome, key.reason)), values: promtoolValues(values) };
+    return {
+      series: seriesText(
+        PROM.STAGE_EVENTS,
+        stageLabels(key.job, key.instance, key.stage, key.origin, key.outcome, key.reason),
+      ),
+      values: promtoolValues(values),
+    };
   });
   const processes = new Map([...simulation.keys.values()].map((key) => [`${key.job}|${key.instance}`, key]));
   const targets = [...processes.values()].map((key) => {
     const running = (minute: number) =>
-      key.instance === RESTARTED_WORKER.after ? minute >= WORKER_RESTART_MINUTE : !(key.instance === RESTARTED_WORKER.before && minute >= WORKER_RESTART_MINUTE);
+      key.instance === RESTARTED_WORKER.after
+        ? minute >= WORKER_RESTART_MINUTE
+        : !(key.instance === RESTARTED_WORKER.before && minute >= WORKER_RESTART_MINUTE);
     const values = Array.from({ length: options.minutes }, (_, minute) => (running(minute) ? 1 : undefined));
-    return { ...target(key.job, key.instance, 'WorkspaceEventEmitterService', 'processStreamEvents', 'found'), values: promtoolValues(values) };
+    return {
+      ...target(key.job, key.instance, 'WorkspaceEventEmitterService', 'processStreamEvents', 'found'),
+      values: promtoolValues(values),
+    };
   });
   return [...events, ...targets];
 }
@@ -189,7 +219,12 @@ const spike = (stage: Stage, reason: DropReason, firesAfterMinutes: number): Fir
   labels: { ...stageLabel(stage), [REASON]: reason, severity: 'warning' },
   firesAfterMinutes,
 });
-const aboveRoutine = (stage: Stage, reason: DropReason, routineShare: string, firesAfterMinutes: number): FiredAlert => ({
+const aboveRoutine = (
+  stage: Stage,
+  reason: DropReason,
+  routineShare: string,
+  firesAfterMinutes: number,
+): FiredAlert => ({
   alert: 'TwentySseDropsAboveRoutineLevel',
   labels: { ...stageLabel(stage), [REASON]: reason, routine_share: routineShare, severity: 'warning' },
   firesAfterMinutes,
@@ -197,7 +232,10 @@ const aboveRoutine = (stage: Stage, reason: DropReason, routineShare: string, fi
 
 /** Which alerts each injected loss raises, and after how long: measured by the promtool tests, which fail if it changes. */
 export const LOSS_CASES: LossCase[] = [
-  { kind: 'seed_hypothesis', fires: [divergence('stream', 5), spike('stream', 'subscriber_without_user_workspace', 7)] },
+  {
+    kind: 'seed_hypothesis',
+    fires: [divergence('stream', 5), spike('stream', 'subscriber_without_user_workspace', 7)],
+  },
   { kind: 'workflow_access_denied', fires: [divergence('stream', 7), spike('stream', 'record_access_denied', 10)] },
   { kind: 'streams_expiring', fires: [aboveRoutine('stream', 'stream_expired', '5%', 11)] },
   {
@@ -247,7 +285,9 @@ function lossCaseGroup(lossCase: LossCase): TestGroup {
   for (const fired of lossCase.fires) {
     const stated = STATED_DELAY_MINUTES[fired.alert];
     if (stated === undefined || fired.firesAfterMinutes > stated) {
-      throw new Error(`${lossCase.kind}: ${fired.alert} fires after ${fired.firesAfterMinutes}m, later than its stated ${stated}m`);
+      throw new Error(
+        `${lossCase.kind}: ${fired.alert} fires after ${fired.firesAfterMinutes}m, later than its stated ${stated}m`,
+      );
     }
   }
   const expectedNames = [...new Set(lossCase.fires.map((fired) => fired.alert))];
@@ -270,7 +310,12 @@ function lossCaseGroup(lossCase: LossCase): TestGroup {
         at: minutes(end),
         // First evaluation at which the alert fired, as minutes after the loss began.
         expr: `(min_over_time(timestamp(${alertSelector(fired)})[${minutes(LOSS_MINUTES)}:${INTERVAL}]) - ${LEAD_MINUTES * 60}) / 60`,
-        samples: [{ series: seriesText('', { alertname: fired.alert, alertstate: 'firing', ...fired.labels }), value: fired.firesAfterMinutes }],
+        samples: [
+          {
+            series: seriesText('', { alertname: fired.alert, alertstate: 'firing', ...fired.labels }),
+            value: fired.firesAfterMinutes,
+          },
+        ],
       })),
     ],
   };
@@ -347,7 +392,11 @@ function handMadeGroups(): TestGroup[] {
       ],
       alerts: [
         { at: '30m', alert: 'TwentySseWorkflowLossAboveUi', firing: [{ labels: { [STAGE]: 'stream' }, value: 0.5 }] },
-        { at: '30m', alert: 'TwentySseLossSpike', firing: [{ labels: { [STAGE]: 'stream', [REASON]: 'subscriber_without_role' }, value: 0.25 }] },
+        {
+          at: '30m',
+          alert: 'TwentySseLossSpike',
+          firing: [{ labels: { [STAGE]: 'stream', [REASON]: 'subscriber_without_role' }, value: 0.25 }],
+        },
       ],
       exprs: [
         {
@@ -374,14 +423,18 @@ function handMadeGroups(): TestGroup[] {
         {
           at: '30m',
           alert: 'TwentySseUnattributedDrops',
-          firing: [{ labels: { job: WORKER, instance: 'worker-1', [STAGE]: 'fanout', [ORIGIN]: 'workflow' }, value: 300 }],
+          firing: [
+            { labels: { job: WORKER, instance: 'worker-1', [STAGE]: 'fanout', [ORIGIN]: 'workflow' }, value: 300 },
+          ],
         },
       ],
     },
     {
       name: 'templates: Redis publish failing on one instance pages once, at the innermost stage, naming the instance',
       input: [
-        ...(['listen', 'publish', 'fanout', 'stream', 'pubsub'] as const).map((stage) => stageEvents('0+5x20', WORKER, 'worker-2', stage, 'workflow', 'failed')),
+        ...(['listen', 'publish', 'fanout', 'stream', 'pubsub'] as const).map((stage) =>
+          stageEvents('0+5x20', WORKER, 'worker-2', stage, 'workflow', 'failed'),
+        ),
         stageEvents('0+20x20', WORKER, 'worker-1', 'pubsub', 'workflow', 'forwarded'),
       ],
       alerts: [
@@ -396,7 +449,15 @@ function handMadeGroups(): TestGroup[] {
           at: '12m',
           expr: RECORD.INNERMOST_FAILURES_INCREASE,
           samples: [
-            { series: seriesText(RECORD.INNERMOST_FAILURES_INCREASE, { job: WORKER, instance: 'worker-2', [STAGE]: 'pubsub', [ORIGIN]: 'workflow' }), value: 50 },
+            {
+              series: seriesText(RECORD.INNERMOST_FAILURES_INCREASE, {
+                job: WORKER,
+                instance: 'worker-2',
+                [STAGE]: 'pubsub',
+                [ORIGIN]: 'workflow',
+              }),
+              value: 50,
+            },
           ],
         },
       ],
@@ -423,7 +484,9 @@ function handMadeGroups(): TestGroup[] {
         {
           at: '4m',
           alert: 'TwentySseUnattributedDrops',
-          firing: [{ labels: { job: WORKER, instance: 'worker-1', [STAGE]: 'stream', [ORIGIN]: 'workflow' }, value: 1 }],
+          firing: [
+            { labels: { job: WORKER, instance: 'worker-1', [STAGE]: 'stream', [ORIGIN]: 'workflow' }, value: 1 },
+          ],
         },
         { at: '16m', alert: 'TwentySseUnattributedDrops', firing: [] },
       ],
@@ -452,14 +515,22 @@ function handMadeGroups(): TestGroup[] {
         target(SERVER, 'server-1', 'WorkspaceEventEmitterService', 'publish', 'missing'),
       ],
       alerts: [
-        { at: '5m', alert: 'TwentySseInstrumentationTargetsMissing', firing: [{ labels: { job: WORKER, instance: 'worker-1' }, value: 0 }] },
+        {
+          at: '5m',
+          alert: 'TwentySseInstrumentationTargetsMissing',
+          firing: [{ labels: { job: WORKER, instance: 'worker-1' }, value: 0 }],
+        },
       ],
     },
     {
       name: 'swallowed instrumentation faults fire TwentySseInstrumentationErrors',
       input: [
         {
-          series: seriesText(PROM.INSTRUMENTATION_ERRORS, { job: SERVER, instance: 'server-1', [PROM.LABEL_COMPONENT]: 'deliver' }),
+          series: seriesText(PROM.INSTRUMENTATION_ERRORS, {
+            job: SERVER,
+            instance: 'server-1',
+            [PROM.LABEL_COMPONENT]: 'deliver',
+          }),
           values: '0+1x20',
         },
       ],
@@ -474,10 +545,29 @@ function handMadeGroups(): TestGroup[] {
     {
       name: 'collector refusals and export failures fire, with or without the _total suffix',
       input: [
-        { series: seriesText('otelcol_receiver_refused_spans', { job: COLLECTOR, receiver: 'otlp', transport: 'http' }), values: '0+10x20' },
-        { series: seriesText('otelcol_receiver_refused_spans_total', { job: 'otel-collector-next', receiver: 'otlp', transport: 'grpc' }), values: '0+10x20' },
-        { series: seriesText('otelcol_exporter_send_failed_spans_total', { job: COLLECTOR, exporter: 'otlp/jaeger' }), values: '0+10x20' },
-        { series: seriesText('otelcol_exporter_send_failed_spans', { job: 'otel-collector-quiet', exporter: 'otlp/jaeger' }), values: '0+0x20' },
+        {
+          series: seriesText('otelcol_receiver_refused_spans', { job: COLLECTOR, receiver: 'otlp', transport: 'http' }),
+          values: '0+10x20',
+        },
+        {
+          series: seriesText('otelcol_receiver_refused_spans_total', {
+            job: 'otel-collector-next',
+            receiver: 'otlp',
+            transport: 'grpc',
+          }),
+          values: '0+10x20',
+        },
+        {
+          series: seriesText('otelcol_exporter_send_failed_spans_total', { job: COLLECTOR, exporter: 'otlp/jaeger' }),
+          values: '0+10x20',
+        },
+        {
+          series: seriesText('otelcol_exporter_send_failed_spans', {
+            job: 'otel-collector-quiet',
+            exporter: 'otlp/jaeger',
+          }),
+          values: '0+0x20',
+        },
       ],
       alerts: [
         {
@@ -488,7 +578,11 @@ function handMadeGroups(): TestGroup[] {
             { labels: { job: 'otel-collector-next', receiver: 'otlp', transport: 'grpc' }, value: 100 },
           ],
         },
-        { at: '15m', alert: 'CollectorExportFailing', firing: [{ labels: { job: COLLECTOR, exporter: 'otlp/jaeger' }, value: 100 }] },
+        {
+          at: '15m',
+          alert: 'CollectorExportFailing',
+          firing: [{ labels: { job: COLLECTOR, exporter: 'otlp/jaeger' }, value: 100 }],
+        },
       ],
     },
   ];
@@ -518,7 +612,8 @@ export function renderTemplate(template: string, labels: Record<string, string>,
   const rendered = template
     .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => {
       const labelValue = labels[name];
-      if (labelValue === undefined) throw new Error(`template uses $labels.${name}, which the expression does not output: ${template}`);
+      if (labelValue === undefined)
+        throw new Error(`template uses $labels.${name}, which the expression does not output: ${template}`);
       return labelValue;
     })
     .replace(/\{\{ \$value \| humanizePercentage \}\}/g, () => humanizePercentage(value))
@@ -565,15 +660,36 @@ function counterValues(minutes: number, perMinute: (minute: number) => number): 
 }
 
 const LAST_MILE_MINUTES = 45;
-const noLiveConnection = (job: string, instance: string, origin: Origin, perMinute: (minute: number) => number): InputSeries =>
-  stageEvents(counterValues(LAST_MILE_MINUTES, perMinute), job, instance, 'pubsub', origin, 'dropped', 'no_live_connection');
-const reachedSubscribers = (job: string, instance: string, origin: Origin, perMinute: (minute: number) => number): InputSeries =>
+const noLiveConnection = (
+  job: string,
+  instance: string,
+  origin: Origin,
+  perMinute: (minute: number) => number,
+): InputSeries =>
+  stageEvents(
+    counterValues(LAST_MILE_MINUTES, perMinute),
+    job,
+    instance,
+    'pubsub',
+    origin,
+    'dropped',
+    'no_live_connection',
+  );
+const reachedSubscribers = (
+  job: string,
+  instance: string,
+  origin: Origin,
+  perMinute: (minute: number) => number,
+): InputSeries =>
   stageEvents(counterValues(LAST_MILE_MINUTES, perMinute), job, instance, 'pubsub', origin, 'forwarded');
 const openConnections = (instance: string, atMinute: (minute: number) => number): InputSeries => ({
   series: seriesText(PROM.CONNECTIONS_ACTIVE, { job: SERVER, instance }),
   values: promtoolValues(Array.from({ length: LAST_MILE_MINUTES + 1 }, (_, minute) => atMinute(minute))),
 });
-const noLiveShare = (value: number) => ({ series: seriesText(RECORD.DROP_SHARE, { [STAGE]: 'pubsub', [REASON]: 'no_live_connection' }), value });
+const noLiveShare = (value: number) => ({
+  series: seriesText(RECORD.DROP_SHARE, { [STAGE]: 'pubsub', [REASON]: 'no_live_connection' }),
+  value,
+});
 const NO_LIVE_LABELS = { [STAGE]: 'pubsub', [REASON]: 'no_live_connection' };
 const quiet = (at: string): AlertExpectation => ({ at, alert: 'TwentySseNoLiveConnection', firing: [] });
 
@@ -631,7 +747,10 @@ function lastMileGroups(): TestGroup[] {
         noLiveConnection(SERVER, 'server-a', 'ui', () => 6),
         openConnections('server-a', () => 3),
       ],
-      alerts: [quiet('10m'), { at: '30m', alert: 'TwentySseNoLiveConnection', firing: [{ labels: NO_LIVE_LABELS, value: 1 }] }],
+      alerts: [
+        quiet('10m'),
+        { at: '30m', alert: 'TwentySseNoLiveConnection', firing: [{ labels: NO_LIVE_LABELS, value: 1 }] },
+      ],
     },
     {
       name: 'last mile, alarming: three fifths reach nobody while browsers are connected',

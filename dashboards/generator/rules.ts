@@ -2,7 +2,17 @@
  * Prometheus recording rules and alerts for the Twenty SSE pipeline, written
  * to dashboards/prometheus/rules/twenty-sse.rules.yml. Names from src/semconv.ts.
  */
-import { ATTR, LOSS_SHARE_MIN_UNITS, PROM, STAGES, WORKFLOW_DIVERGENCE_THRESHOLD, dropReasonsOfKind, routineShareOf, type Origin, type Stage } from '../../src/semconv';
+import {
+  ATTR,
+  LOSS_SHARE_MIN_UNITS,
+  PROM,
+  STAGES,
+  WORKFLOW_DIVERGENCE_THRESHOLD,
+  dropReasonsOfKind,
+  routineShareOf,
+  type Origin,
+  type Stage,
+} from '../../src/semconv';
 import { DEFAULT_JAEGER_URL, jaegerSearchUrl } from './jaeger';
 import {
   dropReasonIn,
@@ -117,7 +127,8 @@ const SPIKE_REASONS = LOSS_REASONS.filter((reason) => reason !== 'unattributed')
 export const RUNBOOK_RELATIVE_TO_RULES = '../../../RUNBOOK.md';
 
 /** An alert's runbook_url: its RUNBOOK.md heading's anchor (GitHub's, the name in lower case). */
-export const runbookUrl = (alert: string, base: string = RUNBOOK_RELATIVE_TO_RULES): string => `${base}#${alert.toLowerCase()}`;
+export const runbookUrl = (alert: string, base: string = RUNBOOK_RELATIVE_TO_RULES): string =>
+  `${base}#${alert.toLowerCase()}`;
 
 export type PackageLinks = { repository?: string | { url?: string }; homepage?: string };
 
@@ -130,7 +141,9 @@ export function defaultRunbookBaseUrl(pkg: PackageLinks): string {
   const repository = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
   if (repository) {
     const shorthand = /^(?:github:)?([\w.-]+\/[\w.-]+)$/.exec(repository);
-    const web = shorthand ? `https://github.com/${shorthand[1]}` : repository.replace(/^git\+/, '').replace(/\.git$/, '');
+    const web = shorthand
+      ? `https://github.com/${shorthand[1]}`
+      : repository.replace(/^git\+/, '').replace(/\.git$/, '');
     return `${web.replace(/\/$/, '')}/blob/HEAD/RUNBOOK.md`;
   }
   if (pkg.homepage) return `${pkg.homepage.replace(/#.*$/, '').replace(/\/$/, '')}/RUNBOOK.md`;
@@ -221,7 +234,10 @@ function recordingRules(timing: RuleTiming): RecordingRule[] {
   const record = recordNames(timing);
   const stageOrigin = [STAGE, ORIGIN];
   const entered = record.STAGE_UNITS_INCREASE;
-  const lossDrops = sumBy(stageOrigin, series(record.STAGE_EVENTS_INCREASE, outcomeIs('dropped'), dropReasonIn(LOSS_REASONS)));
+  const lossDrops = sumBy(
+    stageOrigin,
+    series(record.STAGE_EVENTS_INCREASE, outcomeIs('dropped'), dropReasonIn(LOSS_REASONS)),
+  );
   const failures = sumBy(stageOrigin, series(record.INNERMOST_FAILURES_INCREASE));
   const share = (origin: Origin) => series(record.LOSS_SHARE, originIs(origin));
   const enough = (origin: Origin) => `(${series(entered, originIs(origin))} >= ${timing.minUnits})`;
@@ -256,7 +272,9 @@ function recordingRules(timing: RuleTiming): RecordingRule[] {
   ];
 }
 
-type AlertWithoutRunbook = Omit<AlertingRule, 'annotations'> & { annotations: Omit<AlertingRule['annotations'], 'runbook_url'> };
+type AlertWithoutRunbook = Omit<AlertingRule, 'annotations'> & {
+  annotations: Omit<AlertingRule['annotations'], 'runbook_url'>;
+};
 
 function alert(name: string, rule: Omit<AlertWithoutRunbook, 'alert'>): AlertWithoutRunbook {
   return { alert: name, expr: rule.expr, for: rule.for, labels: rule.labels, annotations: rule.annotations };
@@ -265,7 +283,8 @@ function alert(name: string, rule: Omit<AlertWithoutRunbook, 'alert'>): AlertWit
 const jaeger = (search: Parameters<typeof jaegerSearchUrl>[1]) => jaegerSearchUrl(DEFAULT_JAEGER_URL, search);
 
 /** Adds a constant label to every series of `expr`. */
-const withLabel = (expr: string, name: string, value: string): string => `label_replace(${expr}, "${name}", "${value}", "", "")`;
+const withLabel = (expr: string, name: string, value: string): string =>
+  `label_replace(${expr}, "${name}", "${value}", "", "")`;
 
 function pipelineAlerts(timing: RuleTiming): AlertWithoutRunbook[] {
   const record = recordNames(timing);
@@ -279,7 +298,11 @@ function pipelineAlerts(timing: RuleTiming): AlertWithoutRunbook[] {
   const spikeShare = series(record.DROP_SHARE, dropReasonIn(SPIKE_REASONS));
   const churn = CHURN_REASONS.map((reason) => {
     const routine = routineShareOf(reason) as number;
-    return withLabel(`${series(record.DROP_SHARE, dropReasonIs(reason))} > ${routine}`, 'routine_share', percent(routine));
+    return withLabel(
+      `${series(record.DROP_SHARE, dropReasonIs(reason))} > ${routine}`,
+      'routine_share',
+      percent(routine),
+    );
   }).join(' or ');
   return [
     alert('TwentySseWorkflowLossAboveUi', {
@@ -294,7 +317,9 @@ function pipelineAlerts(timing: RuleTiming): AlertWithoutRunbook[] {
           DIVERGENCE_THRESHOLD,
         )}; both origins had at least ${timing.minUnits} units there). Tables open in a browser miss those workflow changes until reload.`,
         // The divergence spans processes, so the search leaves the service to pick (the queue worker for most stages).
-        jaeger_search: jaeger({ tags: { [ATTR.ORIGIN]: 'workflow', [ATTR.STAGE]: label(STAGE), [ATTR.OUTCOME]: 'dropped' } }),
+        jaeger_search: jaeger({
+          tags: { [ATTR.ORIGIN]: 'workflow', [ATTR.STAGE]: label(STAGE), [ATTR.OUTCOME]: 'dropped' },
+        }),
       },
     }),
     alert('TwentySseEventsFailing', {
@@ -449,7 +474,10 @@ function collectorAlerts(timing: RuleTiming): AlertWithoutRunbook[] {
  * `runbookBaseUrl`: where RUNBOOK.md is for the alerts' runbook_url (see defaultRunbookBaseUrl); `timing`: the
  * durations (the live test compresses them).
  */
-export function buildRuleGroups(runbookBaseUrl: string = RUNBOOK_RELATIVE_TO_RULES, timing: RuleTiming = PRODUCTION_TIMING): RuleGroup[] {
+export function buildRuleGroups(
+  runbookBaseUrl: string = RUNBOOK_RELATIVE_TO_RULES,
+  timing: RuleTiming = PRODUCTION_TIMING,
+): RuleGroup[] {
   const withRunbook = (rule: AlertWithoutRunbook): AlertingRule => ({
     ...rule,
     annotations: { ...rule.annotations, runbook_url: runbookUrl(rule.alert, runbookBaseUrl) },
@@ -458,11 +486,17 @@ export function buildRuleGroups(runbookBaseUrl: string = RUNBOOK_RELATIVE_TO_RUL
   return [
     {
       name: 'twenty-sse',
-      rules: [...recordingRules(timing), ...pipelineAlerts(timing).map(withRunbook), ...lastMileAlerts(timing).map(withRunbook)],
+      rules: [
+        ...recordingRules(timing),
+        ...pipelineAlerts(timing).map(withRunbook),
+        ...lastMileAlerts(timing).map(withRunbook),
+      ],
     },
     { name: 'otel-collector.alerts', rules: collectorAlerts(timing).map(withRunbook) },
   ];
 }
 
 export const ruleNames = (timing: RuleTiming = PRODUCTION_TIMING): string[] =>
-  buildRuleGroups(RUNBOOK_RELATIVE_TO_RULES, timing).flatMap((group) => group.rules.map((rule) => (isAlertingRule(rule) ? rule.alert : rule.record)));
+  buildRuleGroups(RUNBOOK_RELATIVE_TO_RULES, timing).flatMap((group) =>
+    group.rules.map((rule) => (isAlertingRule(rule) ? rule.alert : rule.record)),
+  );

@@ -110,22 +110,26 @@ export const LOSS_KINDS = [
   {
     id: 'streams_expiring',
     title: 'Streams expiring under load',
-    description: 'a third of the active streams lose their Redis key every minute (memory pressure evicts them): stream_expired for their pairs',
+    description:
+      'a third of the active streams lose their Redis key every minute (memory pressure evicts them): stream_expired for their pairs',
   },
   {
     id: 'redis_publish_failing',
     title: 'Redis publish failures on one worker',
-    description: 'worker-a cannot publish to Redis: its pubsub publishes fail, and the failure surfaces at stream, fanout, publish and listen',
+    description:
+      'worker-a cannot publish to Redis: its pubsub publishes fail, and the failure surfaces at stream, fanout, publish and listen',
   },
   {
     id: 'step_emits_nothing',
     title: 'A workflow step that emits nothing',
-    description: 'a new workflow step type writes a third of the workflow records outside the event path: not_emitted, and those events never exist',
+    description:
+      'a new workflow step type writes a third of the workflow records outside the event path: not_emitted, and those events never exist',
   },
   {
     id: 'unknown_drop_path',
     title: 'An unknown drop path',
-    description: 'a Twenty change returns early for a quarter of the workflow pairs in a way no drop rule knows: unattributed',
+    description:
+      'a Twenty change returns early for a quarter of the workflow pairs in a way no drop rule knows: unattributed',
   },
 ] as const satisfies readonly LossKind[];
 export type LossKindId = (typeof LOSS_KINDS)[number]['id'];
@@ -189,7 +193,9 @@ class Accumulator {
 /** Splits `units` over instances in turn, so every instance of a job carries a share. */
 function instancesFor(origin: WriterOrigin, minute: number): readonly string[] {
   if (origin === 'ui') return SERVERS;
-  return WORKERS.map((worker) => (worker === RESTARTED_WORKER.before && minute >= WORKER_RESTART_MINUTE ? RESTARTED_WORKER.after : worker));
+  return WORKERS.map((worker) =>
+    worker === RESTARTED_WORKER.before && minute >= WORKER_RESTART_MINUTE ? RESTARTED_WORKER.after : worker,
+  );
 }
 
 /** Runs the model. Units are fractional per minute; counters() rounds their running sums. */
@@ -208,7 +214,8 @@ export function simulate(options: SimulationOptions): Simulation {
       const openTabs = tabGroups.reduce((sum, group) => sum + group.tabs, 0);
       // Churn of this minute: tabs opened at the start of a block miss a few pairs; tabs that vanished TTL ago expire now.
       const openedThisMinute = minute % 10 === 0 ? workspace.tabTurnoverPerBlock : 0;
-      const expiringThisMinute = minute >= STREAM_TTL_MINUTES && minute % 10 === 5 && openTabs > 0 ? VANISHED_TABS_PER_BLOCK : 0;
+      const expiringThisMinute =
+        minute >= STREAM_TTL_MINUTES && minute % 10 === 5 && openTabs > 0 ? VANISHED_TABS_PER_BLOCK : 0;
       const expiredUnderLoad = lossActive('streams_expiring', minute) ? openTabs / 3 : 0;
 
       for (const origin of ['ui', 'workflow'] as const) {
@@ -223,7 +230,12 @@ export function simulate(options: SimulationOptions): Simulation {
               out.add(minute, { job, instance, stage, origin, outcome, reason }, units);
             const deliver = (units: number) => {
               // The tab's connection sits on either API server.
-              for (const server of SERVERS) out.add(minute, { job: SERVER_JOB, instance: server, stage: 'deliver', origin, outcome: 'forwarded' }, units / SERVERS.length);
+              for (const server of SERVERS)
+                out.add(
+                  minute,
+                  { job: SERVER_JOB, instance: server, stage: 'deliver', origin, outcome: 'forwarded' },
+                  units / SERVERS.length,
+                );
             };
 
             let events = perInstance;
@@ -249,7 +261,10 @@ export function simulate(options: SimulationOptions): Simulation {
             // Per (event, stream) pair. Expired and query-less streams end before the per-stream checks.
             const totalPairs = events * openTabs;
             const expiredPairs = Math.min(totalPairs, events * (expiringThisMinute + expiredUnderLoad));
-            const withoutQueries = Math.min(totalPairs - expiredPairs, events * openedThisMinute * PAIRS_MISSED_PER_OPENED_TAB);
+            const withoutQueries = Math.min(
+              totalPairs - expiredPairs,
+              events * openedThisMinute * PAIRS_MISSED_PER_OPENED_TAB,
+            );
             stage('stream', 'dropped', expiredPairs, 'stream_expired');
             stage('stream', 'dropped', withoutQueries, 'stream_without_queries');
             const checked = totalPairs - expiredPairs - withoutQueries;

@@ -45,9 +45,7 @@ export const readExampleConfigFromEnv = (
   const generation = env.EXAMPLE_TWENTY_GENERATION ?? DEFAULT_GENERATION;
 
   if (!isTwentyGeneration(generation)) {
-    throw new Error(
-      `EXAMPLE_TWENTY_GENERATION must be one of ${TWENTY_GENERATIONS.join('|')}, got "${generation}"`,
-    );
+    throw new Error(`EXAMPLE_TWENTY_GENERATION must be one of ${TWENTY_GENERATIONS.join('|')}, got "${generation}"`);
   }
 
   const redisUrl = env.REDIS_URL || undefined;
@@ -69,7 +67,9 @@ export const readExampleConfigFromEnv = (
   const unknownFault = faults.find((fault) => !(EXAMPLE_FAULTS as readonly string[]).includes(fault));
 
   if (unknownFault !== undefined) {
-    throw new Error(`EXAMPLE_FAULTS takes a comma-separated list of ${EXAMPLE_FAULTS.join('|')}, got "${unknownFault}"`);
+    throw new Error(
+      `EXAMPLE_FAULTS takes a comma-separated list of ${EXAMPLE_FAULTS.join('|')}, got "${unknownFault}"`,
+    );
   }
 
   return {

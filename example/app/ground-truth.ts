@@ -46,13 +46,7 @@ export type GroundTruthDropReason =
 
 export type GroundTruthStage = 'fanout' | 'stream' | 'workflow_step';
 
-export type GroundTruthOrigin =
-  | 'workflow'
-  | 'ui'
-  | 'api_key'
-  | 'application'
-  | 'system'
-  | 'unknown';
+export type GroundTruthOrigin = 'workflow' | 'ui' | 'api_key' | 'application' | 'system' | 'unknown';
 
 type GroundTruthCommon = {
   generation: ExampleConfig['generation'];
@@ -110,16 +104,9 @@ export type GroundTruthReceived = GroundTruthCommon & {
 };
 
 export type GroundTruthRecord =
-  | GroundTruthEmitted
-  | GroundTruthDropped
-  | GroundTruthForwarded
-  | GroundTruthFailed
-  | GroundTruthReceived;
+  GroundTruthEmitted | GroundTruthDropped | GroundTruthForwarded | GroundTruthFailed | GroundTruthReceived;
 
-export const DEFAULT_REASON_BY_DROP_CODE: Record<
-  GroundTruthDropCode,
-  GroundTruthDropReason
-> = {
+export const DEFAULT_REASON_BY_DROP_CODE: Record<GroundTruthDropCode, GroundTruthDropReason> = {
   D1: 'no_active_streams',
   D2: 'stream_expired',
   D3: 'stream_without_queries',
@@ -147,7 +134,13 @@ export type OriginContext = {
 type BatchLike = {
   name: string;
   workspaceId: string;
-  events: { recordId: string; userId?: string; workspaceMemberId?: string; apiKeyId?: string; applicationId?: string }[];
+  events: {
+    recordId: string;
+    userId?: string;
+    workspaceMemberId?: string;
+    apiKeyId?: string;
+    applicationId?: string;
+  }[];
 };
 
 type EventLike = { recordId: string };

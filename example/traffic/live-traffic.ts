@@ -76,7 +76,14 @@ const MAX_IN_FLIGHT = 24;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LiveTraffic {
-  readonly stats: LiveTrafficStats = { uiWrites: 0, workflowRuns: 0, tabsOpened: 0, tabsClosed: 0, streamsExpired: 0, errors: [] };
+  readonly stats: LiveTrafficStats = {
+    uiWrites: 0,
+    workflowRuns: 0,
+    tabsOpened: 0,
+    tabsClosed: 0,
+    streamsExpired: 0,
+    errors: [],
+  };
   private active?: LiveLossKind;
   private readonly tabs: { stream: SseStream; object: string; filter?: Record<string, unknown> }[] = [];
   private inFlight = 0;
@@ -143,7 +150,10 @@ export class LiveTraffic {
       const { token } = await client.seed.apiKey({ workspaceId: automation.workspaceId });
       const stream = await client.streams.open({ token, workspaceId: automation.workspaceId });
 
-      await stream.addQuery({ queryId: `integration-company-${i}`, operationSignature: { objectNameSingular: 'company' } });
+      await stream.addQuery({
+        queryId: `integration-company-${i}`,
+        operationSignature: { objectNameSingular: 'company' },
+      });
     }
     traffic.running = true;
     traffic.loop = traffic.run();
@@ -167,7 +177,11 @@ export class LiveTraffic {
     if (previous === 'workflow_access_denied' || kind === 'workflow_access_denied') {
       const on = kind === 'workflow_access_denied';
 
-      await this.client.seed.featureFlag({ workspaceId: this.main.workspaceId, key: FeatureFlagKey.IS_RECORD_SHARING_ENABLED, value: on });
+      await this.client.seed.featureFlag({
+        workspaceId: this.main.workspaceId,
+        key: FeatureFlagKey.IS_RECORD_SHARING_ENABLED,
+        value: on,
+      });
       await this.client.seed.objectReadability({
         workspaceId: this.main.workspaceId,
         objectNameSingular: 'opportunity',

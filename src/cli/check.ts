@@ -20,10 +20,16 @@ export function renderCheck(result: CheckResult): string {
   const found = result.targets.filter((line) => line.status === 'found').length;
   const missing = result.targets.filter((line) => line.status === 'missing');
   lines.push(`generation ${result.generation}: ${result.title}`);
-  lines.push(`${found} targets found, ${missing.length} missing (${result.filesScanned} source files scanned in ${result.path})`);
-  for (const line of result.targets) lines.push(`  ${line.status === 'found' ? 'found  ' : 'MISSING'} ${line.className}.${line.method}`);
+  lines.push(
+    `${found} targets found, ${missing.length} missing (${result.filesScanned} source files scanned in ${result.path})`,
+  );
+  for (const line of result.targets)
+    lines.push(`  ${line.status === 'found' ? 'found  ' : 'MISSING'} ${line.className}.${line.method}`);
   if (missing.length > 0) {
-    lines.push('', 'Missing targets are not instrumented: their stage is not counted, and drops they explain may show as unattributed.');
+    lines.push(
+      '',
+      'Missing targets are not instrumented: their stage is not counted, and drops they explain may show as unattributed.',
+    );
   }
   lines.push('', 'Drop rules of this generation (code, reason, where, condition):');
   for (const rule of result.dropRules) {

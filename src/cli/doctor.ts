@@ -3,8 +3,29 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport, traceFromJaeger, type TraceView } from './html-report';
 import { queryLastMile, renderLastMile } from './last-mile';
-import { assessLoss, buildFunnelReport, FunnelReport, FunnelRow, LossAssessment, lossVerdict, renderLossReport } from './report';
-import { ATTR, DROP_REASON_NAMES, DropReason, GENERATIONS, Generation, ORIGINS, Origin, OUTCOMES, Outcome, PROM, STAGES, Stage } from '../semconv';
+import {
+  assessLoss,
+  buildFunnelReport,
+  FunnelReport,
+  FunnelRow,
+  LossAssessment,
+  lossVerdict,
+  renderLossReport,
+} from './report';
+import {
+  ATTR,
+  DROP_REASON_NAMES,
+  DropReason,
+  GENERATIONS,
+  Generation,
+  ORIGINS,
+  Origin,
+  OUTCOMES,
+  Outcome,
+  PROM,
+  STAGES,
+  Stage,
+} from '../semconv';
 import { detectGenerationFromTargets } from '../twenty/detect';
 
 /**
@@ -69,7 +90,13 @@ const isFlag = (name: string): name is keyof typeof FLAGS => Object.hasOwn(FLAGS
  * one-line message with the fix rather than parseArgs's wording.
  */
 export function parseDoctorArgs(argv: string[]): DoctorOptions {
-  const { values, tokens } = parseArgs({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: FLAGS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   for (const token of tokens) {
     if (token.kind !== 'option' || !isFlag(token.name)) {
       throw new DoctorError(
@@ -80,10 +107,12 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     if (type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))) {
       throw new DoctorError(`${token.rawName} needs a value`);
     }
-    if (type === 'boolean' && token.value !== undefined) throw new DoctorError(`${token.rawName} takes no value; give ${token.rawName} alone`);
+    if (type === 'boolean' && token.value !== undefined)
+      throw new DoctorError(`${token.rawName} takes no value; give ${token.rawName} alone`);
   }
   // Every string flag now has a string value and --json is a boolean; the last of a repeated flag wins.
-  const text = (flag: 'prometheus' | 'jaeger' | 'since' | 'html' | 'generation' | 'timeout') => values[flag] as string | undefined;
+  const text = (flag: 'prometheus' | 'jaeger' | 'since' | 'html' | 'generation' | 'timeout') =>
+    values[flag] as string | undefined;
   const options: DoctorOptions = {
     prometheus: text('prometheus') ?? '',
     jaeger: text('jaeger'),
@@ -104,7 +133,8 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
   const timeout = text('timeout');
   if (timeout !== undefined) {
     const seconds = Number(timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw new DoctorError('--timeout takes a number of seconds, e.g. --timeout 10');
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new DoctorError('--timeout takes a number of seconds, e.g. --timeout 10');
     options.timeoutMs = seconds * 1000;
   }
   const html = text('html');
@@ -117,8 +147,12 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     }
     options.html = html;
   }
-  if (!options.prometheus) throw new DoctorError('--prometheus URL is required, e.g. --prometheus http://localhost:9090');
-  for (const [flag, url] of [['--prometheus', options.prometheus], ['--jaeger', options.jaeger]] as const) {
+  if (!options.prometheus)
+    throw new DoctorError('--prometheus URL is required, e.g. --prometheus http://localhost:9090');
+  for (const [flag, url] of [
+    ['--prometheus', options.prometheus],
+    ['--jaeger', options.jaeger],
+  ] as const) {
     if (url === undefined) continue;
     try {
       const parsed = new URL(url);
@@ -127,7 +161,8 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
       throw new DoctorError(`${flag} ${url} is not an http(s) URL, e.g. http://localhost:9090`);
     }
   }
-  if (!SINCE.test(options.since)) throw new DoctorError(`--since ${options.since} is not a Prometheus duration, e.g. 15m, 1h, 2d`);
+  if (!SINCE.test(options.since))
+    throw new DoctorError(`--since ${options.since} is not a Prometheus duration, e.g. 15m, 1h, 2d`);
   return options;
 }
 
@@ -137,14 +172,21 @@ async function getJson(url: string, what: string, timeoutMs: number): Promise<un
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new DoctorError(`cannot reach ${what} at ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new DoctorError(
+      `cannot reach ${what} at ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
   }
   const text = await response.text();
-  if (!response.ok) throw new DoctorError(`${what} answered HTTP ${response.status} for ${new URL(url).pathname}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`);
+  if (!response.ok)
+    throw new DoctorError(
+      `${what} answered HTTP ${response.status} for ${new URL(url).pathname}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`,
+    );
   try {
     return JSON.parse(text);
   } catch {
-    throw new DoctorError(`${what} at ${new URL(url).origin} did not answer JSON (is this really ${what}?): ${text.slice(0, 80).replace(/\s+/g, ' ')}`);
+    throw new DoctorError(
+      `${what} at ${new URL(url).origin} did not answer JSON (is this really ${what}?): ${text.slice(0, 80).replace(/\s+/g, ' ')}`,
+    );
   }
 }
 
@@ -182,13 +224,26 @@ export interface InstanceRow extends FunnelRow {
 
 async function queryVector(prometheus: string, query: string, timeoutMs: number): Promise<PromVectorSample[]> {
   const url = `${prometheus.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
-  const body = (await getJson(url, 'Prometheus', timeoutMs)) as { status?: string; data?: { resultType?: string; result?: PromVectorSample[] } };
+  const body = (await getJson(url, 'Prometheus', timeoutMs)) as {
+    status?: string;
+    data?: { resultType?: string; result?: PromVectorSample[] };
+  };
   if (body?.status !== 'success' || body.data?.resultType !== 'vector' || !Array.isArray(body.data.result)) {
-    throw new DoctorError(`Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (expected a vector result)`);
+    throw new DoctorError(
+      `Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (expected a vector result)`,
+    );
   }
   for (const sample of body.data.result) {
-    if (!sample || typeof sample !== 'object' || !sample.metric || typeof sample.metric !== 'object' || !Array.isArray(sample.value)) {
-      throw new DoctorError(`Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (a vector sample without metric or value)`);
+    if (
+      !sample ||
+      typeof sample !== 'object' ||
+      !sample.metric ||
+      typeof sample.metric !== 'object' ||
+      !Array.isArray(sample.value)
+    ) {
+      throw new DoctorError(
+        `Prometheus at ${new URL(prometheus).origin} answered an unexpected shape (a vector sample without metric or value)`,
+      );
     }
   }
   return body.data.result;
@@ -231,7 +286,12 @@ export async function queryFunnel(prometheus: string, since: string, timeoutMs: 
       stage,
       origin: ORIGINS.includes(origin) ? origin : 'unknown',
       outcome,
-      reason: reason && (DROP_REASON_NAMES as string[]).includes(reason) ? reason : outcome === 'dropped' ? 'unattributed' : undefined,
+      reason:
+        reason && (DROP_REASON_NAMES as string[]).includes(reason)
+          ? reason
+          : outcome === 'dropped'
+            ? 'unattributed'
+            : undefined,
       count,
     });
   }
@@ -259,7 +319,12 @@ async function jaegerServesNoUi(jaeger: string, timeoutMs: number): Promise<bool
 }
 
 /** A few traces of dropped workflow events (and, if none, of any drop) from Jaeger's HTTP API. */
-export async function findDropTraces(jaeger: string, sinceMs: number, timeoutMs: number, limit = 5): Promise<TraceExample[]> {
+export async function findDropTraces(
+  jaeger: string,
+  sinceMs: number,
+  timeoutMs: number,
+  limit = 5,
+): Promise<TraceExample[]> {
   const base = jaeger.replace(/\/$/, '');
   const services = (await getJson(`${base}/api/services`, 'Jaeger', timeoutMs)) as { data?: unknown };
   // An empty Jaeger (fresh memory store, or every span sampled out) answers {"data": null}.
@@ -267,7 +332,8 @@ export async function findDropTraces(jaeger: string, sinceMs: number, timeoutMs:
   if (!Array.isArray(serviceList) || serviceList.some((name) => typeof name !== 'string')) {
     throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/services`);
   }
-  const shapeError = () => new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces`);
+  const shapeError = () =>
+    new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces`);
   const end = Date.now() * 1000;
   const start = end - sinceMs * 1000;
   const examples: TraceExample[] = [];
@@ -278,12 +344,18 @@ export async function findDropTraces(jaeger: string, sinceMs: number, timeoutMs:
       if (origin) tags[ATTR.ORIGIN] = origin;
       const url = `${base}/api/traces?service=${encodeURIComponent(service)}&tags=${encodeURIComponent(JSON.stringify(tags))}&start=${start}&end=${end}&limit=${limit}`;
       const traces = (await getJson(url, 'Jaeger', timeoutMs)) as { data?: unknown } | null;
-      if (!traces || typeof traces !== 'object' || (traces.data != null && !Array.isArray(traces.data))) throw shapeError();
+      if (!traces || typeof traces !== 'object' || (traces.data != null && !Array.isArray(traces.data)))
+        throw shapeError();
       for (const trace of (traces.data ?? []) as { traceID?: unknown; spans?: unknown }[]) {
         if (!trace || typeof trace !== 'object' || typeof trace.traceID !== 'string') throw shapeError();
         if (trace.spans !== undefined && !Array.isArray(trace.spans)) throw shapeError();
         const spans = (trace.spans ?? []) as { tags?: unknown }[];
-        if (spans.some((span) => !span || typeof span !== 'object' || (span.tags !== undefined && !Array.isArray(span.tags)))) throw shapeError();
+        if (
+          spans.some(
+            (span) => !span || typeof span !== 'object' || (span.tags !== undefined && !Array.isArray(span.tags)),
+          )
+        )
+          throw shapeError();
         const traceId = trace.traceID;
         if (examples.some((e) => e.traceId === traceId)) continue;
         const reason = spans
@@ -316,7 +388,11 @@ export interface InstanceSummary {
   failed: { stage: Stage; count: number }[];
 }
 
-function summarizeInstances(rows: InstanceRow[], generations: Map<string, Generation>, generation: Generation | undefined): InstanceSummary[] {
+function summarizeInstances(
+  rows: InstanceRow[],
+  generations: Map<string, Generation>,
+  generation: Generation | undefined,
+): InstanceSummary[] {
   const byProcess = new Map<string, InstanceRow[]>();
   for (const row of rows) {
     const key = processKey(row.job, row.instance);
@@ -335,7 +411,11 @@ function summarizeInstances(rows: InstanceRow[], generations: Map<string, Genera
         generation: generations.get(key),
         units: own.reduce((sum, row) => sum + row.count, 0),
         lossFound: assessment.lossFound,
-        lost: [...assessment.lost, ...assessment.aboveRoutine].map(({ stage, reason, count }) => ({ stage, reason, count })),
+        lost: [...assessment.lost, ...assessment.aboveRoutine].map(({ stage, reason, count }) => ({
+          stage,
+          reason,
+          count,
+        })),
         failed: report.failures.map(({ stage, count }) => ({ stage, count })),
       };
     });
@@ -360,18 +440,28 @@ export interface GenerationSource {
 }
 
 function chooseGeneration(flag: Generation | undefined, generations: Map<string, Generation>): GenerationSource {
-  if (flag) return { generation: flag, from: 'flag', disagreeing: [...generations].filter(([, g]) => g !== flag).map(([key]) => key) };
+  if (flag)
+    return {
+      generation: flag,
+      from: 'flag',
+      disagreeing: [...generations].filter(([, g]) => g !== flag).map(([key]) => key),
+    };
   const counts = new Map<Generation, number>();
   for (const generation of generations.values()) counts.set(generation, (counts.get(generation) ?? 0) + 1);
   const [generation] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
   if (!generation) return { from: 'unknown', disagreeing: [] };
-  return { generation, from: 'targets', disagreeing: [...generations].filter(([, g]) => g !== generation).map(([key]) => key) };
+  return {
+    generation,
+    from: 'targets',
+    disagreeing: [...generations].filter(([, g]) => g !== generation).map(([key]) => key),
+  };
 }
 
 function describeGeneration(source: GenerationSource): string {
   const disagreeing = source.disagreeing.length > 0 ? `; other generations on ${source.disagreeing.join(', ')}` : '';
   if (source.from === 'flag') return `Twenty generation: ${source.generation} (--generation)${disagreeing}`;
-  if (source.from === 'targets') return `Twenty generation: ${source.generation} (detected from the instrumentation targets the processes found)${disagreeing}`;
+  if (source.from === 'targets')
+    return `Twenty generation: ${source.generation} (detected from the instrumentation targets the processes found)${disagreeing}`;
   return 'Twenty generation: unknown (no process reported instrumentation targets; the texts below are those of v5, pass --generation to choose)';
 }
 
@@ -390,7 +480,10 @@ export interface DoctorResult {
 async function fetchTrace(jaeger: string, traceId: string, timeoutMs: number): Promise<TraceView> {
   const url = `${jaeger.replace(/\/$/, '')}/api/traces/${encodeURIComponent(traceId)}`;
   const trace = traceFromJaeger(await getJson(url, 'Jaeger', timeoutMs), url);
-  if (!trace) throw new DoctorError(`Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces/${traceId}`);
+  if (!trace)
+    throw new DoctorError(
+      `Jaeger at ${new URL(jaeger).origin} answered an unexpected shape for /api/traces/${traceId}`,
+    );
   return trace;
 }
 
@@ -452,7 +545,10 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
     const assessment = assessLoss(report);
     const instances = summarizeInstances(rows, generations, source.generation);
     progress('querying Prometheus for the SSE connections ...');
-    const lastMile = await queryLastMile((expr) => queryVector(options.prometheus, expr, options.timeoutMs), options.since);
+    const lastMile = await queryLastMile(
+      (expr) => queryVector(options.prometheus, expr, options.timeoutMs),
+      options.since,
+    );
     let traces: TraceExample[] | undefined;
     let warning: string | undefined;
     if (options.jaeger && (assessment.lossFound || assessment.workflowRoutineAboveUi)) {
@@ -482,22 +578,47 @@ export async function runDoctor(argv: string[], progress: (line: string) => void
     }
     const result = { exitCode, report, assessment, instances, traces, warning } as const;
     if (options.json) {
-      const json = { ...report, assessment, generationSource: source, instances, traces: traces ?? [], lastMile, ...(warning ? { jaegerError: warning } : {}) };
+      const json = {
+        ...report,
+        assessment,
+        generationSource: source,
+        instances,
+        traces: traces ?? [],
+        lastMile,
+        ...(warning ? { jaegerError: warning } : {}),
+      };
       return { ...result, output: JSON.stringify(json, null, 2) };
     }
-    const lines = [describeGeneration(source), '', renderLossReport(report, assessment), '', ...renderLastMile(lastMile, report, options.since)];
+    const lines = [
+      describeGeneration(source),
+      '',
+      renderLossReport(report, assessment),
+      '',
+      ...renderLastMile(lastMile, report, options.since),
+    ];
     const troubled = instances.filter((summary) => summary.lossFound);
     if (options.byInstance) {
-      lines.push('', 'Per instance (job = service.name, instance = service.instance.id):', ...instances.map(describeInstance));
+      lines.push(
+        '',
+        'Per instance (job = service.name, instance = service.instance.id):',
+        ...instances.map(describeInstance),
+      );
     } else if (troubled.length > 0 && troubled.length < instances.length) {
       lines.push('', 'Instances with loss (--by-instance lists all):', ...troubled.map(describeInstance));
     }
     if (traces && traces.length > 0) {
       if (options.jaeger && (await jaegerServesNoUi(options.jaeger, options.timeoutMs))) {
         const base = options.jaeger.replace(/\/$/, '');
-        lines.push('', `Jaeger at ${base} serves no UI (a build without its UI assets), so the links below open a placeholder page: read a trace as JSON at ${base}/api/traces/<trace id>, or see one as a waterfall with --html FILE.`);
+        lines.push(
+          '',
+          `Jaeger at ${base} serves no UI (a build without its UI assets), so the links below open a placeholder page: read a trace as JSON at ${base}/api/traces/<trace id>, or see one as a waterfall with --html FILE.`,
+        );
       }
-      lines.push('', 'Example traces of dropped events:', ...traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`));
+      lines.push(
+        '',
+        'Example traces of dropped events:',
+        ...traces.map((t) => `- ${t.url} (${t.service}${t.reason ? `, ${t.reason}` : ''})`),
+      );
     }
     return { ...result, output: lines.join('\n') };
   } catch (error) {

@@ -54,12 +54,21 @@ const CHART_ORIGINS: { origin: Origin; label: string }[] = [
 const COLORS = { forwarded: '#2f9e44', dropped: '#e03131', failed: '#f08c00' } as const;
 
 const escapeHtml = (text: unknown): string =>
-  String(text).replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
+  String(text).replace(
+    /[&<>"']/g,
+    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!,
+  );
 
 const percent = (ratio: number) => `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`;
 
 const unitOf = (stage: Stage) =>
-  stage === 'stream' ? '(event x stream) pairs' : stage === 'deliver' ? 'events handed to SSE connections' : stage === 'workflow_step' ? 'record mutations' : 'events';
+  stage === 'stream'
+    ? '(event x stream) pairs'
+    : stage === 'deliver'
+      ? 'events handed to SSE connections'
+      : stage === 'workflow_step'
+        ? 'record mutations'
+        : 'events';
 
 function describeCell(stage: Stage, origin: string, cell: StageOriginCell): string {
   const reasons = Object.entries(cell.dropsByReason)
@@ -85,7 +94,10 @@ function funnelChart(report: FunnelReport): string {
   const groupHeight = CHART_ORIGINS.length * (barHeight + rowGap) - rowGap;
   const width = labelWidth + originWidth + barArea + numbersWidth;
   const height = top + report.stages.length * (groupHeight + groupGap) + 10;
-  const max = Math.max(1, ...report.stages.flatMap(({ byOrigin }) => CHART_ORIGINS.map(({ origin }) => byOrigin[origin]?.entered ?? 0)));
+  const max = Math.max(
+    1,
+    ...report.stages.flatMap(({ byOrigin }) => CHART_ORIGINS.map(({ origin }) => byOrigin[origin]?.entered ?? 0)),
+  );
   const x0 = labelWidth + originWidth;
   const parts: string[] = [];
 
@@ -96,7 +108,9 @@ function funnelChart(report: FunnelReport): string {
     );
     legendX += 110;
   }
-  parts.push(`<text x="${x0 + barArea}" y="18" class="legend" text-anchor="end">bar length: units that entered the stage</text>`);
+  parts.push(
+    `<text x="${x0 + barArea}" y="18" class="legend" text-anchor="end">bar length: units that entered the stage</text>`,
+  );
 
   report.stages.forEach(({ stage, byOrigin }, index) => {
     const y = top + index * (groupHeight + groupGap);
@@ -113,7 +127,9 @@ function funnelChart(report: FunnelReport): string {
       const cell = byOrigin[origin];
       parts.push(`<text x="${labelWidth}" y="${rowY + barHeight - 4}" class="origin">${label}</text>`);
       if (!cell) {
-        parts.push(`<text x="${x0 + 4}" y="${rowY + barHeight - 4}" class="none">no ${label} events at this stage</text>`);
+        parts.push(
+          `<text x="${x0 + 4}" y="${rowY + barHeight - 4}" class="none">no ${label} events at this stage</text>`,
+        );
         return;
       }
       let x = x0;
@@ -128,7 +144,9 @@ function funnelChart(report: FunnelReport): string {
       }
       const lost = cell.dropped + cell.failed;
       const numbers = `${cell.entered} in, ${cell.forwarded} on${lost > 0 ? `, ${lost} lost (${percent(lost / cell.entered)})` : ''}`;
-      parts.push(`<text x="${x0 + barArea + 8}" y="${rowY + barHeight - 4}" class="numbers${lost > 0 ? ' lost' : ''}">${escapeHtml(numbers)}</text>`);
+      parts.push(
+        `<text x="${x0 + barArea + 8}" y="${rowY + barHeight - 4}" class="numbers${lost > 0 ? ' lost' : ''}">${escapeHtml(numbers)}</text>`,
+      );
     });
   });
 
@@ -187,7 +205,14 @@ function waterfall(trace: TraceView): string {
     .join('');
   const rows = ordered.map(({ span, depth }) => {
     const outcome = String(span.attributes[ATTR.OUTCOME] ?? '');
-    const kind = span.error || outcome === 'failed' ? 'failed' : outcome === 'dropped' ? 'dropped' : outcome === 'forwarded' ? 'forwarded' : 'other';
+    const kind =
+      span.error || outcome === 'failed'
+        ? 'failed'
+        : outcome === 'dropped'
+          ? 'dropped'
+          : outcome === 'forwarded'
+            ? 'forwarded'
+            : 'other';
     const drops = span.events.filter((event) => event.name === SPAN_EVENT_DROP);
     const markers = drops
       .map((event) => {
@@ -211,7 +236,9 @@ function waterfall(trace: TraceView): string {
       )
       .join('');
     // A drop's label takes the place of the duration after the bar (the duration stays in the bar's tooltip).
-    const after = markers || `<span class="duration" style="left:${position(span.startUs + span.durationUs)}">${formatMs(span.durationUs)}</span>`;
+    const after =
+      markers ||
+      `<span class="duration" style="left:${position(span.startUs + span.durationUs)}">${formatMs(span.durationUs)}</span>`;
     return `<details class="span-row span-${kind}" data-span-id="${escapeHtml(span.spanId)}" data-depth="${depth}"${drops.length > 0 ? ' data-has-drop="true"' : ''}><summary><span class="span-name" style="padding-left:${8 + depth * 12}px" title="${escapeHtml(span.name)}">${escapeHtml(span.name)} <span class="service">${escapeHtml(span.service)}</span></span><span class="timeline"><span class="span-bar" title="${escapeHtml(`${span.name}: ${formatMs(span.durationUs)}`)}" style="left:${position(span.startUs)};width:max(2px,${((span.durationUs / total) * 100).toFixed(3)}%)"></span>${after}</span></summary><table class="attributes">${attributes}${events}</table></details>`;
   });
   const dropped = trace.spans.find((span) => span.events.some((event) => event.name === SPAN_EVENT_DROP));
@@ -230,7 +257,8 @@ function headline(report: FunnelReport): string {
       d.uiLossRatio,
     )} of UI units${d.topReason ? `, mostly <code>${escapeHtml(d.topReason)}</code>` : ''}.</p>`;
   }
-  if (report.healthy) return '<p class="headline ok" id="headline">Healthy: no unit was dropped or failed at any stage.</p>';
+  if (report.healthy)
+    return '<p class="headline ok" id="headline">Healthy: no unit was dropped or failed at any stage.</p>';
   return '<p class="headline" id="headline">Units were dropped, but no stage loses workflow events at a higher ratio than UI events.</p>';
 }
 
@@ -285,7 +313,10 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   const context = input.context?.length
     ? `<table class="context">${input.context.map(({ label, text }) => `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(text)}</td></tr>`).join('')}</table>`
     : '';
-  const trace = input.trace && input.trace.spans.length > 0 ? waterfall(input.trace) : `<p class="note" id="no-trace">${escapeHtml(input.noTrace ?? 'No trace.')}</p>`;
+  const trace =
+    input.trace && input.trace.spans.length > 0
+      ? waterfall(input.trace)
+      : `<p class="note" id="no-trace">${escapeHtml(input.noTrace ?? 'No trace.')}</p>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -322,7 +353,10 @@ const tagsToAttributes = (tags: JaegerTag[] | undefined): Record<string, Attribu
   Object.fromEntries(
     (tags ?? [])
       .filter((tag) => tag && typeof tag.key === 'string')
-      .map((tag) => [tag.key, typeof tag.value === 'number' || typeof tag.value === 'boolean' ? tag.value : String(tag.value)]),
+      .map((tag) => [
+        tag.key,
+        typeof tag.value === 'number' || typeof tag.value === 'boolean' ? tag.value : String(tag.value),
+      ]),
   );
 
 /** One trace of Jaeger's HTTP API answer (`GET /api/traces/{id}`: `{ data: [trace] }`) as a TraceView; undefined if it is not that shape. */
@@ -333,7 +367,8 @@ export function traceFromJaeger(body: unknown, source?: string): TraceView | und
   const processes = (first.processes ?? {}) as Record<string, { serviceName?: string }>;
   const spans: TraceSpan[] = [];
   for (const raw of first.spans as Record<string, unknown>[]) {
-    if (!raw || typeof raw.spanID !== 'string' || typeof raw.startTime !== 'number' || typeof raw.duration !== 'number') return undefined;
+    if (!raw || typeof raw.spanID !== 'string' || typeof raw.startTime !== 'number' || typeof raw.duration !== 'number')
+      return undefined;
     const references = (Array.isArray(raw.references) ? raw.references : []) as { refType?: string; spanID?: string }[];
     const attributes = tagsToAttributes(raw.tags as JaegerTag[]);
     spans.push({
@@ -344,11 +379,13 @@ export function traceFromJaeger(body: unknown, source?: string): TraceView | und
       startUs: raw.startTime,
       durationUs: raw.duration,
       attributes,
-      events: ((Array.isArray(raw.logs) ? raw.logs : []) as { timestamp?: number; fields?: JaegerTag[] }[]).map((log) => {
-        const fields = tagsToAttributes(log.fields);
-        const { event, ...rest } = fields;
-        return { name: String(event ?? 'log'), timeUs: Number(log.timestamp ?? raw.startTime), attributes: rest };
-      }),
+      events: ((Array.isArray(raw.logs) ? raw.logs : []) as { timestamp?: number; fields?: JaegerTag[] }[]).map(
+        (log) => {
+          const fields = tagsToAttributes(log.fields);
+          const { event, ...rest } = fields;
+          return { name: String(event ?? 'log'), timeUs: Number(log.timestamp ?? raw.startTime), attributes: rest };
+        },
+      ),
       error: attributes.error === true || attributes['otel.status_code'] === 'ERROR',
     });
   }

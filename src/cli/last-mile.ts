@@ -66,13 +66,20 @@ function countsBy<K extends string>(samples: VectorSample[], label: string, keys
 /** Per-bucket counts from cumulative `le` counts. */
 export function lifetimeBuckets(samples: VectorSample[]): LifetimeBucket[] {
   const cumulative = samplesWith(samples, ['le'])
-    .map((sample) => ({ le: sample.metric.le === '+Inf' ? Infinity : Number(sample.metric.le), count: valueOf(sample) }))
+    .map((sample) => ({
+      le: sample.metric.le === '+Inf' ? Infinity : Number(sample.metric.le),
+      count: valueOf(sample),
+    }))
     .filter((entry) => !Number.isNaN(entry.le))
     .sort((a, b) => a.le - b.le);
   const buckets: LifetimeBucket[] = [];
   let previous = { le: 0, count: 0 };
   for (const entry of cumulative) {
-    buckets.push({ lower: previous.le, upper: entry.le === Infinity ? null : entry.le, count: Math.max(0, entry.count - previous.count) });
+    buckets.push({
+      lower: previous.le,
+      upper: entry.le === Infinity ? null : entry.le,
+      count: Math.max(0, entry.count - previous.count),
+    });
     previous = entry;
   }
   return buckets;
@@ -124,11 +131,16 @@ export function renderLastMile(summary: LastMileSummary, report: FunnelReport, s
       entered += cell?.entered ?? 0;
       noLive += cell?.dropsByReason.no_live_connection ?? 0;
     }
-    if (entered > 0) lines.push(`- event-stream publishes that reached no subscriber (no_live_connection): ${noLive} of ${entered} (${percent(noLive, entered)})`);
+    if (entered > 0)
+      lines.push(
+        `- event-stream publishes that reached no subscriber (no_live_connection): ${noLive} of ${entered} (${percent(noLive, entered)})`,
+      );
   }
   const connections = summary.connections;
   if (!connections) {
-    lines.push(`- no SSE connection metrics (${PROM.CONNECTIONS_OPENED}, ${PROM.CONNECTIONS_ACTIVE}): the API servers run without this package or an older version of it`);
+    lines.push(
+      `- no SSE connection metrics (${PROM.CONNECTIONS_OPENED}, ${PROM.CONNECTIONS_ACTIVE}): the API servers run without this package or an older version of it`,
+    );
     return lines;
   }
   const closedTotal = CLOSE_REASONS.reduce((sum, reason) => sum + connections.closed[reason], 0);
@@ -142,13 +154,18 @@ export function renderLastMile(summary: LastMileSummary, report: FunnelReport, s
     );
   }
   const ended = connections.lifetimes.reduce((sum, bucket) => sum + bucket.count, 0);
-  const peak = connections.lifetimes.reduce<LifetimeBucket | undefined>((best, bucket) => (!best || bucket.count > best.count ? bucket : best), undefined);
+  const peak = connections.lifetimes.reduce<LifetimeBucket | undefined>(
+    (best, bucket) => (!best || bucket.count > best.count ? bucket : best),
+    undefined,
+  );
   if (peak && ended > 0) {
     const range = peak.upper === null ? `after ${peak.lower} s` : `between ${peak.lower} and ${peak.upper} s`;
     const spike = peak.upper !== null && peak.count >= SPIKE_MIN && peak.count >= SPIKE_SHARE * ended;
     lines.push(
       `- lifetimes: ${peak.count} of ${ended} connections ended ${range}` +
-        (spike ? ': something (a proxy or load balancer timeout?) cuts SSE connections at that age; events published while the browser reconnects reach nobody' : ''),
+        (spike
+          ? ': something (a proxy or load balancer timeout?) cuts SSE connections at that age; events published while the browser reconnects reach nobody'
+          : ''),
     );
   }
   lines.push(`- events handed to a connection that was already closing: ${connections.lateEvents}`);

@@ -1,4 +1,16 @@
-import { DROP_REASONS, DropReason, dropReasonKind, Generation, LOSS_SHARE_MIN_UNITS, Origin, Outcome, routineShareOf, STAGES, Stage, WORKFLOW_DIVERGENCE_THRESHOLD } from '../semconv';
+import {
+  DROP_REASONS,
+  DropReason,
+  dropReasonKind,
+  Generation,
+  LOSS_SHARE_MIN_UNITS,
+  Origin,
+  Outcome,
+  routineShareOf,
+  STAGES,
+  Stage,
+  WORKFLOW_DIVERGENCE_THRESHOLD,
+} from '../semconv';
 import { REASON_CONDITIONS } from '../twenty/conditions';
 import { FILES } from '../twenty/facts';
 import { GenerationModule } from '../twenty/generation';
@@ -62,13 +74,20 @@ const NOT_EMITTED_AT = {
 };
 
 /** Where Twenty drops for this reason, and the condition, in the generation's own words. */
-export function locate(reason: DropReason, generation: Generation | undefined): { file: string; method: string; condition: string } {
+export function locate(
+  reason: DropReason,
+  generation: Generation | undefined,
+): { file: string; method: string; condition: string } {
   if (reason === 'not_emitted') return { ...NOT_EMITTED_AT, condition: REASON_CONDITIONS.not_emitted };
-  if (reason === 'no_live_connection') return { ...STAGE_METHODS.pubsub!, condition: REASON_CONDITIONS.no_live_connection };
+  if (reason === 'no_live_connection')
+    return { ...STAGE_METHODS.pubsub!, condition: REASON_CONDITIONS.no_live_connection };
   const module = moduleFor(generation);
   const rule = module.dropRules.find((candidate) => candidate.reason === reason);
   if (rule) return { ...rule.where, condition: rule.condition };
-  return { ...(reason === 'no_active_streams' ? module.fanoutAt : module.streamAt), condition: REASON_CONDITIONS[reason] };
+  return {
+    ...(reason === 'no_active_streams' ? module.fanoutAt : module.streamAt),
+    condition: REASON_CONDITIONS[reason],
+  };
 }
 
 const STAGE_METHODS: Partial<Record<Stage, { file: string; method: string }>> = {
@@ -133,7 +152,9 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
     const workflowLoss = lossRatio(stage, 'workflow', workflow);
     const uiLoss = lossRatio(stage, 'ui', byOrigin.ui);
     if (workflowLoss > uiLoss) {
-      const topReason = (Object.entries(workflow.dropsByReason) as [DropReason, number][]).sort((a, b) => b[1] - a[1])[0]?.[0];
+      const topReason = (Object.entries(workflow.dropsByReason) as [DropReason, number][]).sort(
+        (a, b) => b[1] - a[1],
+      )[0]?.[0];
       firstDivergence = { stage, workflowLossRatio: workflowLoss, uiLossRatio: uiLoss, topReason };
       break;
     }
@@ -154,13 +175,17 @@ export function buildFunnelReport(rows: FunnelRow[], generation?: Generation): F
       }
     }
   }
-  diagnosis.sort((a, b) => (a.origin === 'workflow' ? -1 : 0) - (b.origin === 'workflow' ? -1 : 0) || b.count - a.count);
+  diagnosis.sort(
+    (a, b) => (a.origin === 'workflow' ? -1 : 0) - (b.origin === 'workflow' ? -1 : 0) || b.count - a.count,
+  );
   const failures: FunnelReport['failures'] = [];
   for (const [origin, stage] of failureHome) {
     const cell = stages.find((entry) => entry.stage === stage)!.byOrigin[origin]!;
     failures.push({ stage, origin, count: cell.failed, ...failureLocation(stage, generation) });
   }
-  const healthy = stages.every(({ byOrigin }) => Object.values(byOrigin).every((cell) => cell!.dropped + cell!.failed === 0));
+  const healthy = stages.every(({ byOrigin }) =>
+    Object.values(byOrigin).every((cell) => cell!.dropped + cell!.failed === 0),
+  );
   return { generation, stages, firstDivergence, diagnosis, failures, healthy };
 }
 
@@ -190,14 +215,17 @@ function renderFunnelTable(report: FunnelReport): string[] {
   const widths = origins.map((origin) =>
     Math.max(origin.length, ...report.stages.map(({ byOrigin }) => describeCell(byOrigin[origin]).length)),
   );
-  const row = (cells: string[]) => [pad(cells[0], 14), ...cells.slice(1).map((cell, i) => pad(cell, widths[i]))].join(' | ').trimEnd();
+  const row = (cells: string[]) =>
+    [pad(cells[0], 14), ...cells.slice(1).map((cell, i) => pad(cell, widths[i]))].join(' | ').trimEnd();
   const header = row(['stage', ...origins]);
   lines.push(header, '-'.repeat(header.length));
   for (const { stage, byOrigin } of report.stages) {
     lines.push(row([stage, ...origins.map((origin) => describeCell(byOrigin[origin]))]));
   }
   lines.push('');
-  lines.push('Units: events per stage; the stream stage counts (event x subscriber stream) pairs; deliver counts events handed to SSE connections.');
+  lines.push(
+    'Units: events per stage; the stream stage counts (event x subscriber stream) pairs; deliver counts events handed to SSE connections.',
+  );
   return lines;
 }
 
@@ -267,7 +295,12 @@ export interface LossAssessment {
   /** The drops of loss kind, located in the generation's code. */
   lost: Diagnosis[];
   /** The first stage (pipeline order) where workflow units are lost at a higher share than UI units. */
-  workflowLossAboveUi?: { stage: Stage; workflowLossShare: number; uiLossShare: number; topReason?: DropReason | 'failed' };
+  workflowLossAboveUi?: {
+    stage: Stage;
+    workflowLossShare: number;
+    uiLossShare: number;
+    topReason?: DropReason | 'failed';
+  };
   /**
    * The first stage where routine drops take a share of workflow units larger than of UI units by more than
    * WORKFLOW_DIVERGENCE_THRESHOLD. Not loss (workflows often change records no open tab shows), but worth a look.
@@ -286,7 +319,11 @@ export function assessLoss(report: FunnelReport, minUnits = LOSS_SHARE_MIN_UNITS
       for (const [reason, count] of Object.entries(cell.dropsByReason) as [DropReason, number][]) {
         if (dropReasonKind(reason) === 'loss') continue;
         let entry = reasons.get(reason);
-        if (!entry) reasons.set(reason, (entry = { stage, reason, count: 0, byOrigin: {}, share: 0, routineShare: routineShareOf(reason) }));
+        if (!entry)
+          reasons.set(
+            reason,
+            (entry = { stage, reason, count: 0, byOrigin: {}, share: 0, routineShare: routineShareOf(reason) }),
+          );
         entry.count += count;
         entry.byOrigin[origin] = (entry.byOrigin[origin] ?? 0) + count;
       }
@@ -314,7 +351,9 @@ export function assessLoss(report: FunnelReport, minUnits = LOSS_SHARE_MIN_UNITS
     if (workflowLossShare === 0 || workflowLossShare <= uiLossShare) continue;
     const workflow = byOrigin.workflow as StageOriginCell;
     const candidates: [DropReason | 'failed', number][] = [
-      ...(Object.entries(workflow.dropsByReason) as [DropReason, number][]).filter(([reason]) => dropReasonKind(reason) === 'loss'),
+      ...(Object.entries(workflow.dropsByReason) as [DropReason, number][]).filter(
+        ([reason]) => dropReasonKind(reason) === 'loss',
+      ),
       ['failed', ownFailures.get(`${stage}|workflow`) ?? 0],
     ];
     const topReason = candidates.sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -333,7 +372,9 @@ export function assessLoss(report: FunnelReport, minUnits = LOSS_SHARE_MIN_UNITS
 
 function routineAboveUi(report: FunnelReport): LossAssessment['workflowRoutineAboveUi'] {
   const routineOf = (cell: StageOriginCell | undefined) =>
-    (Object.entries(cell?.dropsByReason ?? {}) as [DropReason, number][]).filter(([reason]) => dropReasonKind(reason) !== 'loss');
+    (Object.entries(cell?.dropsByReason ?? {}) as [DropReason, number][]).filter(
+      ([reason]) => dropReasonKind(reason) !== 'loss',
+    );
   for (const { stage, byOrigin } of report.stages) {
     const workflow = byOrigin.workflow;
     const ui = byOrigin.ui;
@@ -355,7 +396,9 @@ const ROUTINE_WHY: Record<'filtering' | 'churn', string> = {
 const percentText = (share: number) => `${(share * 100).toFixed(1)}%`;
 
 function describeShare(entry: ReasonShare): string {
-  const origins = (Object.entries(entry.byOrigin) as [Origin, number][]).map(([origin, count]) => `${count} ${origin}`).join(', ');
+  const origins = (Object.entries(entry.byOrigin) as [Origin, number][])
+    .map(([origin, count]) => `${count} ${origin}`)
+    .join(', ');
   const limit = entry.routineShare === undefined ? '' : `, routine below ${percentText(entry.routineShare)}`;
   return `${entry.reason} (${DROP_REASONS[entry.reason].code}) at ${entry.stage}: ${origins} ${unitsAt(entry.stage)} (${percentText(entry.share)} of the stage${limit})`;
 }
@@ -369,7 +412,9 @@ export function lossVerdict(assessment: LossAssessment): string {
       (d.topReason ? `, mostly ${d.topReason}.` : '.')
     );
   }
-  return assessment.lossFound ? 'Events are lost, but workflow events no more than UI events.' : 'No loss: every drop in the window is routine.';
+  return assessment.lossFound
+    ? 'Events are lost, but workflow events no more than UI events.'
+    : 'No loss: every drop in the window is routine.';
 }
 
 /**
@@ -377,7 +422,11 @@ export function lossVerdict(assessment: LossAssessment): string {
  * would reach (workflow loss compared with UI loss), routine filtering named
  * as such, and every loss located in the running generation's code.
  */
-export function renderLossReport(report: FunnelReport, assessment: LossAssessment, locateReason = (reason: DropReason) => locate(reason, report.generation)): string {
+export function renderLossReport(
+  report: FunnelReport,
+  assessment: LossAssessment,
+  locateReason = (reason: DropReason) => locate(reason, report.generation),
+): string {
   const lines = renderFunnelTable(report);
   lines.push('', lossVerdict(assessment));
   const routineGap = assessment.workflowRoutineAboveUi;
@@ -394,13 +443,18 @@ export function renderLossReport(report: FunnelReport, assessment: LossAssessmen
   }
   if (assessment.routine.length > 0) {
     lines.push('', 'Routine (not loss):');
-    for (const entry of assessment.routine) lines.push(`- ${describeShare(entry)}: ${ROUTINE_WHY[dropReasonKind(entry.reason) as 'filtering' | 'churn']}`);
+    for (const entry of assessment.routine)
+      lines.push(`- ${describeShare(entry)}: ${ROUTINE_WHY[dropReasonKind(entry.reason) as 'filtering' | 'churn']}`);
   }
   if (assessment.lost.length > 0 || assessment.aboveRoutine.length > 0 || report.failures.length > 0) {
     lines.push('', 'Loss:');
     for (const entry of assessment.aboveRoutine) {
       const where = locateReason(entry.reason);
-      lines.push(`- ${describeShare(entry)}: above its routine share`, `  where: ${where.method} in ${where.file}`, `  why:   ${where.condition}`);
+      lines.push(
+        `- ${describeShare(entry)}: above its routine share`,
+        `  where: ${where.method} in ${where.file}`,
+        `  why:   ${where.condition}`,
+      );
     }
     for (const lost of assessment.lost) lines.push(...renderDrop(lost));
     for (const f of report.failures) lines.push(...renderFailure(f));

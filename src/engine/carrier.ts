@@ -71,7 +71,9 @@ export function attachCarrier(payload: unknown, carrier: Carrier, model: Payload
 
 function withCarrier(value: object, carrier: Carrier): Record<string, unknown> {
   // Object.assign would turn an own `__proto__` key into a prototype change; the spread copies it as a key.
-  const copy = (Object.prototype.hasOwnProperty.call(value, '__proto__') ? { ...value } : Object.assign({}, value)) as Record<string, unknown>;
+  const copy = (
+    Object.prototype.hasOwnProperty.call(value, '__proto__') ? { ...value } : Object.assign({}, value)
+  ) as Record<string, unknown>;
   copy[CARRIER_KEY] = carrier;
   return copy;
 }
@@ -110,12 +112,18 @@ export interface ParsedCarrier {
 
 /** Validates a raw carrier field by field; anything malformed is ignored, never thrown. */
 export function parseCarrier(raw: unknown, itemCount: number, now: number): ParsedCarrier {
-  const result: ParsedCarrier = { context: undefined, origins: undefined, publishedAt: undefined, emittedAt: undefined };
+  const result: ParsedCarrier = {
+    context: undefined,
+    origins: undefined,
+    publishedAt: undefined,
+    emittedAt: undefined,
+  };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return result;
   const carrier = raw as Record<string, unknown>;
   if (typeof carrier.traceparent === 'string' && TRACEPARENT.test(carrier.traceparent)) {
     const fields: Record<string, unknown> = { traceparent: carrier.traceparent };
-    if (typeof carrier.tracestate === 'string' && carrier.tracestate.length <= 512) fields.tracestate = carrier.tracestate;
+    if (typeof carrier.tracestate === 'string' && carrier.tracestate.length <= 512)
+      fields.tracestate = carrier.tracestate;
     result.context = propagator.extract(ROOT_CONTEXT, fields, getter);
   }
   if (
@@ -126,10 +134,13 @@ export function parseCarrier(raw: unknown, itemCount: number, now: number): Pars
     result.origins = carrier.origins as Origin[];
   }
   const plausibleTime = (value: unknown): number | undefined =>
-    typeof value === 'number' && Number.isFinite(value) && value <= now + MAX_CLOCK_SKEW_MS && value >= now - MAX_AGE_MS ? value : undefined;
+    typeof value === 'number' && Number.isFinite(value) && value <= now + MAX_CLOCK_SKEW_MS && value >= now - MAX_AGE_MS
+      ? value
+      : undefined;
   result.publishedAt = plausibleTime(carrier.publishedAt);
   // emit happens before publish; an emit time after the publish time is not plausible
   const emittedAt = plausibleTime(carrier.emittedAt);
-  if (emittedAt !== undefined && (result.publishedAt === undefined || emittedAt <= result.publishedAt)) result.emittedAt = emittedAt;
+  if (emittedAt !== undefined && (result.publishedAt === undefined || emittedAt <= result.publishedAt))
+    result.emittedAt = emittedAt;
   return result;
 }

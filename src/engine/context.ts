@@ -175,7 +175,8 @@ const markByEvent = new WeakMap<object, EventMark>();
  */
 export function rememberEmit(event: unknown, origin: Origin, at: number, previous?: EventMark): EventMark | undefined {
   if (!event || typeof event !== 'object') return previous;
-  const mark = previous && previous.origin === origin && previous.emittedAt === at ? previous : { origin, emittedAt: at };
+  const mark =
+    previous && previous.origin === origin && previous.emittedAt === at ? previous : { origin, emittedAt: at };
   markByEvent.set(event, mark);
   return mark;
 }

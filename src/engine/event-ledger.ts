@@ -69,7 +69,13 @@ export class EventLedger {
       else via = found;
       break;
     }
-    const call: Call = { probe, value, index, via, key: index === undefined && via === undefined ? this.identity.key(event) : undefined };
+    const call: Call = {
+      probe,
+      value,
+      index,
+      via,
+      key: index === undefined && via === undefined ? this.identity.key(event) : undefined,
+    };
     this.calls.push(call);
     if (this.resolutions.size > 0) this.resolutions.delete(probe);
     if (derived !== undefined && derived !== event) {
@@ -143,7 +149,9 @@ export class EventLedger {
     }
     if (!byKey) return resolution;
     for (const [key, calls] of byKey) {
-      const group = (this.keyGroups().get(key) ?? []).filter((index) => values[index] === NONE && (!reaches || reaches(index)));
+      const group = (this.keyGroups().get(key) ?? []).filter(
+        (index) => values[index] === NONE && (!reaches || reaches(index)),
+      );
       for (let i = 0; i < calls.length && i < group.length; i++) {
         values[group[i]] = calls[i].value;
         callIndex.set(calls[i], group[i]);

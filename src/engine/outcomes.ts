@@ -1,10 +1,7 @@
 import { DropReason } from '../semconv';
 
 /** How one unit (an event, or an (event, stream) pair) ended a stage. */
-export type PairOutcome =
-  | { outcome: 'forwarded' }
-  | { outcome: 'dropped'; reason: DropReason }
-  | { outcome: 'failed' };
+export type PairOutcome = { outcome: 'forwarded' } | { outcome: 'dropped'; reason: DropReason } | { outcome: 'failed' };
 
 // Outcomes are never mutated: one shared object per kind instead of one per pair.
 export const FORWARDED: PairOutcome = Object.freeze({ outcome: 'forwarded' });

@@ -9,7 +9,13 @@ import { FaultHandler, InvocationFactory, wrapMethod } from './wrap';
 export class PatchSet {
   private entries: { owner: object; methodName: string; previous: PropertyDescriptor }[] = [];
 
-  wrap(prototype: object, methodName: string, component: string, factory: InvocationFactory, onFault: FaultHandler): boolean {
+  wrap(
+    prototype: object,
+    methodName: string,
+    component: string,
+    factory: InvocationFactory,
+    onFault: FaultHandler,
+  ): boolean {
     return wrapMethod(prototype, methodName, component, factory, onFault, (owner, name, previous) => {
       this.entries.push({ owner, methodName: name, previous });
     });

@@ -37,7 +37,6 @@ export interface StageRunOptions {
 
 export const NO_OPTIONS: StageRunOptions = {};
 
-
 // The start options of a span without links depend on kind, stage and origin only: built once each.
 // (The SDK copies the attributes it is given, so sharing them is safe.)
 const startOptionsCache = new Map<SpanKind, Map<Stage, Map<Origin, SpanOptions>>>();
@@ -49,7 +48,10 @@ function startOptions(kind: SpanKind, stage: Stage, origin: Origin): SpanOptions
   if (!byOrigin) byStage.set(stage, (byOrigin = new Map()));
   let options = byOrigin.get(origin);
   if (!options) {
-    options = Object.freeze({ kind, attributes: Object.freeze({ [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }) }) as SpanOptions;
+    options = Object.freeze({
+      kind,
+      attributes: Object.freeze({ [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }),
+    }) as SpanOptions;
     byOrigin.set(origin, options);
   }
   return options;
@@ -86,7 +88,9 @@ export class StageRun {
     const kind = options.kind ?? SpanKind.INTERNAL;
     this.span = telemetry.tracer.startSpan(
       spanName,
-      options.links ? { kind, attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }, links: options.links } : startOptions(kind, stage, origin),
+      options.links
+        ? { kind, attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }, links: options.links }
+        : startOptions(kind, stage, origin),
       parent,
     );
     this.recording = this.span.isRecording();
@@ -152,7 +156,8 @@ export class StageRun {
         reasons.set(reason, (reasons.get(reason) ?? 0) + entry.count);
       }
     }
-    const outcome: Outcome = failed > 0 || this.errorTypeName ? 'failed' : forwarded === 0 && dropped > 0 ? 'dropped' : 'forwarded';
+    const outcome: Outcome =
+      failed > 0 || this.errorTypeName ? 'failed' : forwarded === 0 && dropped > 0 ? 'dropped' : 'forwarded';
     this.telemetry.recordDuration(this.stage, this.origin, outcome, (performance.now() - this.startedAt) / 1000);
 
     if (!this.recording) {

@@ -60,7 +60,10 @@ export class ConnectionHealth {
   private readonly closed = zeros(CLOSE_REASONS);
   private readonly resubscriptions = zeros(RESUBSCRIBE_PREVIOUS);
   private readonly lateEvents = new Map<Origin, number>();
-  private readonly lifetimes = Object.fromEntries(CLOSE_REASONS.map((reason) => [reason, [] as number[]])) as Record<CloseReason, number[]>;
+  private readonly lifetimes = Object.fromEntries(CLOSE_REASONS.map((reason) => [reason, [] as number[]])) as Record<
+    CloseReason,
+    number[]
+  >;
   private baseline:
     | {
         opened: number;
@@ -86,7 +89,8 @@ export class ConnectionHealth {
    */
   bindMeter(meter: Meter): () => void {
     const opened = meter.createObservableCounter(METRIC.CONNECTIONS_OPENED, {
-      description: 'SSE connections of event streams opened on this API server (one per Redis subscription of a stream).',
+      description:
+        'SSE connections of event streams opened on this API server (one per Redis subscription of a stream).',
       unit: '{connection}',
     });
     const observeOpened = (result: ObservableResult) => result.observe(this.opened);
@@ -95,7 +99,8 @@ export class ConnectionHealth {
       unit: '{connection}',
     });
     const observeClosed = (result: ObservableResult) => {
-      for (const reason of CLOSE_REASONS) if (this.closed[reason] > 0) result.observe(this.closed[reason], this.closeAttributes[reason]);
+      for (const reason of CLOSE_REASONS)
+        if (this.closed[reason] > 0) result.observe(this.closed[reason], this.closeAttributes[reason]);
     };
     const active = meter.createObservableUpDownCounter(METRIC.CONNECTIONS_ACTIVE, {
       description: 'SSE connections of event streams open on this API server now.',
@@ -108,11 +113,13 @@ export class ConnectionHealth {
     });
     const observeResubscriptions = (result: ObservableResult) => {
       for (const previous of RESUBSCRIBE_PREVIOUS) {
-        if (this.resubscriptions[previous] > 0) result.observe(this.resubscriptions[previous], { [ATTR.RESUBSCRIBE_PREVIOUS]: previous });
+        if (this.resubscriptions[previous] > 0)
+          result.observe(this.resubscriptions[previous], { [ATTR.RESUBSCRIBE_PREVIOUS]: previous });
       }
     };
     const late = meter.createObservableCounter(METRIC.CONNECTION_LATE_EVENTS, {
-      description: 'Events the Redis subscription handed to an SSE connection that was already closing: they never reach the browser.',
+      description:
+        'Events the Redis subscription handed to an SSE connection that was already closing: they never reach the browser.',
       unit: '{event}',
     });
     const observeLate = (result: ObservableResult) => {
@@ -124,7 +131,8 @@ export class ConnectionHealth {
     resubscriptions.addCallback(observeResubscriptions);
     late.addCallback(observeLate);
     this.lifetime = meter.createHistogram(METRIC.CONNECTION_LIFETIME, {
-      description: 'How long an SSE connection of an event stream lived, from its Redis subscription to its end, by close reason.',
+      description:
+        'How long an SSE connection of an event stream lived, from its Redis subscription to its end, by close reason.',
       unit: 's',
       advice: { explicitBucketBoundaries: [...CONNECTION_LIFETIME_BUCKETS] },
     });
@@ -167,7 +175,7 @@ export class ConnectionHealth {
    */
   connectionClosed(record: ConnectionRecord, cause: CloseReason): void {
     if (record.closed) return;
-    const reason: CloseReason = this.shuttingDown ? 'server_shutdown' : record.closingCause ?? cause;
+    const reason: CloseReason = this.shuttingDown ? 'server_shutdown' : (record.closingCause ?? cause);
     this.close(record, reason, this.now());
   }
 
@@ -203,8 +211,16 @@ export class ConnectionHealth {
       lifetimes[reason] = this.lifetimes[reason].slice(base?.lifetimeSamples[reason] ?? 0);
     }
     const resubscriptions = zeros(RESUBSCRIBE_PREVIOUS);
-    for (const previous of RESUBSCRIBE_PREVIOUS) resubscriptions[previous] = this.resubscriptions[previous] - (base?.resubscriptions[previous] ?? 0);
-    return { opened: this.opened - (base?.opened ?? 0), active: this.open.size, closed, resubscriptions, lateEvents, lifetimes };
+    for (const previous of RESUBSCRIBE_PREVIOUS)
+      resubscriptions[previous] = this.resubscriptions[previous] - (base?.resubscriptions[previous] ?? 0);
+    return {
+      opened: this.opened - (base?.opened ?? 0),
+      active: this.open.size,
+      closed,
+      resubscriptions,
+      lateEvents,
+      lifetimes,
+    };
   }
 
   /** Starts snapshot() over; the exported metrics stay cumulative. */
@@ -214,7 +230,9 @@ export class ConnectionHealth {
       closed: { ...this.closed },
       resubscriptions: { ...this.resubscriptions },
       lateEvents: new Map(this.lateEvents),
-      lifetimeSamples: Object.fromEntries(CLOSE_REASONS.map((reason) => [reason, this.lifetimes[reason].length])) as Record<CloseReason, number>,
+      lifetimeSamples: Object.fromEntries(
+        CLOSE_REASONS.map((reason) => [reason, this.lifetimes[reason].length]),
+      ) as Record<CloseReason, number>,
     };
   }
 

@@ -27,7 +27,8 @@ export function withExportFailureReporting<E extends ExporterLike<unknown>>(
   const report = (result: ExportResultLike) => {
     try {
       if (result.code === 0) {
-        if (failing) log(`${signal} export recovered${suppressed > 0 ? ` after ${suppressed} more failed exports` : ''}.`);
+        if (failing)
+          log(`${signal} export recovered${suppressed > 0 ? ` after ${suppressed} more failed exports` : ''}.`);
         failing = false;
         suppressed = 0;
         return;
@@ -36,7 +37,9 @@ export function withExportFailureReporting<E extends ExporterLike<unknown>>(
       const now = Date.now();
       if (now - lastLoggedAt >= intervalMs) {
         lastLoggedAt = now;
-        log(`${signal} export failed (Twenty unaffected; data is buffered up to the queue limits, then dropped): ${result.error?.message ?? 'unknown error'}`);
+        log(
+          `${signal} export failed (Twenty unaffected; data is buffered up to the queue limits, then dropped): ${result.error?.message ?? 'unknown error'}`,
+        );
         suppressed = 0;
       } else suppressed++;
     } catch {

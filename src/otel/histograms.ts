@@ -152,12 +152,19 @@ export class ExactHistogramProducer implements sdkMetrics.MetricProducer {
       });
     }
     return {
-      resourceMetrics: { resource: this.resource, scopeMetrics: metrics.length > 0 ? [{ scope: { name: SCOPE_NAME, version: VERSION }, metrics }] : [] },
+      resourceMetrics: {
+        resource: this.resource,
+        scopeMetrics: metrics.length > 0 ? [{ scope: { name: SCOPE_NAME, version: VERSION }, metrics }] : [],
+      },
       errors: [],
     };
   }
 
-  private deltaPoint(series: Series, boundaries: number[], endTime: HrTime): sdkMetrics.DataPoint<sdkMetrics.Histogram> | undefined {
+  private deltaPoint(
+    series: Series,
+    boundaries: number[],
+    endTime: HrTime,
+  ): sdkMetrics.DataPoint<sdkMetrics.Histogram> | undefined {
     const before = this.previous.get(series);
     const count = series.count - (before?.count ?? 0);
     if (count <= 0) return undefined;
@@ -173,7 +180,11 @@ export class ExactHistogramProducer implements sdkMetrics.MetricProducer {
   }
 }
 
-function cumulativePoint(series: Series, boundaries: number[], endTime: HrTime): sdkMetrics.DataPoint<sdkMetrics.Histogram> | undefined {
+function cumulativePoint(
+  series: Series,
+  boundaries: number[],
+  endTime: HrTime,
+): sdkMetrics.DataPoint<sdkMetrics.Histogram> | undefined {
   if (series.count === 0) return undefined;
   return {
     startTime: series.startTime,

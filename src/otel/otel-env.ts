@@ -33,7 +33,11 @@ const BSP_VARS = [
   ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize'],
   ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize'],
 ] as const;
-const ENDPOINT_VARS = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'];
+const ENDPOINT_VARS = [
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+];
 
 function shown(value: string): string {
   return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
@@ -44,7 +48,10 @@ function shown(value: string): string {
  * environment itself is never modified (it belongs to Twenty); instead the
  * values passed to the SDK are explicit wherever a bad variable could reach it.
  */
-export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: OtelEnvSettings; problems: ConfigProblem[] } {
+export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): {
+  settings: OtelEnvSettings;
+  problems: ConfigProblem[];
+} {
   const problems: ConfigProblem[] = [];
   const reject = (variable: string, message: string) => {
     problems.push({ variable, message });
@@ -63,14 +70,25 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase();
   if (disabled !== undefined && disabled !== '') {
     if (disabled === 'true') settings.sdkDisabled = true;
-    else if (disabled !== 'false') reject('OTEL_SDK_DISABLED', `OTEL_SDK_DISABLED=${shown(env.OTEL_SDK_DISABLED!)} is not a boolean; use true or false. Using false.`);
+    else if (disabled !== 'false')
+      reject(
+        'OTEL_SDK_DISABLED',
+        `OTEL_SDK_DISABLED=${shown(env.OTEL_SDK_DISABLED!)} is not a boolean; use true or false. Using false.`,
+      );
   }
 
-  for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+  for (const variable of [
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+  ]) {
     const value = env[variable]?.trim();
     if (!value) continue;
     if (!PROTOCOLS.includes(value)) {
-      reject(variable, `${variable}=${shown(value)} is not supported by this package; use http/protobuf or http/json. Using http/protobuf.`);
+      reject(
+        variable,
+        `${variable}=${shown(value)} is not supported by this package; use http/protobuf or http/json. Using http/protobuf.`,
+      );
     }
   }
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim();
@@ -83,18 +101,25 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
     const value = env[variable]?.trim().toLowerCase();
     if (!value) continue;
     if (EXPORTERS.includes(value)) settings[key] = value as OtelEnvSettings[typeof key];
-    else reject(variable, `${variable}=${shown(env[variable]!)} is not supported; use otlp, console or none. Using otlp.`);
+    else
+      reject(variable, `${variable}=${shown(env[variable]!)} is not supported; use otlp, console or none. Using otlp.`);
   }
 
   const sampler = env.OTEL_TRACES_SAMPLER?.trim();
   if (sampler && !SAMPLERS.includes(sampler)) {
-    reject('OTEL_TRACES_SAMPLER', `OTEL_TRACES_SAMPLER=${shown(sampler)} is not a sampler; use one of ${SAMPLERS.join(', ')}. Using parentbased_always_on.`);
+    reject(
+      'OTEL_TRACES_SAMPLER',
+      `OTEL_TRACES_SAMPLER=${shown(sampler)} is not a sampler; use one of ${SAMPLERS.join(', ')}. Using parentbased_always_on.`,
+    );
   }
   const samplerArg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
   if (samplerArg) {
     const ratio = Number(samplerArg);
     if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
-      reject('OTEL_TRACES_SAMPLER_ARG', `OTEL_TRACES_SAMPLER_ARG=${shown(samplerArg)} is not a ratio between 0 and 1. Using 1.`);
+      reject(
+        'OTEL_TRACES_SAMPLER_ARG',
+        `OTEL_TRACES_SAMPLER_ARG=${shown(samplerArg)} is not a ratio between 0 and 1. Using 1.`,
+      );
     }
   }
 
@@ -106,13 +131,17 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
       reject(variable, `${variable}=${shown(value)} is not a positive integer. Using ${settings.bsp[key]}.`);
     } else settings.bsp[key] = number;
   }
-  if (settings.bsp.maxExportBatchSize > settings.bsp.maxQueueSize) settings.bsp.maxExportBatchSize = settings.bsp.maxQueueSize;
+  if (settings.bsp.maxExportBatchSize > settings.bsp.maxQueueSize)
+    settings.bsp.maxExportBatchSize = settings.bsp.maxQueueSize;
 
   const interval = env.OTEL_METRIC_EXPORT_INTERVAL?.trim();
   if (interval) {
     const number = Number(interval);
     if (!Number.isInteger(number) || number <= 0) {
-      reject('OTEL_METRIC_EXPORT_INTERVAL', `OTEL_METRIC_EXPORT_INTERVAL=${shown(interval)} is not a positive number of milliseconds. Using 60000.`);
+      reject(
+        'OTEL_METRIC_EXPORT_INTERVAL',
+        `OTEL_METRIC_EXPORT_INTERVAL=${shown(interval)} is not a positive number of milliseconds. Using 60000.`,
+      );
     } else settings.metricExportIntervalMs = number;
   }
 
@@ -127,7 +156,10 @@ export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): { settings: O
       ok = false;
     }
     if (!ok) {
-      reject(variable, `${variable}=${shown(value)} is not an http(s) URL, e.g. http://localhost:4318. Using the default http://localhost:4318.`);
+      reject(
+        variable,
+        `${variable}=${shown(value)} is not an http(s) URL, e.g. http://localhost:4318. Using the default http://localhost:4318.`,
+      );
       settings.defaultEndpointForced = true;
     }
   }

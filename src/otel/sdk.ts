@@ -13,10 +13,18 @@ import { requireFromSdkNode } from './sdk-deps';
 import { SpanQueueDropReporter, withSpanDropCounting } from './span-drop-reporting';
 
 // The OTLP exporters sdk-node itself depends on (see sdk-deps.ts).
-const { OTLPMetricExporter: OTLPMetricExporterJson } = requireFromSdkNode<typeof MetricsJson>('@opentelemetry/exporter-metrics-otlp-http');
-const { OTLPMetricExporter: OTLPMetricExporterProto } = requireFromSdkNode<typeof MetricsProto>('@opentelemetry/exporter-metrics-otlp-proto');
-const { OTLPTraceExporter: OTLPTraceExporterJson } = requireFromSdkNode<typeof TracesJson>('@opentelemetry/exporter-trace-otlp-http');
-const { OTLPTraceExporter: OTLPTraceExporterProto } = requireFromSdkNode<typeof TracesProto>('@opentelemetry/exporter-trace-otlp-proto');
+const { OTLPMetricExporter: OTLPMetricExporterJson } = requireFromSdkNode<typeof MetricsJson>(
+  '@opentelemetry/exporter-metrics-otlp-http',
+);
+const { OTLPMetricExporter: OTLPMetricExporterProto } = requireFromSdkNode<typeof MetricsProto>(
+  '@opentelemetry/exporter-metrics-otlp-proto',
+);
+const { OTLPTraceExporter: OTLPTraceExporterJson } = requireFromSdkNode<typeof TracesJson>(
+  '@opentelemetry/exporter-trace-otlp-http',
+);
+const { OTLPTraceExporter: OTLPTraceExporterProto } = requireFromSdkNode<typeof TracesProto>(
+  '@opentelemetry/exporter-trace-otlp-proto',
+);
 
 /**
  * The package's own tracer and meter providers. They are deliberately NOT
@@ -61,13 +69,21 @@ export function defaultServiceName(argv: string[] = process.argv): string {
  * export identical series, which Prometheus reads as one counter resetting.
  */
 export function defaultResourceAttributes(serviceName: string): Record<string, string> {
-  return { [RESOURCE.SERVICE_NAME]: serviceName, [RESOURCE.SERVICE_INSTANCE_ID]: randomUUID(), [RESOURCE.TELEMETRY_DISTRO_NAME]: SCOPE_NAME };
+  return {
+    [RESOURCE.SERVICE_NAME]: serviceName,
+    [RESOURCE.SERVICE_INSTANCE_ID]: randomUUID(),
+    [RESOURCE.TELEMETRY_DISTRO_NAME]: SCOPE_NAME,
+  };
 }
 
 export function startSdk(options: SdkOptions): SdkHandle {
   const { settings } = options;
-  const detected = resources.detectResources({ detectors: [resources.envDetector, resources.processDetector, resources.hostDetector] });
-  const resource = resources.resourceFromAttributes(defaultResourceAttributes(options.defaultServiceName)).merge(detected);
+  const detected = resources.detectResources({
+    detectors: [resources.envDetector, resources.processDetector, resources.hostDetector],
+  });
+  const resource = resources
+    .resourceFromAttributes(defaultResourceAttributes(options.defaultServiceName))
+    .merge(detected);
 
   const endpoint = (signal: 'traces' | 'metrics') =>
     settings.defaultEndpointForced ? { url: `http://localhost:4318/v1/${signal}` } : {};
@@ -122,7 +138,9 @@ export function startSdk(options: SdkOptions): SdkHandle {
       ...settings.bsp,
       selfObsMeterProvider: withSpanDropCounting(meterProvider, (count) => spanDrops.dropped(count)),
     };
-    spanProcessors.push(new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log), processorConfig));
+    spanProcessors.push(
+      new tracing.BatchSpanProcessor(withExportFailureReporting(spanExporter, 'traces', log), processorConfig),
+    );
   }
   const tracerProvider = new tracing.BasicTracerProvider({ resource, spanProcessors });
 
@@ -133,7 +151,10 @@ export function startSdk(options: SdkOptions): SdkHandle {
     // Drops are printed before waiting on an exporter that may hang, and again for any that happened meanwhile.
     async forceFlush() {
       spanDrops.flush();
-      await Promise.allSettled([tracerProvider.forceFlush().finally(() => spanDrops.flush()), meterProvider.forceFlush()]);
+      await Promise.allSettled([
+        tracerProvider.forceFlush().finally(() => spanDrops.flush()),
+        meterProvider.forceFlush(),
+      ]);
     },
     async shutdown() {
       spanDrops.flush();

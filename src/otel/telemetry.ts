@@ -12,7 +12,19 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { DEFAULT_CONFIG, TwentySseConfig } from '../config';
-import { ATTR, DROP_REASON_NAMES, DropReason, METRIC, ORIGINS, OUTCOMES, Origin, Outcome, SCOPE_NAME, STAGES, Stage } from '../semconv';
+import {
+  ATTR,
+  DROP_REASON_NAMES,
+  DropReason,
+  METRIC,
+  ORIGINS,
+  OUTCOMES,
+  Origin,
+  Outcome,
+  SCOPE_NAME,
+  STAGES,
+  Stage,
+} from '../semconv';
 import { VERSION } from '../version';
 import { ConnectionHealth } from './connections';
 import { ExactHistogram, ExactHistogramProducer } from './histograms';
@@ -90,7 +102,8 @@ const DURATION_DEFINITION = {
 };
 const LATENCY_DEFINITION = {
   name: METRIC.DELIVERY_LATENCY,
-  description: 'Time from the Redis publish of an event to its hand-over to an SSE connection, one observation per delivered event.',
+  description:
+    'Time from the Redis publish of an event to its hand-over to an SSE connection, one observation per delivered event.',
   unit: 's',
   boundaries: LATENCY_BUCKETS,
 };
@@ -132,7 +145,8 @@ export class Telemetry {
   constructor(options: TelemetryOptions = {}) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     this.log = options.log ?? ((line) => process.stderr.write(`[twenty-sse-otel] ${line}\n`));
-    this.tracer = options.tracer ?? (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME, VERSION);
+    this.tracer =
+      options.tracer ?? (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME, VERSION);
     const producers = options.histogramProducers ?? [];
     if (producers.length > 0) {
       this.exactDuration = new ExactHistogram(DURATION_DEFINITION);
@@ -156,7 +170,8 @@ export class Telemetry {
     this.unbindMeter();
     this.meter = meter;
     const stageEvents = meter.createObservableCounter(METRIC.STAGE_EVENTS, {
-      description: 'Units that ended a pipeline stage, by outcome and drop reason (events; event x stream pairs for the stream stage).',
+      description:
+        'Units that ended a pipeline stage, by outcome and drop reason (events; event x stream pairs for the stream stage).',
       unit: '{event}',
     });
     const observeStageEvents = (result: ObservableResult) => {
@@ -216,7 +231,7 @@ export class Telemetry {
   /** Adds `count` units that ended `stage` with `outcome`. Exact: independent of span sampling. */
   recordUnits(stage: Stage, origin: Origin, outcome: Outcome, count: number, reason?: DropReason): void {
     if (count <= 0) return;
-    const why = outcome === 'dropped' ? reason ?? 'unattributed' : '';
+    const why = outcome === 'dropped' ? (reason ?? 'unattributed') : '';
     const slot = slotOf(stage, origin, outcome, why);
     let row = slot >= 0 ? this.rows[slot] : this.otherRows.get(`${stage}|${origin}|${outcome}|${why}`);
     if (!row) row = this.addRow(slot, stage, origin, outcome, why);

@@ -4,7 +4,16 @@ import { ProbeSpec } from '../engine/roles';
 import { DropReason } from '../semconv';
 import { asDict, Dict, isDefined, nonEmptyString } from './facts';
 import { batchObjectId } from './model';
-import { emptyRoleIdsReason, objectPermissionsReason, permissionsContextOf, PROBE, queryCount, streamInputs, subscriberAuthContext, unexplained } from './rules';
+import {
+  emptyRoleIdsReason,
+  objectPermissionsReason,
+  permissionsContextOf,
+  PROBE,
+  queryCount,
+  streamInputs,
+  subscriberAuthContext,
+  unexplained,
+} from './rules';
 
 /**
  * Drop rules of the ObjectRecordEventPublisher forms with one record-access
@@ -56,7 +65,9 @@ function refusedReason(observation: StreamObservation): DropReason {
 /** Whether any of the stream's queries is a record query on the batch's object (Twenty's "no record query" early return). */
 function hasRecordQueryForObject(observation: StreamObservation): boolean | undefined {
   const queries = asDict(asDict(streamInputs(observation).streamData)?.queries);
-  const objectName = nonEmptyString(asDict(asDict(observation.call.batch.raw)?.objectMetadata)?.nameSingular) ?? observation.call.batch.objectName;
+  const objectName =
+    nonEmptyString(asDict(asDict(observation.call.batch.raw)?.objectMetadata)?.nameSingular) ??
+    observation.call.batch.objectName;
   if (!queries || !objectName) return undefined;
   return Object.values(queries).some((signature) => {
     const dict = asDict(signature);
@@ -68,7 +79,9 @@ function hasRecordQueryForObject(observation: StreamObservation): boolean | unde
 export function restrictedFieldNames(observation: StreamObservation): Set<string> {
   const names = new Set<string>();
   const objectId = batchObjectId(observation.call.batch);
-  const restricted = objectId ? asDict(asDict(objectsPermissionsOf(observation)?.[objectId])?.restrictedFields) : undefined;
+  const restricted = objectId
+    ? asDict(asDict(objectsPermissionsOf(observation)?.[objectId])?.restrictedFields)
+    : undefined;
   if (!restricted) return names;
   const fields = asDict(asDict(permissionsContextOf(observation)?.flatFieldMetadataMaps)?.byId);
   for (const [fieldId, permissions] of Object.entries(restricted)) {
@@ -98,8 +111,10 @@ function subscriberReason(observation: StreamObservation, form: AccessGateForm):
   const { facts } = observation;
   if (!facts.has(PROBE.roleIds)) return undefined;
   const roleIds = facts.get(PROBE.roleIds);
-  if (Array.isArray(roleIds) && roleIds.length === 0) return emptyRoleIdsReason(subscriberAuthContext(observation), permissionsContextOf(observation));
-  if (facts.has(PROBE.objectsPermissions) && !isDefined(facts.get(PROBE.objectsPermissions))) return 'subscriber_without_role';
+  if (Array.isArray(roleIds) && roleIds.length === 0)
+    return emptyRoleIdsReason(subscriberAuthContext(observation), permissionsContextOf(observation));
+  if (facts.has(PROBE.objectsPermissions) && !isDefined(facts.get(PROBE.objectsPermissions)))
+    return 'subscriber_without_role';
   if (form.objectReadCheck) return objectPermissionsReason(facts, batchObjectId(observation.call.batch));
   return undefined;
 }
@@ -114,7 +129,8 @@ export function classifyAccessGateStream(observation: StreamObservation, form: A
   const admitted = observation.facts.get(ADMITTED) as Set<string> | undefined;
   if (!admitted) {
     // the gate was never asked: the early return on a stream with no record query for this object (N1), or a throw
-    if (observation.facts.has(PROBE.roleIds) && hasRecordQueryForObject(observation) === false) return all(dropped('no_matching_query'));
+    if (observation.facts.has(PROBE.roleIds) && hasRecordQueryForObject(observation) === false)
+      return all(dropped('no_matching_query'));
     if (observation.threw || !observation.facts.has(PROBE.roleIds)) return all(miss);
     // the gate was asked but its answer not observed (its service was never seen): after N1 only the gate,
     // restricted fields and matching stop an event, so an event that reached no helper was refused by the gate
@@ -134,7 +150,9 @@ export function classifyAccessGateStream(observation: StreamObservation, form: A
     ? (index: number) => !isRestricted(index) && admitted.has(String(asDict(events[index])?.recordId))
     : (index: number) => !isRestricted(index);
   const isAdmitted = (index: number) =>
-    admitted ? admitted.has(String(asDict(events[index])?.recordId)) : ledger.has(index, PROBE.matchedQueryIds, reachesMatching);
+    admitted
+      ? admitted.has(String(asDict(events[index])?.recordId))
+      : ledger.has(index, PROBE.matchedQueryIds, reachesMatching);
 
   const outcomes: PairOutcome[] = new Array(events.length);
   for (let index = 0; index < events.length; index++) {

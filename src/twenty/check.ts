@@ -97,14 +97,23 @@ function targetLines(module: GenerationModule, classes: Map<string, Set<string>>
   for (const target of module.targets) {
     if (target.pattern) {
       const found = [...classes.keys()].some((name) => target.pattern!.test(name));
-      for (const method of target.methods) lines.push({ className: `*${target.pattern.source.replace(/\$$/, '')}`, method: method.names.join('|'), status: found ? 'found' : 'missing' });
+      for (const method of target.methods)
+        lines.push({
+          className: `*${target.pattern.source.replace(/\$$/, '')}`,
+          method: method.names.join('|'),
+          status: found ? 'found' : 'missing',
+        });
       continue;
     }
     const methods = classes.get(target.className);
     for (const method of target.methods) {
       if (method.onlyWith && !methods?.has(method.onlyWith)) continue;
       const used = method.names.find((name) => methods?.has(name));
-      lines.push({ className: target.className, method: used ?? method.names.join('|'), status: used ? 'found' : 'missing' });
+      lines.push({
+        className: target.className,
+        method: used ?? method.names.join('|'),
+        status: used ? 'found' : 'missing',
+      });
     }
   }
   return lines;
@@ -116,7 +125,11 @@ export function checkTwentyBuild(root: string): CheckResult {
   if (filesScanned === 0) throw new CheckError(`no JavaScript or TypeScript file under ${root}`);
   const known = TARGETS.filter((target) => !target.optional && !target.pattern && classes.has(target.className));
   if (known.length === 0) {
-    throw new CheckError(`${root} is not a Twenty server build: none of ${TARGETS.filter((t) => !t.optional && !t.pattern).map((t) => t.className).join(', ')} is declared in its ${filesScanned} source files`);
+    throw new CheckError(
+      `${root} is not a Twenty server build: none of ${TARGETS.filter((t) => !t.optional && !t.pattern)
+        .map((t) => t.className)
+        .join(', ')} is declared in its ${filesScanned} source files`,
+    );
   }
   const module = detectGenerationFrom((className) => classes.get(className));
   const classesFound = known.map((target) => target.className);

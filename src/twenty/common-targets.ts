@@ -5,7 +5,11 @@ import { PROBES } from './rules';
 /** The workflow side, in the queue worker (and in a single process with a sync queue). */
 export const WORKFLOW_TARGETS: ClassTarget[] = [
   { className: 'RunWorkflowJob', methods: [{ names: ['handle'], role: 'workflow_run' }], optional: true },
-  { className: 'WorkflowExecutorWorkspaceService', methods: [{ names: ['executeStep'], role: 'workflow_step' }], optional: true },
+  {
+    className: 'WorkflowExecutorWorkspaceService',
+    methods: [{ names: ['executeStep'], role: 'workflow_step' }],
+    optional: true,
+  },
   {
     className: 'UpdateRecordWorkflowAction',
     pattern: WORKFLOW_ACTION,
@@ -22,7 +26,11 @@ export const EMIT_LISTEN_TARGETS: ClassTarget[] = [
       { names: ['emitDatabaseBatchEventNow', 'emitDatabaseBatchEvent'], role: 'emit' },
       // PR #25174: inside a workspace transaction the public emit only queues; the private one emits after COMMIT
       { names: ['emitDatabaseBatchEvent'], role: 'emit_deferred', onlyWith: 'emitDatabaseBatchEventNow' },
-      { names: ['discardDatabaseBatchEventsAfterRollback'], role: 'emit_discard', onlyWith: 'emitDatabaseBatchEventNow' },
+      {
+        names: ['discardDatabaseBatchEventsAfterRollback'],
+        role: 'emit_discard',
+        onlyWith: 'emitDatabaseBatchEventNow',
+      },
       { names: ['clearPendingDatabaseBatchEvents'], role: 'emit_discard', onlyWith: 'emitDatabaseBatchEventNow' },
     ],
   },
@@ -56,9 +64,15 @@ export function subscriptionService(withLegacyChannel: boolean): ClassTarget {
  * count of a publish) and the resolver whose subscription is an SSE
  * connection. The resolver lives only in the API server.
  */
-export function lastMileTargets(resolverClassName: 'WorkspaceEventEmitterResolver' | 'EventStreamResolver'): ClassTarget[] {
+export function lastMileTargets(
+  resolverClassName: 'WorkspaceEventEmitterResolver' | 'EventStreamResolver',
+): ClassTarget[] {
   return [
     { className: 'RedisClientService', methods: [{ names: ['getPubSubClient'], role: 'pubsub_client' }] },
-    { className: resolverClassName, methods: [{ names: ['onEventSubscription'], role: 'sse_subscribe' }], apiServerOnly: true },
+    {
+      className: resolverClassName,
+      methods: [{ names: ['onEventSubscription'], role: 'sse_subscribe' }],
+      apiServerOnly: true,
+    },
   ];
 }

@@ -6,7 +6,9 @@ import { GENERATION_MODULES } from './generations';
  * Which generation a process runs, from the classes it has and their
  * methods. The same question the static `check` asks of a build's source.
  */
-export function detectGenerationFrom(methodsOf: (className: string) => ReadonlySet<string> | undefined): GenerationModule | undefined {
+export function detectGenerationFrom(
+  methodsOf: (className: string) => ReadonlySet<string> | undefined,
+): GenerationModule | undefined {
   return GENERATION_MODULES.find((module) => module.detect(methodsOf));
 }
 
@@ -15,7 +17,9 @@ export function detectGenerationFrom(methodsOf: (className: string) => ReadonlyS
  * twenty_sse_instrumentation_targets metric): the found methods stand for the
  * classes' methods, which is all detection looks at.
  */
-export function detectGenerationFromTargets(found: ReadonlyArray<{ className: string; method: string }>): Generation | undefined {
+export function detectGenerationFromTargets(
+  found: ReadonlyArray<{ className: string; method: string }>,
+): Generation | undefined {
   const methods = new Map<string, Set<string>>();
   for (const { className, method } of found) {
     let names = methods.get(className);

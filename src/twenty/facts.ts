@@ -12,7 +12,8 @@ export const EVENT_STREAM_CHANNEL_TEMPLATE = `${EVENT_STREAM_CHANNEL}:{workspace
 export const DATABASE_EVENT_CHANNEL = 'DATABASE_EVENT_CHANNEL';
 
 /** Workflow actions that create, change or delete records (their execute should cause database events). */
-export const RECORD_WORKFLOW_ACTION = /^(Create|Update|Delete|Upsert|Restore|Destroy|CreateOrUpdate)Records?WorkflowAction$/;
+export const RECORD_WORKFLOW_ACTION =
+  /^(Create|Update|Delete|Upsert|Restore|Destroy|CreateOrUpdate)Records?WorkflowAction$/;
 
 /** Any workflow action class. */
 export const WORKFLOW_ACTION = /WorkflowAction$/;

@@ -16,7 +16,10 @@ export const TARGETS: ClassTarget[] = allTargets();
 export { detectGeneration };
 
 function findTarget(className: string): ClassTarget | undefined {
-  return TARGETS.find((target) => target.className === className) ?? TARGETS.find((target) => target.pattern?.test(className));
+  return (
+    TARGETS.find((target) => target.className === className) ??
+    TARGETS.find((target) => target.pattern?.test(className))
+  );
 }
 
 /**
@@ -91,7 +94,11 @@ export class Instrumenter {
           probe: methodTarget.probe,
         };
         const factory = invocationFactory(methodTarget.role, ctx);
-        if (this.patches.wrap(cls.prototype as object, name, `${className}.${name}`, factory, (where, error) => this.telemetry.fault(where, error))) {
+        if (
+          this.patches.wrap(cls.prototype as object, name, `${className}.${name}`, factory, (where, error) =>
+            this.telemetry.fault(where, error),
+          )
+        ) {
           this.wrappedMethods.set(`${className}.${methodTarget.names.join('|')}`, name);
         }
       }
@@ -133,7 +140,11 @@ export class Instrumenter {
     for (const target of expected) {
       if (target.pattern) {
         const actions = [...this.seen.keys()].filter((name) => target.pattern!.test(name));
-        lines.push({ className: '*WorkflowAction', method: 'execute', status: actions.length > 0 ? 'found' : 'missing' });
+        lines.push({
+          className: '*WorkflowAction',
+          method: 'execute',
+          status: actions.length > 0 ? 'found' : 'missing',
+        });
         if (target.optional) optionalClasses.add('*WorkflowAction');
         continue;
       }

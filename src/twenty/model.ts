@@ -82,7 +82,7 @@ function payloadItems(payload: unknown): { shape: 'array' | 'object'; items: unk
 /** The event object of one payload item: `event` (up to V6) or `objectRecordEvent` (V7+). */
 function itemEvent(item: unknown): unknown {
   const record = asDict(item);
-  return record ? record.objectRecordEvent ?? record.event : undefined;
+  return record ? (record.objectRecordEvent ?? record.event) : undefined;
 }
 
 export const TWENTY_MODEL: AppModel = {
@@ -117,13 +117,20 @@ export const TWENTY_MODEL: AppModel = {
   workflowStep(args) {
     const input = asDict(args[0]);
     const step = asDict(input?.step);
-    return { workflowRunId: nonEmptyString(input?.workflowRunId), stepId: nonEmptyString(step?.id), stepType: nonEmptyString(step?.type) };
+    return {
+      workflowRunId: nonEmptyString(input?.workflowRunId),
+      stepId: nonEmptyString(step?.id),
+      stepType: nonEmptyString(step?.type),
+    };
   },
   workflowAction(self, args, declaredClass) {
     const input = asDict(args[0]);
     const className = (self as { constructor?: { name?: string } })?.constructor?.name ?? declaredClass;
     return {
-      mark: { workflowRunId: nonEmptyString(asDict(input?.runInfo)?.workflowRunId), stepId: nonEmptyString(input?.currentStepId) },
+      mark: {
+        workflowRunId: nonEmptyString(asDict(input?.runInfo)?.workflowRunId),
+        stepId: nonEmptyString(input?.currentStepId),
+      },
       className,
       mutatesRecords: RECORD_WORKFLOW_ACTION.test(className),
     };
@@ -136,7 +143,11 @@ export const TWENTY_MODEL: AppModel = {
   readPublish(args) {
     const input = asDict(args[0]);
     if (!input) return undefined;
-    return { workspaceId: input.workspaceId, channelId: nonEmptyString(input.eventStreamChannelId), payload: input.payload };
+    return {
+      workspaceId: input.workspaceId,
+      channelId: nonEmptyString(input.eventStreamChannelId),
+      payload: input.payload,
+    };
   },
   withPayload(args, payload) {
     const callArgs = args.slice();

@@ -33,7 +33,12 @@ export const PROBES = {
     read: (value) => (Array.isArray(value) ? value.map(String) : IGNORE),
   },
   /** EventStreamService.getStreamsData: each stream's data, undefined when expired (D2, D3). */
-  streamsData: { name: PROBE.streamsData, scope: 'fanout', first: true, read: (value) => (value instanceof Map ? value : IGNORE) },
+  streamsData: {
+    name: PROBE.streamsData,
+    scope: 'fanout',
+    first: true,
+    read: (value) => (value instanceof Map ? value : IGNORE),
+  },
   /** fetchPermissionsContext / fetchObjectRecordStreamContext: the cached roles and permissions. */
   permissionsContext: {
     name: PROBE.permissionsContext,
@@ -96,7 +101,8 @@ function isApplicationActive(permissionsContext: Dict | undefined, applicationId
 export function emptyRoleIdsReason(auth: Dict, permissionsContext: Dict | undefined): DropReason {
   if (!isDefined(auth.userWorkspaceId)) return 'subscriber_without_user_workspace';
   const applicationId = auth.applicationId;
-  if (typeof applicationId === 'string' && !isApplicationActive(permissionsContext, applicationId)) return 'subscriber_application_inactive';
+  if (typeof applicationId === 'string' && !isApplicationActive(permissionsContext, applicationId))
+    return 'subscriber_application_inactive';
   return 'subscriber_without_role';
 }
 
@@ -112,7 +118,9 @@ export function subscriberGateFromPermissions(observation: StreamObservation): D
   if (!isDefined(userWorkspaceId)) return 'subscriber_without_user_workspace';
   const roleId = asDict(permissions.userWorkspaceRoleMap)?.[String(userWorkspaceId)];
   if (!isDefined(roleId)) return 'subscriber_without_role';
-  const objectPermissions = asDict(asDict(asDict(permissions.rolesPermissions)?.[String(roleId)])?.[batchObjectId(observation.call.batch) ?? '']);
+  const objectPermissions = asDict(
+    asDict(asDict(permissions.rolesPermissions)?.[String(roleId)])?.[batchObjectId(observation.call.batch) ?? ''],
+  );
   if (!objectPermissions?.canReadObjectRecords) return 'object_not_readable';
   return undefined;
 }
@@ -127,7 +135,8 @@ export function subscriberGate(observation: StreamObservation): DropReason | und
   const { facts } = observation;
   if (!facts.has(PROBE.roleIds)) return subscriberGateFromPermissions(observation);
   const roleIds = facts.get(PROBE.roleIds);
-  if (Array.isArray(roleIds) && roleIds.length === 0) return emptyRoleIdsReason(subscriberAuthContext(observation), permissionsContextOf(observation));
+  if (Array.isArray(roleIds) && roleIds.length === 0)
+    return emptyRoleIdsReason(subscriberAuthContext(observation), permissionsContextOf(observation));
   return objectPermissionsReason(facts, batchObjectId(observation.call.batch));
 }
 
@@ -135,7 +144,8 @@ export function objectPermissionsReason(facts: Facts, objectId: string | undefin
   if (!facts.has(PROBE.objectsPermissions)) return undefined;
   const objectsPermissions = asDict(facts.get(PROBE.objectsPermissions));
   if (!objectsPermissions) return 'subscriber_without_role';
-  if (objectId !== undefined && !asDict(objectsPermissions[objectId])?.canReadObjectRecords) return 'object_not_readable';
+  if (objectId !== undefined && !asDict(objectsPermissions[objectId])?.canReadObjectRecords)
+    return 'object_not_readable';
   return undefined;
 }
 
@@ -176,13 +186,16 @@ export function classifyFilterMatchStream(observation: StreamObservation, rules:
       }
       if (!matched) {
         // filtered but never matched: the record-share gate (a plain function, not a method) turned it away
-        outcomes[index] = isDefined(observation.facts.get(PROBE.recordShareGate)) ? dropped('record_share_denied') : miss;
+        outcomes[index] = isDefined(observation.facts.get(PROBE.recordShareGate))
+          ? dropped('record_share_denied')
+          : miss;
         continue;
       }
     }
     if (matched) {
       const matches = ledger.get(index, PROBE.matchedQueryIds);
-      if (matches === 0) outcomes[index] = dropped(queryCount(observation) === 0 ? 'stream_without_queries' : 'no_matching_query');
+      if (matches === 0)
+        outcomes[index] = dropped(queryCount(observation) === 0 ? 'stream_without_queries' : 'no_matching_query');
       else outcomes[index] = FORWARDED;
       continue;
     }
@@ -192,7 +205,11 @@ export function classifyFilterMatchStream(observation: StreamObservation, rules:
     // no event reached a helper: the whole stream was gated by the subscriber checks, or everything was published
     const gate = observation.publishedItems === 0 ? rules.gate(observation) : undefined;
     for (let index = 0; index < count; index++) {
-      outcomes[index] = gate ? dropped(gate) : index < observation.publishedItems && !observation.publishFailed ? FORWARDED : miss;
+      outcomes[index] = gate
+        ? dropped(gate)
+        : index < observation.publishedItems && !observation.publishFailed
+          ? FORWARDED
+          : miss;
     }
     return outcomes;
   }

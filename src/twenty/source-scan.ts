@@ -8,8 +8,34 @@
  */
 
 const IDENT = /[A-Za-z_$][\w$]*/y;
-const NOT_METHODS = new Set(['constructor', 'if', 'for', 'while', 'switch', 'catch', 'function', 'return', 'super', 'await', 'new', 'typeof']);
-const MODIFIERS = new Set(['public', 'private', 'protected', 'static', 'async', 'override', 'abstract', 'readonly', 'declare', 'get', 'set', 'accessor']);
+const NOT_METHODS = new Set([
+  'constructor',
+  'if',
+  'for',
+  'while',
+  'switch',
+  'catch',
+  'function',
+  'return',
+  'super',
+  'await',
+  'new',
+  'typeof',
+]);
+const MODIFIERS = new Set([
+  'public',
+  'private',
+  'protected',
+  'static',
+  'async',
+  'override',
+  'abstract',
+  'readonly',
+  'declare',
+  'get',
+  'set',
+  'accessor',
+]);
 
 /** Index just past a string, template literal or comment starting at `i`, or `i` when there is none. */
 function skipNonCode(text: string, i: number): number {

@@ -7,7 +7,17 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { ATTR, DROP_REASON_NAMES, DROP_REASONS, ORIGINS, OUTCOMES, PROM, STAGES, dropReasonsOfKind, routineShareOf } from '../../src/semconv';
+import {
+  ATTR,
+  DROP_REASON_NAMES,
+  DROP_REASONS,
+  ORIGINS,
+  OUTCOMES,
+  PROM,
+  STAGES,
+  dropReasonsOfKind,
+  routineShareOf,
+} from '../../src/semconv';
 import {
   TEST_VARIABLE_VALUES,
   allPanels,
@@ -127,14 +137,22 @@ describe('dashboard structure', () => {
   test('template variables: origin (multi, all), job, jaeger_service, jaeger_url', () => {
     const byName = Object.fromEntries(dashboard.templating.list.map((variable) => [variable.name, variable]));
     expect(byName.origin).toMatchObject({ type: 'custom', multi: true, includeAll: true, query: ORIGINS.join(',') });
-    expect(byName.job).toMatchObject({ type: 'query', multi: true, includeAll: true, datasource: { uid: 'prometheus' } });
+    expect(byName.job).toMatchObject({
+      type: 'query',
+      multi: true,
+      includeAll: true,
+      datasource: { uid: 'prometheus' },
+    });
     expect(byName.jaeger_service).toMatchObject({ type: 'query', datasource: { uid: 'prometheus' } });
     expect(byName.jaeger_url).toMatchObject({ type: 'textbox', query: 'http://localhost:16686' });
   });
 
   test('drop panels link to the Jaeger search by drop reason and origin', () => {
     const links = panels.flatMap((panel) =>
-      ((panel.fieldConfig?.defaults.links ?? []) as Array<{ url: string }>).map((link) => ({ panel: panel.title, url: link.url })),
+      ((panel.fieldConfig?.defaults.links ?? []) as Array<{ url: string }>).map((link) => ({
+        panel: panel.title,
+        url: link.url,
+      })),
     );
     expect(links.map((link) => link.panel)).toEqual(
       expect.arrayContaining(['Drops by reason, stage and origin', 'Drop rate by origin and reason']),
@@ -151,8 +169,28 @@ describe('dashboard structure', () => {
 
 describe('names and values come from src/semconv.ts', () => {
   const PROMQL_WORDS = new Set([
-    'sum', 'max', 'min', 'count', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless',
-    'offset', 'bool', 'rate', 'increase', 'vector', 'absent', 'label_replace', 'histogram_quantile', 'label_values',
+    'sum',
+    'max',
+    'min',
+    'count',
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'and',
+    'or',
+    'unless',
+    'offset',
+    'bool',
+    'rate',
+    'increase',
+    'vector',
+    'absent',
+    'label_replace',
+    'histogram_quantile',
+    'label_values',
   ]);
 
   /** Metric names an expression reads: identifiers left after removing strings, label matchers, grouping clauses and variables. */
@@ -168,15 +206,19 @@ describe('names and values come from src/semconv.ts', () => {
     return (stripped.match(/[A-Za-z_:][A-Za-z0-9_:]*/g) ?? []).filter((word) => !PROMQL_WORDS.has(word));
   }
 
-  const semconvMetrics = new Set<string>(Object.entries(PROM).filter(([key]) => !key.startsWith('LABEL_')).map(([, name]) => name));
+  const semconvMetrics = new Set<string>(
+    Object.entries(PROM)
+      .filter(([key]) => !key.startsWith('LABEL_'))
+      .map(([, name]) => name),
+  );
   const recorded = new Set(ruleNames().filter((name) => name.includes(':')));
   const isKnownMetric = (name: string) =>
     semconvMetrics.has(name) || recorded.has(name) || /^(otelcol_|traces_span_metrics_)/.test(name);
 
   test('the name extractor sees through label matchers and functions', () => {
-    expect(metricNames('sum by (job) (rate(twenty_sse_stage_events_total{job=~"$job"}[$__rate_interval])) or vector(0)')).toEqual([
-      'twenty_sse_stage_events_total',
-    ]);
+    expect(
+      metricNames('sum by (job) (rate(twenty_sse_stage_events_total{job=~"$job"}[$__rate_interval])) or vector(0)'),
+    ).toEqual(['twenty_sse_stage_events_total']);
   });
 
   test('every metric name in a dashboard query, variable or rule is in semconv PROM (or otelcol_ / traces_span_metrics_ / recorded)', () => {
@@ -192,8 +234,14 @@ describe('names and values come from src/semconv.ts', () => {
   });
 
   test('every label used as a twenty_sse label is a semconv label', () => {
-    const labels = new Set<string>(Object.entries(PROM).filter(([key]) => key.startsWith('LABEL_')).map(([, name]) => name));
-    const used = allExprs.flatMap((expr) => [...expr.matchAll(/\b(twenty_sse_[a-z_]+)\s*(?:=|!=|=~|!~)/g)].map((match) => match[1]));
+    const labels = new Set<string>(
+      Object.entries(PROM)
+        .filter(([key]) => key.startsWith('LABEL_'))
+        .map(([, name]) => name),
+    );
+    const used = allExprs.flatMap((expr) =>
+      [...expr.matchAll(/\b(twenty_sse_[a-z_]+)\s*(?:=|!=|=~|!~)/g)].map((match) => match[1]),
+    );
     expect(used.length).toBeGreaterThan(0);
     expect(used.filter((label) => !labels.has(label))).toEqual([]);
   });
@@ -262,7 +310,9 @@ describe('alert rules', () => {
       .replace(/ /g, '-');
   const anchors = new Set([...runbook.matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
   const committedRules = (
-    parseYaml(fs.readFileSync(path.join(ROOT, RULES_PATH), 'utf8')) as { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] }
+    parseYaml(fs.readFileSync(path.join(ROOT, RULES_PATH), 'utf8')) as {
+      groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[];
+    }
   ).groups.flatMap((group) => group.rules.filter((rule) => rule.alert !== undefined));
 
   test('the alerts the product promises exist', () => {
@@ -296,7 +346,10 @@ describe('alert rules', () => {
   );
 
   test('the pages are the losses: critical alerts are the workflow-vs-UI divergence and failures', () => {
-    const critical = alerts.filter((rule) => rule.labels.severity === 'critical').map((rule) => rule.alert).sort();
+    const critical = alerts
+      .filter((rule) => rule.labels.severity === 'critical')
+      .map((rule) => rule.alert)
+      .sort();
     expect(critical).toEqual(['TwentySseEventsFailing', 'TwentySseWorkflowLossAboveUi']);
     const byName = Object.fromEntries(alerts.map((rule) => [rule.alert, rule]));
     expect(byName.TwentySseWorkflowLossAboveUi.labels.origin).toBe('workflow');
@@ -307,8 +360,10 @@ describe('alert rules', () => {
     const record = recordNames();
     const groups = buildRuleGroups();
     const rules = groups.flatMap((group) => group.rules);
-    const exprOf = (name: string) => rules.find((rule) => (isAlertingRule(rule) ? rule.alert : rule.record) === name)?.expr ?? '';
-    const regexValues = (expr: string) => [...expr.matchAll(/twenty_sse_drop_reason=~"([^"]*)"/g)].map((match) => match[1].split('|').sort());
+    const exprOf = (name: string) =>
+      rules.find((rule) => (isAlertingRule(rule) ? rule.alert : rule.record) === name)?.expr ?? '';
+    const regexValues = (expr: string) =>
+      [...expr.matchAll(/twenty_sse_drop_reason=~"([^"]*)"/g)].map((match) => match[1].split('|').sort());
     const lossRegexes = regexValues(exprOf(record.LOSS_SHARE));
     expect(lossRegexes.length).toBeGreaterThan(0);
     for (const values of lossRegexes) expect(values).toEqual(dropReasonsOfKind('loss').sort());
@@ -324,31 +379,53 @@ describe('alert rules', () => {
     const noLive = exprOf('TwentySseNoLiveConnection');
     expect(noLive).toContain(`${PROM.LABEL_DROP_REASON}="${LAST_MILE_REASON}"} > ${routineShareOf(LAST_MILE_REASON)})`);
     expect(noLive).toContain(PROM.CONNECTIONS_ACTIVE);
-    const alertExprs = alerts.map((rule) => rule.expr).join('\n') + rules.filter((rule) => !isAlertingRule(rule)).map((rule) => rule.expr).join('\n');
+    const alertExprs =
+      alerts.map((rule) => rule.expr).join('\n') +
+      rules
+        .filter((rule) => !isAlertingRule(rule))
+        .map((rule) => rule.expr)
+        .join('\n');
     for (const reason of dropReasonsOfKind('filtering')) expect(alertExprs).not.toContain(reason);
     expect(Object.values(DROP_REASONS).every((info) => ['filtering', 'churn', 'loss'].includes(info.kind))).toBe(true);
   });
 
-  test('the live run\'s compressed timing divides every duration and keeps the rules valid', () => {
+  test("the live run's compressed timing divides every duration and keeps the rules valid", () => {
     const fast = compressedTiming(30, 5);
-    expect(fast).toMatchObject({ window: '20s', baseline: '12m', divergenceFor: '10s', churnFor: '20s', absentFor: '20s', minUnits: 5 });
-    expect(buildRuleGroups(undefined, fast).flatMap((group) => group.rules).length).toBe(buildRuleGroups(undefined, PRODUCTION_TIMING).flatMap((group) => group.rules).length);
+    expect(fast).toMatchObject({
+      window: '20s',
+      baseline: '12m',
+      divergenceFor: '10s',
+      churnFor: '20s',
+      absentFor: '20s',
+      minUnits: 5,
+    });
+    expect(buildRuleGroups(undefined, fast).flatMap((group) => group.rules).length).toBe(
+      buildRuleGroups(undefined, PRODUCTION_TIMING).flatMap((group) => group.rules).length,
+    );
     expect(() => compressedTiming(7, 5)).toThrow(/whole seconds/);
   });
 
   test("the README's table of measured loss cases is the one the promtool tests check", () => {
     for (const lossCase of LOSS_CASES) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${lossCase.kind}\``));
-      expect({ kind: lossCase.kind, row }).toEqual({ kind: lossCase.kind, row: expect.stringContaining(`| ${lossCase.fires.map(describeFiredAlert).join(', ')} |`) });
+      expect({ kind: lossCase.kind, row }).toEqual({
+        kind: lossCase.kind,
+        row: expect.stringContaining(`| ${lossCase.fires.map(describeFiredAlert).join(', ')} |`),
+      });
     }
-    for (const [alert, minutes] of Object.entries(STATED_DELAY_MINUTES)) expect(readme).toMatch(new RegExp(`${alert}[^.]*within[^.]*\\b${minutes}\\b`));
+    for (const [alert, minutes] of Object.entries(STATED_DELAY_MINUTES))
+      expect(readme).toMatch(new RegExp(`${alert}[^.]*within[^.]*\\b${minutes}\\b`));
   });
 
   test('the shipped rules file links each alert to its own RUNBOOK.md section, offline (a path from the rules file)', () => {
     expect(committedRules.map((rule) => rule.alert).sort()).toEqual(alerts.map((rule) => rule.alert).sort());
     for (const rule of committedRules) {
       const [file, anchor] = rule.annotations!.runbook_url.split('#');
-      expect({ alert: rule.alert, file: path.resolve(path.dirname(path.join(ROOT, RULES_PATH)), file), anchor }).toEqual({
+      expect({
+        alert: rule.alert,
+        file: path.resolve(path.dirname(path.join(ROOT, RULES_PATH)), file),
+        anchor,
+      }).toEqual({
         alert: rule.alert,
         file: RUNBOOK,
         anchor: rule.alert!.toLowerCase(),
@@ -364,10 +441,16 @@ describe('alert rules', () => {
 
   test('the runbook base URL: an option, else package.json repository or homepage, else the relative path', () => {
     const base = 'https://wiki.example/ops/RUNBOOK.md';
-    const custom = buildRuleGroups(base).flatMap((group) => group.rules).filter(isAlertingRule);
-    expect(custom.map((rule) => rule.annotations.runbook_url)).toEqual(alerts.map((rule) => `${base}#${rule.alert.toLowerCase()}`));
+    const custom = buildRuleGroups(base)
+      .flatMap((group) => group.rules)
+      .filter(isAlertingRule);
+    expect(custom.map((rule) => rule.annotations.runbook_url)).toEqual(
+      alerts.map((rule) => `${base}#${rule.alert.toLowerCase()}`),
+    );
     // The promtool tests expect the annotations the rules carry, so both files take the option.
-    for (const file of generatedFiles({ runbookBaseUrl: base }).filter((generated) => generated.path !== DASHBOARD_PATH)) {
+    for (const file of generatedFiles({ runbookBaseUrl: base }).filter(
+      (generated) => generated.path !== DASHBOARD_PATH,
+    )) {
       const urls = [...file.content.matchAll(/runbook_url: '?([^'\n]+)'?$/gm)].map((match) => match[1]);
       expect(urls.length).toBeGreaterThanOrEqual(alerts.length);
       expect(urls.filter((url) => !url.startsWith(`${base}#`))).toEqual([]);
@@ -378,11 +461,15 @@ describe('alert rules', () => {
     expect(defaultRunbookBaseUrl({ repository: { url: 'git+https://github.com/acme/twenty-sse.git' } })).toBe(
       'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
     );
-    expect(defaultRunbookBaseUrl({ repository: 'github:acme/twenty-sse' })).toBe('https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md');
+    expect(defaultRunbookBaseUrl({ repository: 'github:acme/twenty-sse' })).toBe(
+      'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
+    );
     expect(defaultRunbookBaseUrl({ repository: 'acme/twenty-sse', homepage: 'https://docs.example' })).toBe(
       'https://github.com/acme/twenty-sse/blob/HEAD/RUNBOOK.md',
     );
-    expect(defaultRunbookBaseUrl({ homepage: 'https://docs.example/twenty-sse/#readme' })).toBe('https://docs.example/twenty-sse/RUNBOOK.md');
+    expect(defaultRunbookBaseUrl({ homepage: 'https://docs.example/twenty-sse/#readme' })).toBe(
+      'https://docs.example/twenty-sse/RUNBOOK.md',
+    );
   });
 
   test('the runbook explains every drop reason', () => {
@@ -401,19 +488,22 @@ function findPromtool(): string | undefined {
 const promtool = findPromtool();
 const describePromtool = promtool === undefined ? describe.skip : describe;
 
-describePromtool(promtool === undefined ? 'promtool (SKIPPED: promtool not on PATH; apt-get install prometheus)' : 'promtool', () => {
-  const run = (...args: string[]) =>
-    execFileSync(promtool as string, args, { cwd: PROMETHEUS_DIR, encoding: 'utf8', stdio: 'pipe' });
+describePromtool(
+  promtool === undefined ? 'promtool (SKIPPED: promtool not on PATH; apt-get install prometheus)' : 'promtool',
+  () => {
+    const run = (...args: string[]) =>
+      execFileSync(promtool as string, args, { cwd: PROMETHEUS_DIR, encoding: 'utf8', stdio: 'pipe' });
 
-  test('check rules (with lint)', () => {
-    expect(run('check', 'rules', '--lint-fatal', 'rules/twenty-sse.rules.yml')).toMatch(/SUCCESS: \d+ rules found/);
-  });
+    test('check rules (with lint)', () => {
+      expect(run('check', 'rules', '--lint-fatal', 'rules/twenty-sse.rules.yml')).toMatch(/SUCCESS: \d+ rules found/);
+    });
 
-  test.each(['prometheus.yml', 'prometheus.compose.yml'])('check config %s', (file) => {
-    expect(run('check', 'config', file)).toMatch(/SUCCESS/);
-  });
+    test.each(['prometheus.yml', 'prometheus.compose.yml'])('check config %s', (file) => {
+      expect(run('check', 'config', file)).toMatch(/SUCCESS/);
+    });
 
-  test('test rules', () => {
-    expect(run('test', 'rules', 'tests/twenty-sse.rules.test.yml')).toMatch(/SUCCESS/);
-  });
-});
+    test('test rules', () => {
+      expect(run('test', 'rules', 'tests/twenty-sse.rules.test.yml')).toMatch(/SUCCESS/);
+    });
+  },
+);

@@ -15,7 +15,9 @@ import { PROM, type DropReason, type Origin, type Outcome, type Stage } from '..
 import { runAllDashboardQueries } from '../../dashboards/generator/promql-check';
 
 const ROOT = path.resolve(__dirname, '../..');
-const PROMETHEUS_BIN = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((candidate) => fs.existsSync(candidate));
+const PROMETHEUS_BIN = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((candidate) =>
+  fs.existsSync(candidate),
+);
 
 type Labels = Record<string, string>;
 const line = (metric: string, labels: Labels, value: number) =>
@@ -45,10 +47,22 @@ function syntheticMetrics(n: number): string {
   for (const origin of ['workflow', 'ui'] as const) {
     const job = origin === 'workflow' ? 'twenty-worker' : 'twenty-server';
     if (origin === 'workflow') events(job, 'workflow_step', origin, 'forwarded', 10 * n);
-    for (const stage of PASSING_STAGES) events(stage === 'deliver' ? 'twenty-server' : job, stage, origin, 'forwarded', 10 * n);
+    for (const stage of PASSING_STAGES)
+      events(stage === 'deliver' ? 'twenty-server' : job, stage, origin, 'forwarded', 10 * n);
     events(job, 'stream', origin, 'forwarded', 8 * n);
-    events(job, 'stream', origin, 'dropped', 2 * n, origin === 'workflow' ? 'subscriber_without_role' : 'no_matching_query');
-    for (const [le, count] of [['0.1', n], ['1', 2 * n], ['+Inf', 2 * n]] as const) {
+    events(
+      job,
+      'stream',
+      origin,
+      'dropped',
+      2 * n,
+      origin === 'workflow' ? 'subscriber_without_role' : 'no_matching_query',
+    );
+    for (const [le, count] of [
+      ['0.1', n],
+      ['1', 2 * n],
+      ['+Inf', 2 * n],
+    ] as const) {
       lines.push(line(PROM.DELIVERY_LATENCY_BUCKET, { job: 'twenty-server', [PROM.LABEL_ORIGIN]: origin, le }, count));
       lines.push(
         line(
@@ -85,15 +99,28 @@ function syntheticMetrics(n: number): string {
   lines.push(line(PROM.STREAM_RESUBSCRIPTIONS, { ...server, [PROM.LABEL_RESUBSCRIBE_PREVIOUS]: 'closed_here' }, n));
   lines.push(line(PROM.CONNECTION_LATE_EVENTS, { ...server, [PROM.LABEL_ORIGIN]: 'ui' }, n));
   // a proxy cutting at 60 s: every closed connection lived between 59 and 61 s
-  for (const [le, count] of [['55', 0], ['59', 0], ['61', 2 * n - 3], ['+Inf', 2 * n - 3]] as const) {
-    lines.push(line(PROM.CONNECTION_LIFETIME_BUCKET, { ...server, [PROM.LABEL_CLOSE_REASON]: 'client_gone', le }, count));
+  for (const [le, count] of [
+    ['55', 0],
+    ['59', 0],
+    ['61', 2 * n - 3],
+    ['+Inf', 2 * n - 3],
+  ] as const) {
+    lines.push(
+      line(PROM.CONNECTION_LIFETIME_BUCKET, { ...server, [PROM.LABEL_CLOSE_REASON]: 'client_gone', le }, count),
+    );
   }
   // One worker instance cannot publish to Redis.
   for (const stage of ['listen', 'publish', 'legacy_pubsub'] as const) {
     lines.push(
       line(
         PROM.STAGE_EVENTS,
-        { job: 'twenty-worker', instance: 'worker-2', [PROM.LABEL_STAGE]: stage, [PROM.LABEL_ORIGIN]: 'workflow', [PROM.LABEL_OUTCOME]: 'failed' },
+        {
+          job: 'twenty-worker',
+          instance: 'worker-2',
+          [PROM.LABEL_STAGE]: stage,
+          [PROM.LABEL_ORIGIN]: 'workflow',
+          [PROM.LABEL_OUTCOME]: 'failed',
+        },
         n,
       ),
     );
@@ -106,7 +133,12 @@ function syntheticMetrics(n: number): string {
     lines.push(
       line(
         PROM.INSTRUMENTATION_TARGETS,
-        { job: 'twenty-worker', [PROM.LABEL_TARGET_CLASS]: targetClass, [PROM.LABEL_TARGET_METHOD]: method, [PROM.LABEL_TARGET_STATUS]: status },
+        {
+          job: 'twenty-worker',
+          [PROM.LABEL_TARGET_CLASS]: targetClass,
+          [PROM.LABEL_TARGET_METHOD]: method,
+          [PROM.LABEL_TARGET_STATUS]: status,
+        },
         1,
       ),
     );
@@ -115,12 +147,16 @@ function syntheticMetrics(n: number): string {
   const collector = { job: 'otel-collector-internal', receiver: 'otlp', transport: 'http' };
   lines.push(line('otelcol_receiver_accepted_spans', collector, 100 * n));
   lines.push(line('otelcol_receiver_refused_spans', collector, n));
-  lines.push(line('otelcol_exporter_send_failed_spans', { job: 'otel-collector-internal', exporter: 'otlp/jaeger' }, n));
+  lines.push(
+    line('otelcol_exporter_send_failed_spans', { job: 'otel-collector-internal', exporter: 'otlp/jaeger' }, n),
+  );
   return `${lines.join('\n')}\n`;
 }
 
 const listen = (server: http.Server) =>
-  new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
 
 async function freePort(): Promise<number> {
   const server = http.createServer();
@@ -139,7 +175,10 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-async function instantQuery(promUrl: string, query: string): Promise<Array<{ metric: Labels; value: [number, string] }>> {
+async function instantQuery(
+  promUrl: string,
+  query: string,
+): Promise<Array<{ metric: Labels; value: [number, string] }>> {
   const response = await fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query })}`);
   const body = (await response.json()) as { data: { result: Array<{ metric: Labels; value: [number, string] }> } };
   return body.data.result;
@@ -148,7 +187,9 @@ async function instantQuery(promUrl: string, query: string): Promise<Array<{ met
 const describeLive = PROMETHEUS_BIN === undefined ? describe.skip : describe;
 
 describeLive(
-  PROMETHEUS_BIN === undefined ? 'live Prometheus (SKIPPED: no prometheus binary; apt-get install prometheus)' : 'live Prometheus 2.x',
+  PROMETHEUS_BIN === undefined
+    ? 'live Prometheus (SKIPPED: no prometheus binary; apt-get install prometheus)'
+    : 'live Prometheus 2.x',
   () => {
     let exporter: http.Server;
     let prometheus: ChildProcess;
@@ -199,7 +240,9 @@ describeLive(
     test('every dashboard query runs without error and returns data', async () => {
       const results = await runAllDashboardQueries(promUrl);
       expect(results.filter((result) => result.status === 'error')).toEqual([]);
-      expect(results.filter((result) => result.status === 'empty').map((result) => `${result.panel} ${result.refId}`)).toEqual([]);
+      expect(
+        results.filter((result) => result.status === 'empty').map((result) => `${result.panel} ${result.refId}`),
+      ).toEqual([]);
     });
 
     test('a drop counter exported once at its final value still shows in the drops table', async () => {

@@ -21,13 +21,24 @@ const CONCURRENCY = 4;
 
 type Generation = 'v1' | 'v5' | 'v8' | 'publisher' | 'record_share' | 'record_access';
 type Origin = 'workflow' | 'ui';
-type Cell = { entered: number; forwarded: number; failed: number; dropped: number; dropsByReason: Record<string, number> };
+type Cell = {
+  entered: number;
+  forwarded: number;
+  failed: number;
+  dropped: number;
+  dropsByReason: Record<string, number>;
+};
 type DemoJson = {
   scenario: string;
   generation: Generation;
   events: number;
   conditionInGeneration: boolean;
-  instrumentation: { startupReport: string; missingTargets: string[]; faults: number; subscriberCountNote: string | null };
+  instrumentation: {
+    startupReport: string;
+    missingTargets: string[];
+    faults: number;
+    subscriberCountNote: string | null;
+  };
   connections: {
     opened: number;
     active: number;
@@ -40,16 +51,32 @@ type DemoJson = {
     generation?: Generation;
     stages: { stage: string; byOrigin: Record<string, Cell> }[];
     firstDivergence?: { stage: string; workflowLossRatio: number; uiLossRatio: number; topReason?: string };
-    diagnosis: { stage: string; origin: string; reason: string; count: number; code: string; file: string; method: string; condition: string }[];
+    diagnosis: {
+      stage: string;
+      origin: string;
+      reason: string;
+      count: number;
+      code: string;
+      file: string;
+      method: string;
+      condition: string;
+    }[];
     healthy: boolean;
   };
-  browser: { streamsOpen: number; ui: { sent: number; received: number }; workflow: { sent: number; received: number } };
+  browser: {
+    streamsOpen: number;
+    ui: { sent: number; received: number };
+    workflow: { sent: number; received: number };
+  };
   traces: {
     lostWorkflowTraceIds: string[];
     workflowFailures: { stage: string; method: string; errorType: string; events: number; propagatedTo: string[] }[];
   };
   metrics: { stageEventsCounterTotal: number; tallyTotal: number };
-  groundTruth: { emitted: Record<string, number>; rows: { stage: string; origin: string; outcome: string; reason?: string; count: number }[] };
+  groundTruth: {
+    emitted: Record<string, number>;
+    rows: { stage: string; origin: string; outcome: string; reason?: string; count: number }[];
+  };
 };
 
 type Run = { code: number | null; stdout: string; stderr: string };
@@ -67,9 +94,17 @@ const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
   return env;
 };
 
-const spawnCollect = (command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> =>
+const spawnCollect = (
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: options.env ?? cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
@@ -146,15 +181,21 @@ const healthy = (scenario: string, generation: Generation): Expectation => ({
 });
 
 const EXPECTATIONS: Expectation[] = [
-  ...(['v5', 'v8'] as const).map(
-    (generation): Expectation => ({
-      scenario: 'workflow-leaves-filter',
-      generation,
-      divergence: { stage: 'stream', reason: 'no_matching_query' },
-      drops: [{ origin: 'workflow', stage: 'stream', reason: 'no_matching_query', code: 'D8', method: STREAM_METHOD[generation] }],
-      received: { ui: EVENTS, workflow: 0 },
-    }),
-  ),
+  ...(['v5', 'v8'] as const).map((generation): Expectation => ({
+    scenario: 'workflow-leaves-filter',
+    generation,
+    divergence: { stage: 'stream', reason: 'no_matching_query' },
+    drops: [
+      {
+        origin: 'workflow',
+        stage: 'stream',
+        reason: 'no_matching_query',
+        code: 'D8',
+        method: STREAM_METHOD[generation],
+      },
+    ],
+    received: { ui: EVENTS, workflow: 0 },
+  })),
   healthy('workflow-leaves-filter', 'v1'),
   healthy('workflow-leaves-filter', 'publisher'),
   healthy('healthy', 'v5'),
@@ -180,15 +221,13 @@ const EXPECTATIONS: Expectation[] = [
     drops: both({ stage: 'stream', reason: 'subscriber_without_role', code: 'D5', method: STREAM_METHOD.publisher }),
     received: { ui: 0, workflow: 0 },
   },
-  ...(['v5', 'publisher'] as const).map(
-    (generation): Expectation => ({
-      scenario: 'no-active-streams',
-      generation,
-      divergence: null,
-      drops: both({ stage: 'fanout', reason: 'no_active_streams', code: 'D1', method: FANOUT_METHOD[generation] }),
-      received: 'no stream',
-    }),
-  ),
+  ...(['v5', 'publisher'] as const).map((generation): Expectation => ({
+    scenario: 'no-active-streams',
+    generation,
+    divergence: null,
+    drops: both({ stage: 'fanout', reason: 'no_active_streams', code: 'D1', method: FANOUT_METHOD[generation] }),
+    received: 'no stream',
+  })),
   {
     scenario: 'stream-without-queries',
     generation: 'v5',
@@ -202,7 +241,14 @@ const EXPECTATIONS: Expectation[] = [
     generation: 'v5',
     drops: [
       { origin: 'ui', stage: 'stream', reason: 'stream_expired', code: 'D2', method: FANOUT_METHOD.v5, count: 1 },
-      { origin: 'ui', stage: 'fanout', reason: 'no_active_streams', code: 'D1', method: FANOUT_METHOD.v5, count: EVENTS - 1 },
+      {
+        origin: 'ui',
+        stage: 'fanout',
+        reason: 'no_active_streams',
+        code: 'D1',
+        method: FANOUT_METHOD.v5,
+        count: EVENTS - 1,
+      },
       { origin: 'workflow', stage: 'fanout', reason: 'no_active_streams', code: 'D1', method: FANOUT_METHOD.v5 },
     ],
     received: { ui: 0, workflow: 0 },
@@ -214,15 +260,13 @@ const EXPECTATIONS: Expectation[] = [
     drops: [{ origin: 'workflow', stage: 'fanout', reason: 'no_active_streams', code: 'D1', method: FANOUT_METHOD.v5 }],
     received: { ui: EVENTS, workflow: 0 },
   },
-  ...(['rls-mismatch', 'query-mismatch'] as const).map(
-    (scenario): Expectation => ({
-      scenario,
-      generation: 'v5',
-      divergence: { stage: 'stream', reason: 'no_matching_query' },
-      drops: [{ origin: 'workflow', stage: 'stream', reason: 'no_matching_query', code: 'D8', method: STREAM_METHOD.v5 }],
-      received: { ui: EVENTS, workflow: 0 },
-    }),
-  ),
+  ...(['rls-mismatch', 'query-mismatch'] as const).map((scenario): Expectation => ({
+    scenario,
+    generation: 'v5',
+    divergence: { stage: 'stream', reason: 'no_matching_query' },
+    drops: [{ origin: 'workflow', stage: 'stream', reason: 'no_matching_query', code: 'D8', method: STREAM_METHOD.v5 }],
+    received: { ui: EVENTS, workflow: 0 },
+  })),
   {
     scenario: 'object-not-readable',
     generation: 'v5',
@@ -234,7 +278,9 @@ const EXPECTATIONS: Expectation[] = [
     scenario: 'restricted-fields-only',
     generation: 'v5',
     divergence: { stage: 'stream', reason: 'restricted_fields_only' },
-    drops: [{ origin: 'workflow', stage: 'stream', reason: 'restricted_fields_only', code: 'D7', method: STREAM_METHOD.v5 }],
+    drops: [
+      { origin: 'workflow', stage: 'stream', reason: 'restricted_fields_only', code: 'D7', method: STREAM_METHOD.v5 },
+    ],
     received: { ui: EVENTS, workflow: 0 },
   },
   {
@@ -249,14 +295,24 @@ const EXPECTATIONS: Expectation[] = [
     scenario: 'record-access-denied',
     generation: 'record_share',
     divergence: null,
-    drops: both({ stage: 'stream', reason: 'record_access_denied', code: 'N4', method: 'RecordAccessPolicyService.buildEventRecordShareGate' }),
+    drops: both({
+      stage: 'stream',
+      reason: 'record_access_denied',
+      code: 'N4',
+      method: 'RecordAccessPolicyService.buildEventRecordShareGate',
+    }),
     received: { ui: 0, workflow: 0 },
   },
   {
     scenario: 'record-access-denied',
     generation: 'record_access',
     divergence: null,
-    drops: both({ stage: 'stream', reason: 'record_access_denied', code: 'N2/N4', method: 'RecordAccessPolicyService.buildEventRecordAccessGate' }),
+    drops: both({
+      stage: 'stream',
+      reason: 'record_access_denied',
+      code: 'N2/N4',
+      method: 'RecordAccessPolicyService.buildEventRecordAccessGate',
+    }),
     received: { ui: 0, workflow: 0 },
   },
   healthy('record-access-denied', 'publisher'),
@@ -264,21 +320,42 @@ const EXPECTATIONS: Expectation[] = [
     // the September 2026 early return before the gate (N1): same reason as D8, Twenty's newer code named
     scenario: 'query-mismatch',
     generation: 'record_access',
-    drops: [{ origin: 'workflow', stage: 'stream', reason: 'no_matching_query', code: "N1/D8'", method: STREAM_METHOD.record_access }],
+    drops: [
+      {
+        origin: 'workflow',
+        stage: 'stream',
+        reason: 'no_matching_query',
+        code: "N1/D8'",
+        method: STREAM_METHOD.record_access,
+      },
+    ],
     received: { ui: EVENTS, workflow: 0 },
   },
   {
     scenario: 'subscriber-application-inactive',
     generation: 'publisher',
     divergence: null,
-    drops: both({ stage: 'stream', reason: 'subscriber_application_inactive', code: "D4'", method: STREAM_METHOD.publisher }),
+    drops: both({
+      stage: 'stream',
+      reason: 'subscriber_application_inactive',
+      code: "D4'",
+      method: STREAM_METHOD.publisher,
+    }),
     received: { ui: 0, workflow: 0 },
   },
   {
     scenario: 'not-emitted',
     generation: 'v5',
     divergence: { stage: 'workflow_step', reason: 'not_emitted' },
-    drops: [{ origin: 'workflow', stage: 'workflow_step', reason: 'not_emitted', code: '-', method: 'RecordWorkflowAction.execute' }],
+    drops: [
+      {
+        origin: 'workflow',
+        stage: 'workflow_step',
+        reason: 'not_emitted',
+        code: '-',
+        method: 'RecordWorkflowAction.execute',
+      },
+    ],
     received: { ui: EVENTS, workflow: 0 },
   },
   {
@@ -312,7 +389,8 @@ const reportKeys = (report: DemoJson['report'], withPubsub = false): Record<stri
     for (const [origin, cell] of Object.entries(byOrigin)) {
       if (counted && cell.forwarded > 0) keys[`${stage}|${origin}|forwarded|`] = cell.forwarded;
       if (counted && cell.failed > 0) keys[`${stage}|${origin}|failed|`] = cell.failed;
-      for (const [reason, count] of Object.entries(cell.dropsByReason)) keys[`${stage}|${origin}|dropped|${reason}`] = count;
+      for (const [reason, count] of Object.entries(cell.dropsByReason))
+        keys[`${stage}|${origin}|dropped|${reason}`] = count;
     }
   }
 
@@ -352,16 +430,29 @@ const parseJson = (run: Run): DemoJson => {
 /** What every --json run must satisfy, whatever the scenario. */
 const expectConsistent = (result: DemoJson) => {
   expect(result.instrumentation.missingTargets).toEqual([]);
-  expect(result.instrumentation.startupReport).toMatch(new RegExp(`^generation ${result.generation} \\(detected\\); \\d+ targets found, 0 missing; Nest \\d+\\.\\d+\\.\\d+ hooked$`));
+  expect(result.instrumentation.startupReport).toMatch(
+    new RegExp(
+      `^generation ${result.generation} \\(detected\\); \\d+ targets found, 0 missing; Nest \\d+\\.\\d+\\.\\d+ hooked$`,
+    ),
+  );
   expect(result.instrumentation.faults).toBe(0);
   expect(result.report.generation).toBe(result.generation);
   // The instrumentation's numbers equal what the example app recorded itself.
   const onRedis = result.instrumentation.subscriberCountNote === null;
   expect(reportKeys(result.report, onRedis)).toEqual(groundTruthKeys(result.groundTruth));
-  expect(result.groundTruth.rows.some((row) => row.stage === 'pubsub')).toBe(onRedis && result.groundTruth.rows.some((row) => row.stage === 'stream' && row.outcome === 'forwarded'));
-  if (!onRedis) expect(result.instrumentation.subscriberCountNote).toMatch(/^the pub\/sub client \(InMemoryPubSub\) reports no subscriber count/);
+  expect(result.groundTruth.rows.some((row) => row.stage === 'pubsub')).toBe(
+    onRedis && result.groundTruth.rows.some((row) => row.stage === 'stream' && row.outcome === 'forwarded'),
+  );
+  if (!onRedis)
+    expect(result.instrumentation.subscriberCountNote).toMatch(
+      /^the pub\/sub client \(InMemoryPubSub\) reports no subscriber count/,
+    );
   // Every stream the scenario opened is one connection, still open when the report is taken.
-  expect(result.connections).toMatchObject({ opened: result.browser.streamsOpen, active: result.browser.streamsOpen, lateEvents: {} });
+  expect(result.connections).toMatchObject({
+    opened: result.browser.streamsOpen,
+    active: result.browser.streamsOpen,
+    lateEvents: {},
+  });
   // The OTel counter and the exact tally agree.
   expect(result.metrics.stageEventsCounterTotal).toBe(result.metrics.tallyTotal);
   // What the SSE client received is what the deliver stage counted.
@@ -389,16 +480,30 @@ const expectJsonMatches = (result: DemoJson, expected: Expectation) => {
   });
   expectConsistent(result);
 
-  const named = result.report.diagnosis.map(({ origin, stage, reason, code, count }) => ({ origin, stage, reason, code, count }));
+  const named = result.report.diagnosis.map(({ origin, stage, reason, code, count }) => ({
+    origin,
+    stage,
+    reason,
+    code,
+    count,
+  }));
 
   expect(named).toEqual(
     expect.arrayContaining(
-      expected.drops.map(({ origin, stage, reason, code, count }) => ({ origin, stage, reason, code, count: count ?? EVENTS })),
+      expected.drops.map(({ origin, stage, reason, code, count }) => ({
+        origin,
+        stage,
+        reason,
+        code,
+        count: count ?? EVENTS,
+      })),
     ),
   );
   expect(result.report.diagnosis).toHaveLength(expected.drops.length);
   for (const drop of expected.drops) {
-    const diagnosis = result.report.diagnosis.find((d) => d.origin === drop.origin && d.stage === drop.stage && d.reason === drop.reason)!;
+    const diagnosis = result.report.diagnosis.find(
+      (d) => d.origin === drop.origin && d.stage === drop.stage && d.reason === drop.reason,
+    )!;
 
     expect(diagnosis.method).toContain(drop.method);
     expect(diagnosis.file).toMatch(/^packages\/twenty-server\/src\//);
@@ -406,7 +511,11 @@ const expectJsonMatches = (result: DemoJson, expected: Expectation) => {
 
   if (expected.divergence === null) expect(result.report.firstDivergence).toBeUndefined();
   else if (expected.divergence) {
-    expect(result.report.firstDivergence).toMatchObject({ stage: expected.divergence.stage, workflowLossRatio: 1, uiLossRatio: 0 });
+    expect(result.report.firstDivergence).toMatchObject({
+      stage: expected.divergence.stage,
+      workflowLossRatio: 1,
+      uiLossRatio: 0,
+    });
     if (expected.divergence.reason) expect(result.report.firstDivergence?.topReason).toBe(expected.divergence.reason);
   }
 
@@ -438,7 +547,9 @@ const expectTextMatches = (run: Run, expected: Expectation) => {
   const text = run.stdout;
   const flat = text.replace(/\s+/g, ' ');
 
-  expect(text).toContain(`scenario "${expected.scenario}", Twenty ${expected.generation}, ${EVENTS} UI and ${EVENTS} workflow updates`);
+  expect(text).toContain(
+    `scenario "${expected.scenario}", Twenty ${expected.generation}, ${EVENTS} UI and ${EVENTS} workflow updates`,
+  );
   expect(text).toMatch(/targets found, 0 missing/);
   expect(text).toMatch(/^stage +\| workflow +\| ui/m);
 
@@ -451,7 +562,12 @@ const expectTextMatches = (run: Run, expected: Expectation) => {
     expect(text).toMatch(line);
   }
   if (expected.drops.length === 0 && !expected.failure) expect(text).not.toContain('Diagnosis:');
-  if (expected.failure) expect(text).toMatch(new RegExp(`failed at ${expected.failure.stage}: an exception[^\\n]*\\n  where: .*${escapeRegExp(expected.failure.method)}`));
+  if (expected.failure)
+    expect(text).toMatch(
+      new RegExp(
+        `failed at ${expected.failure.stage}: an exception[^\\n]*\\n  where: .*${escapeRegExp(expected.failure.method)}`,
+      ),
+    );
 
   if (expected.divergence === null) expect(text).not.toContain('First divergence');
   else if (expected.divergence) {
@@ -470,7 +586,9 @@ const expectTextMatches = (run: Run, expected: Expectation) => {
 
   if (expected.failure) {
     expect(flat).toMatch(
-      new RegExp(`Failed, not dropped: ${EVENTS} workflow events threw \\w+ at ${expected.failure.stage} in ${escapeRegExp(expected.failure.method)}`),
+      new RegExp(
+        `Failed, not dropped: ${EVENTS} workflow events threw \\w+ at ${expected.failure.stage} in ${escapeRegExp(expected.failure.method)}`,
+      ),
     );
   }
 
@@ -511,13 +629,19 @@ describe('demo scenarios (text and --json)', () => {
     expect(names).toEqual([...new Set(EXPECTATIONS.map((expected) => expected.scenario))].sort());
   });
 
-  it.each(EXPECTATIONS.map((expected) => [key(expected), expected] as const))('%s: --json names the stage, reason and method', (name, expected) => {
-    expectJsonMatches(parseJson(runs.get(name)!.json), expected);
-  });
+  it.each(EXPECTATIONS.map((expected) => [key(expected), expected] as const))(
+    '%s: --json names the stage, reason and method',
+    (name, expected) => {
+      expectJsonMatches(parseJson(runs.get(name)!.json), expected);
+    },
+  );
 
-  it.each(EXPECTATIONS.map((expected) => [key(expected), expected] as const))('%s: the text names the stage, reason and method', (name, expected) => {
-    expectTextMatches(runs.get(name)!.text, expected);
-  });
+  it.each(EXPECTATIONS.map((expected) => [key(expected), expected] as const))(
+    '%s: the text names the stage, reason and method',
+    (name, expected) => {
+      expectTextMatches(runs.get(name)!.text, expected);
+    },
+  );
 });
 
 describe('the default run (no options): the seed situation on v5', () => {
@@ -536,13 +660,19 @@ describe('the default run (no options): the seed situation on v5', () => {
     expect(text.stderr).toBe('');
     expect(text.stdout).toContain('scenario "workflow-leaves-filter", Twenty v5, 10 UI and 10 workflow updates');
     expect(text.stdout).toMatch(/^stream +\| 10 in, 0 on, 10 dropped \(no_matching_query 10\) +\| 10 in, 10 on/m);
-    expect(text.stdout).toContain('First divergence: workflow events are lost at stage "stream" (100.0% vs 0.0% for UI), mostly no_matching_query.');
+    expect(text.stdout).toContain(
+      'First divergence: workflow events are lost at stage "stream" (100.0% vs 0.0% for UI), mostly no_matching_query.',
+    );
     expect(text.stdout).toMatch(/^- 10 workflow event x stream pairs dropped at stream: no_matching_query \(D8\)$/m);
     expect(text.stdout).toContain(
       'where: WorkspaceEventEmitterService.processStreamEvents in packages/twenty-server/src/engine/workspace-event-emitter/workspace-event-emitter.service.ts',
     );
-    expect(text.stdout).toContain('The open event stream received 10 of the 10 UI updates and 0 of the 10 workflow updates.');
-    expect(text.stdout).toMatch(/^Traces of lost workflow events: 10 in the in-memory exporter, e\.g\. [0-9a-f]{32}, [0-9a-f]{32}, [0-9a-f]{32}, \.\.\.$/m);
+    expect(text.stdout).toContain(
+      'The open event stream received 10 of the 10 UI updates and 0 of the 10 workflow updates.',
+    );
+    expect(text.stdout).toMatch(
+      /^Traces of lost workflow events: 10 in the in-memory exporter, e\.g\. [0-9a-f]{32}, [0-9a-f]{32}, [0-9a-f]{32}, \.\.\.$/m,
+    );
   });
 
   it("equals the example app's ground truth, number for number", () => {
@@ -557,8 +687,20 @@ describe('the default run (no options): the seed situation on v5', () => {
       'stream|workflow|dropped|no_matching_query': 10,
     });
     expect(json.groundTruth.emitted).toEqual({ ui: 10, workflow: 10 });
-    expect(cellOf(json, 'stream', 'workflow')).toEqual({ entered: 10, forwarded: 0, failed: 0, dropped: 10, dropsByReason: { no_matching_query: 10 } });
-    expect(cellOf(json, 'stream', 'ui')).toEqual({ entered: 10, forwarded: 10, failed: 0, dropped: 0, dropsByReason: {} });
+    expect(cellOf(json, 'stream', 'workflow')).toEqual({
+      entered: 10,
+      forwarded: 0,
+      failed: 0,
+      dropped: 10,
+      dropsByReason: { no_matching_query: 10 },
+    });
+    expect(cellOf(json, 'stream', 'ui')).toEqual({
+      entered: 10,
+      forwarded: 10,
+      failed: 0,
+      dropped: 0,
+      dropsByReason: {},
+    });
     for (const stage of ['emit', 'listen', 'publish', 'fanout']) {
       expect(cellOf(json, stage, 'workflow')?.forwarded).toBe(json.groundTruth.emitted.workflow);
       expect(cellOf(json, stage, 'ui')?.forwarded).toBe(json.groundTruth.emitted.ui);
@@ -567,15 +709,20 @@ describe('the default run (no options): the seed situation on v5', () => {
     expect(cellOf(json, 'deliver', 'ui')?.forwarded).toBe(10);
   });
 
-  (process.env.REDIS_URL ? it : it.skip)('gives the same numbers with REDIS_URL set (pub/sub, caches and records on Redis)', async () => {
-    const onRedis = parseJson(await runDemo(['--json'], cleanEnv({ REDIS_URL: process.env.REDIS_URL })));
+  (process.env.REDIS_URL ? it : it.skip)(
+    'gives the same numbers with REDIS_URL set (pub/sub, caches and records on Redis)',
+    async () => {
+      const onRedis = parseJson(await runDemo(['--json'], cleanEnv({ REDIS_URL: process.env.REDIS_URL })));
 
-    expectConsistent(onRedis);
-    const withoutPubsub = (keys: Record<string, number>) => Object.fromEntries(Object.entries(keys).filter(([key]) => !key.startsWith('pubsub|')));
-    expect(withoutPubsub(groundTruthKeys(onRedis.groundTruth))).toEqual(groundTruthKeys(json.groundTruth));
-    expect(onRedis.report.stages).toEqual(json.report.stages);
-    expect(onRedis.instrumentation.subscriberCountNote).toBeNull();
-  }, 60_000);
+      expectConsistent(onRedis);
+      const withoutPubsub = (keys: Record<string, number>) =>
+        Object.fromEntries(Object.entries(keys).filter(([key]) => !key.startsWith('pubsub|')));
+      expect(withoutPubsub(groundTruthKeys(onRedis.groundTruth))).toEqual(groundTruthKeys(json.groundTruth));
+      expect(onRedis.report.stages).toEqual(json.report.stages);
+      expect(onRedis.instrumentation.subscriberCountNote).toBeNull();
+    },
+    60_000,
+  );
 });
 
 describe('no-live-connection: a stream left registered with nobody subscribed', () => {
@@ -583,16 +730,25 @@ describe('no-live-connection: a stream left registered with nobody subscribed', 
     const run = await runDemo(['--scenario', 'no-live-connection', '--events', String(EVENTS)]);
 
     expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(/^ {2}the pub\/sub client \(InMemoryPubSub\) reports no subscriber count for a publish/m);
-    expect(run.stdout).toMatch(new RegExp(`^pubsub +\\| ${2 * EVENTS} in, ${2 * EVENTS} on +\\| ${2 * EVENTS} in, ${2 * EVENTS} on$`, 'm'));
-    expect(run.stdout).toContain('SSE connections: 1 opened, 1 still open, none closed; 0 re-subscriptions, 0 events handed to a closing connection.');
+    expect(run.stdout).toMatch(
+      /^ {2}the pub\/sub client \(InMemoryPubSub\) reports no subscriber count for a publish/m,
+    );
+    expect(run.stdout).toMatch(
+      new RegExp(`^pubsub +\\| ${2 * EVENTS} in, ${2 * EVENTS} on +\\| ${2 * EVENTS} in, ${2 * EVENTS} on$`, 'm'),
+    );
+    expect(run.stdout).toContain(
+      'SSE connections: 1 opened, 1 still open, none closed; 0 re-subscriptions, 0 events handed to a closing connection.',
+    );
   });
 
   (process.env.REDIS_URL ? it : it.skip).each(['v5', 'publisher'] as const)(
     'on Redis (%s): every event published into the left-behind stream is no_live_connection, and equals the ground truth',
     async (generation) => {
       const result = parseJson(
-        await runDemo(['--scenario', 'no-live-connection', '--generation', generation, '--events', String(EVENTS), '--json'], cleanEnv({ REDIS_URL: process.env.REDIS_URL })),
+        await runDemo(
+          ['--scenario', 'no-live-connection', '--generation', generation, '--events', String(EVENTS), '--json'],
+          cleanEnv({ REDIS_URL: process.env.REDIS_URL }),
+        ),
       );
 
       expectJsonMatches(result, {
@@ -602,7 +758,13 @@ describe('no-live-connection: a stream left registered with nobody subscribed', 
         drops: both({ stage: 'pubsub', reason: 'no_live_connection', code: 'P0', method: PUBLISH_TO_EVENT_STREAM }),
         received: { ui: EVENTS, workflow: EVENTS },
       });
-      expect(cellOf(result, 'pubsub', 'workflow')).toEqual({ entered: 2 * EVENTS, forwarded: EVENTS, failed: 0, dropped: EVENTS, dropsByReason: { no_live_connection: EVENTS } });
+      expect(cellOf(result, 'pubsub', 'workflow')).toEqual({
+        entered: 2 * EVENTS,
+        forwarded: EVENTS,
+        failed: 0,
+        dropped: EVENTS,
+        dropsByReason: { no_live_connection: EVENTS },
+      });
       expect(groundTruthKeys(result.groundTruth)).toMatchObject({
         'pubsub|ui|forwarded|': EVENTS,
         'pubsub|ui|dropped|no_live_connection': EVENTS,
@@ -617,11 +779,17 @@ describe('no-live-connection: a stream left registered with nobody subscribed', 
 describe('command line', () => {
   it.each([
     [['--scenario', 'nope'], /^demo: unknown scenario "nope"; use one of: workflow-leaves-filter, /],
-    [['--generation', 'v9'], /^demo: unknown generation "v9"; use one of: v1, v5, v8, publisher, record_share, record_access$/],
+    [
+      ['--generation', 'v9'],
+      /^demo: unknown generation "v9"; use one of: v1, v5, v8, publisher, record_share, record_access$/,
+    ],
     [['--events', '0'], /^demo: --events must be a whole number from 1 to 200, got "0"$/],
     [['--events', 'ten'], /^demo: --events must be a whole number from 1 to 200, got "ten"$/],
     [['--events=5000'], /^demo: --events must be a whole number from 1 to 200, got "5000"$/],
-    [['--bogus'], /^demo: unknown option "--bogus"; use --scenario, --generation, --events, --json, --html, --list or --help$/],
+    [
+      ['--bogus'],
+      /^demo: unknown option "--bogus"; use --scenario, --generation, --events, --json, --html, --list or --help$/,
+    ],
     [['--scenario'], /^demo: --scenario needs a value \(see --help\)$/],
     [['--scenario', '--json'], /^demo: --scenario needs a value \(see --help\)$/],
     [['--json=yes'], /^demo: --json takes no value \(see --help\)$/],
@@ -641,7 +809,8 @@ describe('command line', () => {
     const run = await runDemo(['--help']);
 
     expect(run.code).toBe(0);
-    for (const option of ['--scenario', '--generation', '--events', '--json', '--html', '--list', '--help']) expect(run.stdout).toContain(option);
+    for (const option of ['--scenario', '--generation', '--events', '--json', '--html', '--list', '--help'])
+      expect(run.stdout).toContain(option);
   });
 
   it('--list names every scenario and exits 0', async () => {
@@ -654,7 +823,12 @@ describe('command line', () => {
   it('--scenario=NAME works like --scenario NAME', async () => {
     const result = parseJson(await runDemo(['--scenario=healthy', '--generation=v1', '--events=2', '--json']));
 
-    expect({ scenario: result.scenario, generation: result.generation, events: result.events, healthy: result.report.healthy }).toEqual({
+    expect({
+      scenario: result.scenario,
+      generation: result.generation,
+      events: result.events,
+      healthy: result.report.healthy,
+    }).toEqual({
       scenario: 'healthy',
       generation: 'v1',
       events: 2,
@@ -669,12 +843,17 @@ describe('npm run demo, as the README writes it', () => {
     const first = await spawnCollect('npm', ['run', 'demo'], { timeoutMs: 240_000 });
     const second = await spawnCollect('npm', ['run', 'demo'], { timeoutMs: 240_000 });
 
-    expect({ code: first.code, stderr: first.stderr.replace(/^\[build\] compiling with tsc .*\n/, '') }).toEqual({ code: 0, stderr: '' });
+    expect({ code: first.code, stderr: first.stderr.replace(/^\[build\] compiling with tsc .*\n/, '') }).toEqual({
+      code: 0,
+      stderr: '',
+    });
     expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: '' });
     for (const run of [first, second]) {
       expect(run.stdout).toContain('scenario "workflow-leaves-filter", Twenty v5');
       expect(run.stdout).toContain('First divergence: workflow events are lost at stage "stream"');
-      expect(run.stdout).toMatch(/dropped at stream: no_matching_query \(D8\)\n {2}where: WorkspaceEventEmitterService\.processStreamEvents/);
+      expect(run.stdout).toMatch(
+        /dropped at stream: no_matching_query \(D8\)\n {2}where: WorkspaceEventEmitterService\.processStreamEvents/,
+      );
     }
   }, 300_000);
 });

@@ -34,7 +34,14 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('TWENTY_SSE_OTEL_') || key.startsWith('EXAMPLE_') || key === 'REDIS_URL' || key === 'NODE_OPTIONS') delete env[key];
+  for (const key of Object.keys(env))
+    if (
+      key.startsWith('TWENTY_SSE_OTEL_') ||
+      key.startsWith('EXAMPLE_') ||
+      key === 'REDIS_URL' ||
+      key === 'NODE_OPTIONS'
+    )
+      delete env[key];
   return new Promise((resolve, reject) => {
     const child = spawn(NODE, [DEMO, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -49,7 +56,9 @@ function runDemo(args: string[]): Promise<{ code: number | null; stdout: string;
 /** Every `<tag ...>` opening tag of the DOM with its attributes. */
 function elements(dom: string, tag: string): Record<string, string>[] {
   return [...dom.matchAll(new RegExp(`<${tag}\\b([^>]*)>`, 'g'))].map((match) =>
-    Object.fromEntries([...match[1].matchAll(/([\w-]+)(?:="([^"]*)")?/g)].map((attribute) => [attribute[1], attribute[2] ?? ''])),
+    Object.fromEntries(
+      [...match[1].matchAll(/([\w-]+)(?:="([^"]*)")?/g)].map((attribute) => [attribute[1], attribute[2] ?? '']),
+    ),
   );
 }
 
@@ -60,8 +69,21 @@ describe('demo --html: workflow-leaves-filter on v5, rendered in headless Chromi
   const file = () => path.join(work, 'workflow-leaves-filter.html');
 
   beforeAll(async () => {
-    const run = await runDemo(['--scenario', 'workflow-leaves-filter', '--generation', 'v5', '--events', '5', '--json', '--html', file()]);
-    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: `demo: wrote the HTML report to ${file()}\n` });
+    const run = await runDemo([
+      '--scenario',
+      'workflow-leaves-filter',
+      '--generation',
+      'v5',
+      '--events',
+      '5',
+      '--json',
+      '--html',
+      file(),
+    ]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({
+      code: 0,
+      stderr: `demo: wrote the HTML report to ${file()}\n`,
+    });
     json = JSON.parse(run.stdout) as DemoJson;
     html = fs.readFileSync(file(), 'utf8');
     dom = await dumpDom(file());
@@ -81,7 +103,8 @@ describe('demo --html: workflow-leaves-filter on v5, rendered in headless Chromi
   test('the funnel chart has a bar per stage and origin, with the numbers of the same run', () => {
     const bars = elements(dom, 'rect').filter((rect) => rect.class?.startsWith('bar '));
     const drawn: Record<string, number> = {};
-    for (const bar of bars) drawn[`${bar['data-stage']}|${bar['data-origin']}|${bar['data-outcome']}`] = Number(bar['data-count']);
+    for (const bar of bars)
+      drawn[`${bar['data-stage']}|${bar['data-origin']}|${bar['data-outcome']}`] = Number(bar['data-count']);
     const expected: Record<string, number> = {};
     for (const { stage, byOrigin } of json.report.stages) {
       for (const origin of ['workflow', 'ui']) {
@@ -100,7 +123,9 @@ describe('demo --html: workflow-leaves-filter on v5, rendered in headless Chromi
   test('the drops table names the reason, its code, the stage, the origin and Twenty’s method', () => {
     const rows = elements(dom, 'tr').filter((row) => row.class === 'drop-row');
     expect(rows).toEqual([{ class: 'drop-row', 'data-reason': 'no_matching_query', 'data-origin': 'workflow' }]);
-    expect(dom).toMatch(/<td><code>no_matching_query<\/code><\/td><td>D8<\/td><td>stream<\/td><td class="origin-workflow">workflow<\/td>/);
+    expect(dom).toMatch(
+      /<td><code>no_matching_query<\/code><\/td><td>D8<\/td><td>stream<\/td><td class="origin-workflow">workflow<\/td>/,
+    );
     expect(dom).toContain('WorkspaceEventEmitterService.processStreamEvents');
   });
 
@@ -115,7 +140,11 @@ describe('demo --html: workflow-leaves-filter on v5, rendered in headless Chromi
     expect(spanNames[dropped]).toBe('WorkspaceEventEmitterService.processStreamEvents');
     expect(rows[dropped].class).toBe('span-row span-dropped');
     expect(Number(rows[dropped]['data-depth'])).toBeGreaterThan(0);
-    expect(elements(dom, 'span').filter((span) => span.class === 'drop-event').map((span) => span['data-reason'])).toEqual(['no_matching_query']);
+    expect(
+      elements(dom, 'span')
+        .filter((span) => span.class === 'drop-event')
+        .map((span) => span['data-reason']),
+    ).toEqual(['no_matching_query']);
   });
 
   test('a screenshot shows the page: the red dropped bar, green forwarded bars, not a blank page', async () => {
@@ -148,6 +177,8 @@ describe('demo --html: a file it cannot write', () => {
   test('exits 2 with one line before running anything', async () => {
     const run = await runDemo(['--html', path.join(work, 'missing-dir', 'report.html')]);
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
-    expect(run.stderr).toBe(`demo: --html ${path.join(work, 'missing-dir', 'report.html')}: the directory ${path.join(work, 'missing-dir')} does not exist or is not writable\n`);
+    expect(run.stderr).toBe(
+      `demo: --html ${path.join(work, 'missing-dir', 'report.html')}: the directory ${path.join(work, 'missing-dir')} does not exist or is not writable\n`,
+    );
   });
 });

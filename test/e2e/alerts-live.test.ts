@@ -86,7 +86,11 @@ const LOSSES: LossExpectation[] = [
     kind: 'seed_hypothesis',
     alert: 'TwentySseWorkflowLossAboveUi',
     labels: { [STAGE]: 'stream' },
-    doctor: { stage: 'stream', reason: 'subscriber_without_user_workspace', method: `${PUBLISHER}.processObjectRecordStreamEvents` },
+    doctor: {
+      stage: 'stream',
+      reason: 'subscriber_without_user_workspace',
+      method: `${PUBLISHER}.processObjectRecordStreamEvents`,
+    },
   },
   {
     kind: 'workflow_access_denied',
@@ -125,7 +129,13 @@ interface PhaseResult {
 }
 
 const alertKey = (alert: PromAlert) =>
-  [alert.labels.alertname, ...Object.entries(alert.labels).filter(([name]) => !['alertname', 'severity'].includes(name)).sort().map(([name, value]) => `${name}=${value}`)].join(' ');
+  [
+    alert.labels.alertname,
+    ...Object.entries(alert.labels)
+      .filter(([name]) => !['alertname', 'severity'].includes(name))
+      .sort()
+      .map(([name, value]) => `${name}=${value}`),
+  ].join(' ');
 
 /** The stated delay of an alert, compressed, plus what the telemetry path adds. */
 const allowedSeconds = (alert: string) => (STATED_DELAY_MINUTES[alert] * 60) / TIME_FACTOR + PIPELINE_SLACK_SECONDS;
@@ -133,7 +143,9 @@ const allowedSeconds = (alert: string) => (STATED_DELAY_MINUTES[alert] * 60) / T
 const describeLive = LIVE ? describe : describe.skip;
 
 describeLive(
-  LIVE ? 'alert rules live: routine traffic, then each loss kind' : `alert rules live (SKIPPED on Node ${NODE_MAJOR}: runs in the Node 20 pass; TEST_ALERTS_LIVE=1 forces it)`,
+  LIVE
+    ? 'alert rules live: routine traffic, then each loss kind'
+    : `alert rules live (SKIPPED on Node ${NODE_MAJOR}: runs in the Node 20 pass; TEST_ALERTS_LIVE=1 forces it)`,
   () => {
     let stack: Stack;
     let example: ExampleProcesses;
@@ -146,13 +158,17 @@ describeLive(
     const routineAlerts: string[] = [];
     let routineDoctor: { code: number | null; stdout: string; stderr: string };
     const phases: PhaseResult[] = [];
-    const diagnostics = () => `${stack?.logs(15) ?? ''}\n${example?.logs(15) ?? ''}\ntraffic: ${JSON.stringify(traffic?.stats)}`;
+    const diagnostics = () =>
+      `${stack?.logs(15) ?? ''}\n${example?.logs(15) ?? ''}\ntraffic: ${JSON.stringify(traffic?.stats)}`;
 
     const doctor = (sinceSeconds: number) =>
-      runCli(['doctor', '--prometheus', stack.promUrl, '--since', `${Math.ceil(sinceSeconds)}s`, '--by-instance'], { timeoutMs: 30_000 });
+      runCli(['doctor', '--prometheus', stack.promUrl, '--since', `${Math.ceil(sinceSeconds)}s`, '--by-instance'], {
+        timeoutMs: 30_000,
+      });
 
     /** Pipeline alerts (not the collector's) pending or firing now. */
-    const activeAlerts = async () => (await promAlerts(stack.promUrl)).filter((alert) => alert.labels.alertname.startsWith('TwentySse'));
+    const activeAlerts = async () =>
+      (await promAlerts(stack.promUrl)).filter((alert) => alert.labels.alertname.startsWith('TwentySse'));
 
     beforeAll(async () => {
       rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-live-rules-'));
@@ -171,21 +187,31 @@ describeLive(
         generation: 'publisher',
         workerEnv: { REDIS_URL: workerUrl.toString() },
       });
-      client = await startTwentyLikeApp({ generation: 'publisher', mode: 'client', url: example.url, redisUrl: redis.url });
+      client = await startTwentyLikeApp({
+        generation: 'publisher',
+        mode: 'client',
+        url: example.url,
+        redisUrl: redis.url,
+      });
       traffic = await LiveTraffic.start(client, LIVE_ROUTINE_PLAN, {
         setRedisPublishFailing: async (failing) => {
           await admin.call('ACL', 'SETUSER', 'worker', failing ? '-publish' : '+publish');
         },
         setUnknownDropPath: async (active) => {
-          if (active) faultyWorker = await example.addWorker('twenty-worker-changed', { EXAMPLE_FAULTS: 'stream_skips_events' });
+          if (active)
+            faultyWorker = await example.addWorker('twenty-worker-changed', { EXAMPLE_FAULTS: 'stream_skips_events' });
           else await faultyWorker?.stop();
         },
       });
 
-      await waitFor('the first twenty_sse counters in Prometheus', async () => ((await promQuery(stack.promUrl, PROM.STAGE_EVENTS)).length > 0 ? true : undefined), {
-        timeoutMs: 30_000,
-        context: diagnostics,
-      });
+      await waitFor(
+        'the first twenty_sse counters in Prometheus',
+        async () => ((await promQuery(stack.promUrl, PROM.STAGE_EVENTS)).length > 0 ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          context: diagnostics,
+        },
+      );
       // TwentySseTelemetryAbsent was rightly pending while nothing had been scraped yet: start once the rules saw the data.
       await waitForRuleEvaluation(stack.promUrl, Date.now());
       // Routine traffic: every evaluation from now on must find nothing, not even pending.
@@ -207,15 +233,29 @@ describeLive(
         while (Date.now() < deadline) {
           for (const alert of (await activeAlerts()).filter((candidate) => candidate.state === 'firing')) {
             const key = alertKey(alert);
-            if (!before.has(key) && !fired.has(key)) fired.set(key, { key, alertname: alert.labels.alertname, labels: alert.labels, afterSeconds: (Date.now() - start) / 1000 });
+            if (!before.has(key) && !fired.has(key))
+              fired.set(key, {
+                key,
+                alertname: alert.labels.alertname,
+                labels: alert.labels,
+                afterSeconds: (Date.now() - start) / 1000,
+              });
           }
           await sleep(500);
         }
-        const result: PhaseResult = { kind: loss.kind, fired: [...fired.values()], doctor: await doctor((Date.now() - start) / 1000 + 1) };
+        const result: PhaseResult = {
+          kind: loss.kind,
+          fired: [...fired.values()],
+          doctor: await doctor((Date.now() - start) / 1000 + 1),
+        };
         phases.push(result);
         await traffic.inject(undefined);
         const off = Date.now();
-        await waitFor('the alerts to clear', async () => ((await activeAlerts()).some((alert) => alert.state === 'firing') ? undefined : true), { timeoutMs: 60_000, intervalMs: 500 }).then(
+        await waitFor(
+          'the alerts to clear',
+          async () => ((await activeAlerts()).some((alert) => alert.state === 'firing') ? undefined : true),
+          { timeoutMs: 60_000, intervalMs: 500 },
+        ).then(
           () => (result.clearedAfterSeconds = (Date.now() - off) / 1000),
           () => undefined,
         );
@@ -240,31 +280,51 @@ describeLive(
     });
 
     test('routine traffic: the doctor exits 0 and names the routine filtering', () => {
-      expect({ code: routineDoctor.code, stderr: routineDoctor.stderr.split('\n').filter((line) => line.startsWith('doctor:')) }).toEqual({ code: 0, stderr: [] });
-      expect(routineDoctor.stdout).toContain('Twenty generation: publisher (detected from the instrumentation targets the processes found)');
+      expect({
+        code: routineDoctor.code,
+        stderr: routineDoctor.stderr.split('\n').filter((line) => line.startsWith('doctor:')),
+      }).toEqual({ code: 0, stderr: [] });
+      expect(routineDoctor.stdout).toContain(
+        'Twenty generation: publisher (detected from the instrumentation targets the processes found)',
+      );
       expect(routineDoctor.stdout).toContain('No loss: every drop in the window is routine.');
       expect(routineDoctor.stdout).toMatch(/^- no_matching_query \(D8\) at stream: .*filtering by design$/m);
       expect(routineDoctor.stdout).toMatch(/^- no_active_streams \(D1\) at fanout: .*filtering by design$/m);
     });
 
-    test.each(LOSSES.map((loss): [string, LossExpectation] => [loss.kind, loss]))('%s: its alert fires within the stated delay, and it clears once the loss stops', (kind, loss) => {
-      const phase = phases.find((candidate) => candidate.kind === kind) as PhaseResult;
-      const expected = phase.fired.find((alert) => alert.alertname === loss.alert && Object.entries(loss.labels).every(([name, value]) => alert.labels[name] === value));
-      expect({ kind, fired: phase.fired.map((alert) => alert.key) }).toEqual({ kind, fired: expect.arrayContaining([expect.stringContaining(loss.alert)]) });
-      expect(expected?.afterSeconds).toBeLessThanOrEqual(allowedSeconds(loss.alert));
-      expect(phase.clearedAfterSeconds).toBeDefined();
-    });
+    test.each(LOSSES.map((loss): [string, LossExpectation] => [loss.kind, loss]))(
+      '%s: its alert fires within the stated delay, and it clears once the loss stops',
+      (kind, loss) => {
+        const phase = phases.find((candidate) => candidate.kind === kind) as PhaseResult;
+        const expected = phase.fired.find(
+          (alert) =>
+            alert.alertname === loss.alert &&
+            Object.entries(loss.labels).every(([name, value]) => alert.labels[name] === value),
+        );
+        expect({ kind, fired: phase.fired.map((alert) => alert.key) }).toEqual({
+          kind,
+          fired: expect.arrayContaining([expect.stringContaining(loss.alert)]),
+        });
+        expect(expected?.afterSeconds).toBeLessThanOrEqual(allowedSeconds(loss.alert));
+        expect(phase.clearedAfterSeconds).toBeDefined();
+      },
+    );
 
-    test.each(LOSSES.map((loss): [string, LossExpectation] => [loss.kind, loss]))('%s: the doctor exits 1 naming the stage, the reason and the generation\'s method', (kind, loss) => {
-      const { doctor: result } = phases.find((candidate) => candidate.kind === kind) as PhaseResult;
-      expect({ kind, code: result.code }).toEqual({ kind, code: 1 });
-      const { stage, reason, method } = loss.doctor;
-      // One entry of the Loss section ("- ..." and its where/why lines) names all three.
-      const entries = (result.stdout.split('\nLoss:\n')[1] ?? '').split(/\n(?=- )/);
-      const names = (entry: string) =>
-        (reason === 'failed' ? entry.includes(`failed at ${stage}:`) : entry.includes(`${reason} (`) && entry.includes(`at ${stage}`)) && entry.includes(`where: ${method}`);
-      expect({ kind, named: entries.some(names) }).toEqual({ kind, named: true });
-    });
+    test.each(LOSSES.map((loss): [string, LossExpectation] => [loss.kind, loss]))(
+      "%s: the doctor exits 1 naming the stage, the reason and the generation's method",
+      (kind, loss) => {
+        const { doctor: result } = phases.find((candidate) => candidate.kind === kind) as PhaseResult;
+        expect({ kind, code: result.code }).toEqual({ kind, code: 1 });
+        const { stage, reason, method } = loss.doctor;
+        // One entry of the Loss section ("- ..." and its where/why lines) names all three.
+        const entries = (result.stdout.split('\nLoss:\n')[1] ?? '').split(/\n(?=- )/);
+        const names = (entry: string) =>
+          (reason === 'failed'
+            ? entry.includes(`failed at ${stage}:`)
+            : entry.includes(`${reason} (`) && entry.includes(`at ${stage}`)) && entry.includes(`where: ${method}`);
+        expect({ kind, named: entries.some(names) }).toEqual({ kind, named: true });
+      },
+    );
 
     test('the traffic itself ran clean: no write, run or tab operation failed', () => {
       expect(traffic.stats.errors).toEqual([]);
@@ -274,13 +334,17 @@ describeLive(
 
 function writeRules(dir: string): string {
   const file = path.join(dir, 'twenty-sse.compressed.rules.yml');
-  fs.writeFileSync(file, toYaml({ groups: buildRuleGroups(undefined, TIMING) }, [`generated rules, durations divided by ${TIME_FACTOR}`]));
+  fs.writeFileSync(
+    file,
+    toYaml({ groups: buildRuleGroups(undefined, TIMING) }, [`generated rules, durations divided by ${TIME_FACTOR}`]),
+  );
   return file;
 }
 
 /** The measured table, as the README keeps it. */
 function measuredTable(routineAlerts: string[], phases: PhaseResult[]): string {
-  const scale = (seconds: number) => `${seconds.toFixed(1)}s (${((seconds * TIME_FACTOR) / 60).toFixed(0)} min at production timing)`;
+  const scale = (seconds: number) =>
+    `${seconds.toFixed(1)}s (${((seconds * TIME_FACTOR) / 60).toFixed(0)} min at production timing)`;
   const rows = [
     `| routine, ${ROUTINE_SECONDS}s | ${routineAlerts.length === 0 ? 'none' : routineAlerts.join(', ')} | - | ${durationSeconds(TIMING.window)}s window |`,
     ...phases.map(

@@ -53,7 +53,8 @@ function hostFileFor(service: string, containerPath: string): string {
   for (const mount of mountsOf(service)) {
     const target = mount.container.replace(/\/$/, '');
     if (containerPath === target) return mount.hostPath;
-    if (containerPath.startsWith(`${target}/`)) return path.join(mount.hostPath, containerPath.slice(target.length + 1));
+    if (containerPath.startsWith(`${target}/`))
+      return path.join(mount.hostPath, containerPath.slice(target.length + 1));
   }
   throw new Error(`${service}: nothing is mounted at ${containerPath}`);
 }
@@ -118,7 +119,9 @@ type JaegerConfig = {
     jaeger_storage: { metric_backends?: Record<string, { prometheus?: { endpoint: string } }> };
   };
   receivers: { otlp: { protocols: { grpc: { endpoint: string }; http: { endpoint: string } } } };
-  service: { telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number } } } }[] } } };
+  service: {
+    telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number } } } }[] } };
+  };
 };
 
 type PrometheusConfig = {
@@ -127,9 +130,11 @@ type PrometheusConfig = {
   scrape_configs: { job_name: string; honor_labels?: boolean; static_configs: { targets: string[] }[] }[];
 };
 
-const collectorConfigPath = () => hostFileFor('otel-collector', flagValue(commandArgs('otel-collector'), '--config') as string);
+const collectorConfigPath = () =>
+  hostFileFor('otel-collector', flagValue(commandArgs('otel-collector'), '--config') as string);
 const jaegerConfigPath = () => hostFileFor('jaeger', flagValue(commandArgs('jaeger'), '--config') as string);
-const prometheusConfigPath = () => hostFileFor('prometheus', flagValue(commandArgs('prometheus'), '--config.file') as string);
+const prometheusConfigPath = () =>
+  hostFileFor('prometheus', flagValue(commandArgs('prometheus'), '--config.file') as string);
 
 /** Every address a service's container config listens on, as { host, port }, with what it is. */
 function collectorListens(config: CollectorConfig): Record<string, { host: string; port: number }> {
@@ -175,7 +180,11 @@ function containerPorts(): Record<string, number[]> {
 function expectReachable(what: string, address: string) {
   const { host, port } = hostPort(address);
   expect({ what, host, isService: serviceNames.includes(host) }).toEqual({ what, host, isService: true });
-  expect({ what, address, listened: containerPorts()[host]?.includes(port) }).toEqual({ what, address, listened: true });
+  expect({ what, address, listened: containerPorts()[host]?.includes(port) }).toEqual({
+    what,
+    address,
+    listened: true,
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -188,13 +197,19 @@ describe('collector/docker-compose.yml', () => {
 
   test('the images are the ones collector/README.md names', () => {
     const readme = fs.readFileSync(path.join(COLLECTOR_DIR, 'README.md'), 'utf8');
-    for (const name of serviceNames) expect({ name, image: services[name].image, inReadme: readme.includes(`\`${services[name].image}\``) }).toMatchObject({ inReadme: true });
+    for (const name of serviceNames)
+      expect({
+        name,
+        image: services[name].image,
+        inReadme: readme.includes(`\`${services[name].image}\``),
+      }).toMatchObject({ inReadme: true });
   });
 
   test('every depends_on names a service', () => {
     for (const [name, service] of Object.entries(services)) {
       const deps = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
-      for (const dep of deps) expect({ name, dep, exists: serviceNames.includes(dep) }).toEqual({ name, dep, exists: true });
+      for (const dep of deps)
+        expect({ name, dep, exists: serviceNames.includes(dep) }).toEqual({ name, dep, exists: true });
     }
   });
 
@@ -204,7 +219,8 @@ describe('collector/docker-compose.yml', () => {
     for (const mount of mounts) {
       const exists = fs.existsSync(mount.hostPath);
       const kind = exists ? (fs.statSync(mount.hostPath).isDirectory() ? 'dir' : 'file') : 'missing';
-      const expectedKind = mount.host.endsWith('/') || mount.container.endsWith('/') ? 'dir' : kind === 'dir' ? 'dir' : 'file';
+      const expectedKind =
+        mount.host.endsWith('/') || mount.container.endsWith('/') ? 'dir' : kind === 'dir' ? 'dir' : 'file';
       expect({ ...mount, hostPath: path.relative(ROOT, mount.hostPath), kind }).toEqual({
         ...mount,
         hostPath: path.relative(ROOT, mount.hostPath),
@@ -259,7 +275,9 @@ describe('published ports agree with the container configs', () => {
 describe('service-to-service addresses are compose service names and listened ports', () => {
   test('the collector exports traces to the Jaeger service OTLP gRPC receiver, in the traces pipeline', () => {
     const collector = readYamlFile<CollectorConfig>(collectorConfigPath());
-    const tracesExporters = collector.service.pipelines.traces.exporters.filter((name) => /^otlp(_grpc)?(\/|$)/.test(name));
+    const tracesExporters = collector.service.pipelines.traces.exporters.filter((name) =>
+      /^otlp(_grpc)?(\/|$)/.test(name),
+    );
     expect(tracesExporters.length).toBe(1);
     const endpoint = collector.exporters[tracesExporters[0]].endpoint as string;
     expect(hostPort(endpoint).host).toBe('jaeger');
@@ -282,14 +300,19 @@ describe('service-to-service addresses are compose service names and listened po
   test('Prometheus scrapes compose services on ports they listen on; otel-collector:8889 with honor_labels', () => {
     const config = readYamlFile<PrometheusConfig>(prometheusConfigPath());
     const targets = config.scrape_configs.flatMap((scrape) =>
-      scrape.static_configs.flatMap((s) => s.targets.map((target) => ({ job: scrape.job_name, target, honorLabels: scrape.honor_labels === true }))),
+      scrape.static_configs.flatMap((s) =>
+        s.targets.map((target) => ({ job: scrape.job_name, target, honorLabels: scrape.honor_labels === true })),
+      ),
     );
     expect(targets.length).toBeGreaterThanOrEqual(2);
     for (const { job, target } of targets) expectReachable(`prometheus job ${job}`, target);
     const collector = collectorListens(readYamlFile<CollectorConfig>(collectorConfigPath()));
     expect(targets).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ target: `otel-collector:${collector['prometheus exporter'].port}`, honorLabels: true }),
+        expect.objectContaining({
+          target: `otel-collector:${collector['prometheus exporter'].port}`,
+          honorLabels: true,
+        }),
         expect.objectContaining({ target: `otel-collector:${collector['internal telemetry'].port}` }),
       ]),
     );
@@ -304,7 +327,12 @@ describe('service-to-service addresses are compose service names and listened po
       const dirInContainer = path.posix.dirname(inContainer);
       const pattern = new RegExp(`^${path.posix.basename(inContainer).replace(/\./g, '\\.').replace(/\*/g, '.*')}$`);
       const hostDir = hostFileFor('prometheus', dirInContainer);
-      files.push(...fs.readdirSync(hostDir).filter((name) => pattern.test(name)).map((name) => path.relative(ROOT, path.join(hostDir, name))));
+      files.push(
+        ...fs
+          .readdirSync(hostDir)
+          .filter((name) => pattern.test(name))
+          .map((name) => path.relative(ROOT, path.join(hostDir, name))),
+      );
     }
     expect(files).toContain('dashboards/prometheus/rules/twenty-sse.rules.yml');
   });
@@ -323,8 +351,12 @@ describe('service-to-service addresses are compose service names and listened po
     expect(shape(composed)).toEqual(shape(local));
     // the collector's two endpoints keep their ports (Jaeger's telemetry port differs on purpose: 18888 locally, 8888 in compose)
     const collectorTargets = (config: PrometheusConfig) =>
-      config.scrape_configs.flatMap((scrape) => scrape.static_configs.flatMap((s) => s.targets)).filter((target) => [8888, 8889].includes(hostPort(target).port) && !/jaeger/.test(target));
-    expect(collectorTargets(composed).map((target) => target.replace(/^otel-collector:/, '127.0.0.1:'))).toEqual(collectorTargets(local));
+      config.scrape_configs
+        .flatMap((scrape) => scrape.static_configs.flatMap((s) => s.targets))
+        .filter((target) => [8888, 8889].includes(hostPort(target).port) && !/jaeger/.test(target));
+    expect(collectorTargets(composed).map((target) => target.replace(/^otel-collector:/, '127.0.0.1:'))).toEqual(
+      collectorTargets(local),
+    );
   });
 
   test('the scrape targets collector/README.md promises for compose are the ones prometheus.compose.yml has', () => {
@@ -342,7 +374,9 @@ describe('service-to-service addresses are compose service names and listened po
     const provisioning = mountsOf('grafana').find((mount) => mount.container === '/etc/grafana/provisioning');
     expect(provisioning).toBeDefined();
     const datasourcesFile = path.join(provisioning!.hostPath, 'datasources/datasources.yaml');
-    const datasources = readYamlFile<{ datasources: { uid: string; type: string; url: string }[] }>(datasourcesFile).datasources;
+    const datasources = readYamlFile<{ datasources: { uid: string; type: string; url: string }[] }>(
+      datasourcesFile,
+    ).datasources;
     expect(datasources.map((ds) => ds.type).sort()).toEqual(['jaeger', 'prometheus']);
     for (const ds of datasources) expectReachable(`grafana datasource ${ds.uid}`, ds.url);
 

@@ -87,10 +87,14 @@ export function parseSseMessages(text: string): unknown[] {
 
 /** Resolves once the server subscribed the stream's Redis channel. */
 export async function waitForSubscriber(redis: IORedis, channel: string, timeoutMs = 10_000): Promise<void> {
-  await pollUntil(async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]), (n) => n > 0, {
-    timeoutMs,
-    what: `a subscriber on ${channel}`,
-  });
+  await pollUntil(
+    async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]),
+    (n) => n > 0,
+    {
+      timeoutMs,
+      what: `a subscriber on ${channel}`,
+    },
+  );
 }
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;

@@ -75,10 +75,20 @@ function useLastMileDeployment(generation: Generation, db: number, servers: numb
       startWorker({ ...common, otel: { endpoint, serviceName: 'twenty-worker' } }),
       ...Array.from({ length: servers }, (_, index) => {
         const name = String.fromCharCode('a'.charCodeAt(0) + index);
-        return startServer({ ...common, otel: { endpoint, serviceName: `twenty-server-${name}` }, label: `server ${name}` });
+        return startServer({
+          ...common,
+          otel: { endpoint, serviceName: `twenty-server-${name}` },
+          label: `server ${name}`,
+        });
       }),
     ]);
-    const client = await startTwentyLikeApp({ generation, mode: 'client', url: started[0].url, redisUrl, groundTruthFile });
+    const client = await startTwentyLikeApp({
+      generation,
+      mode: 'client',
+      url: started[0].url,
+      redisUrl,
+      groundTruthFile,
+    });
     state = {
       receiver,
       redisUrl,
@@ -108,7 +118,10 @@ function metricKeys(receiver: OtlpReceiver): Map<string, number> {
   for (const point of receiver.latestPoints(METRIC.STAGE_EVENTS)) {
     const stage = point.attributes[ATTR.STAGE] as string;
     const outcome = point.attributes[ATTR.OUTCOME] as string;
-    const relevant = stage === 'stream' || stage === 'pubsub' || (outcome === 'dropped' && (stage === 'fanout' || stage === 'workflow_step'));
+    const relevant =
+      stage === 'stream' ||
+      stage === 'pubsub' ||
+      (outcome === 'dropped' && (stage === 'fanout' || stage === 'workflow_step'));
     if (!relevant || point.value === 0) continue;
     const key = `${stage}|${point.attributes[ATTR.ORIGIN]}|${outcome}|${point.attributes[ATTR.DROP_REASON] ?? ''}`;
     keys.set(key, (keys.get(key) ?? 0) + point.value);
@@ -140,7 +153,11 @@ async function expectCountersEqualGroundTruth(deployment: LastMileDeployment): P
 }
 
 const noLiveConnection = (receiver: OtlpReceiver, origin: string) =>
-  receiver.latestSum(METRIC.STAGE_EVENTS, { [ATTR.STAGE]: 'pubsub', [ATTR.ORIGIN]: origin, [ATTR.DROP_REASON]: 'no_live_connection' });
+  receiver.latestSum(METRIC.STAGE_EVENTS, {
+    [ATTR.STAGE]: 'pubsub',
+    [ATTR.ORIGIN]: origin,
+    [ATTR.DROP_REASON]: 'no_live_connection',
+  });
 
 async function numsub(redis: IORedis, channel: string): Promise<number> {
   return Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
@@ -158,7 +175,13 @@ describe('last mile, generation publisher: a tab that went away without its stre
   let next = 0;
   const nextCompany = () => companies[next++].id;
 
-  const uiUpdate = () => deployment().client.ui.updateRecord({ token, objectNameSingular: 'company', id: nextCompany(), data: { name: `ui ${next}` } });
+  const uiUpdate = () =>
+    deployment().client.ui.updateRecord({
+      token,
+      objectNameSingular: 'company',
+      id: nextCompany(),
+      data: { name: `ui ${next}` },
+    });
   const workflowUpdate = async () => {
     const { client } = deployment();
     const run = await client.workflows.runAutomatic({
@@ -167,7 +190,8 @@ describe('last mile, generation publisher: a tab that went away without its stre
     });
     expect(run.status).toBe('COMPLETED');
   };
-  const watchCompanies = (stream: SseStream) => stream.addQuery({ queryId: 'companies', operationSignature: { objectNameSingular: 'company' } });
+  const watchCompanies = (stream: SseStream) =>
+    stream.addQuery({ queryId: 'companies', operationSignature: { objectNameSingular: 'company' } });
 
   beforeAll(async () => {
     const { client, servers } = deployment();
@@ -175,7 +199,13 @@ describe('last mile, generation publisher: a tab that went away without its stre
     ({ token } = await client.seed.user({ workspaceId }));
     companies = [];
     for (let index = 0; index < COMPANIES; index++) {
-      companies.push(await client.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `company ${index}`, stage: 'LEAD' } }));
+      companies.push(
+        await client.seed.record({
+          workspaceId,
+          objectNameSingular: 'company',
+          data: { name: `company ${index}`, stage: 'LEAD' },
+        }),
+      );
     }
     tab1 = await client.streams.open({ token, serverUrl: servers[0].url });
     tab2 = await client.streams.open({ token, serverUrl: servers[1].url });
@@ -223,7 +253,14 @@ describe('last mile, generation publisher: a tab that went away without its stre
       expect(span.attributes[ATTR.PUBSUB_SUBSCRIBERS]).toBe(0);
       expect(deadChannels.has(span.attributes[ATTR.STREAM_CHANNEL_ID] as string)).toBe(true);
     }
-    expect(receiver.spans.filter((span) => span.attributes[ATTR.STAGE] === 'pubsub' && span.attributes[ATTR.STREAM_CHANNEL_ID] === tab1.channelId).every((span) => span.attributes[ATTR.PUBSUB_SUBSCRIBERS] === 1)).toBe(true);
+    expect(
+      receiver.spans
+        .filter(
+          (span) =>
+            span.attributes[ATTR.STAGE] === 'pubsub' && span.attributes[ATTR.STREAM_CHANNEL_ID] === tab1.channelId,
+        )
+        .every((span) => span.attributes[ATTR.PUBSUB_SUBSCRIBERS] === 1),
+    ).toBe(true);
   });
 
   it('a tab coming back on another server is a re-subscription of a registered stream; once the TTL ran out the dead stream gets no more publishes', async () => {
@@ -246,9 +283,17 @@ describe('last mile, generation publisher: a tab that went away without its stre
     expect(noLiveConnection(receiver, 'ui')).toBe(before.ui);
     expect(noLiveConnection(receiver, 'workflow')).toBe(before.workflow);
     // the first event after the TTL found the expired stream (D2), which then left the active set
-    expect([...truth.keys()].filter((key) => key.includes('stream_expired'))).toEqual(['stream|ui|dropped|stream_expired']);
+    expect([...truth.keys()].filter((key) => key.includes('stream_expired'))).toEqual([
+      'stream|ui|dropped|stream_expired',
+    ]);
     expect(truth.get('stream|ui|dropped|stream_expired')).toBe(1);
-    expect(receiver.latestSum(METRIC.STREAM_RESUBSCRIPTIONS, { [ATTR.RESUBSCRIBE_PREVIOUS]: 'registered' }, 'twenty-server-a')).toBe(1);
+    expect(
+      receiver.latestSum(
+        METRIC.STREAM_RESUBSCRIPTIONS,
+        { [ATTR.RESUBSCRIBE_PREVIOUS]: 'registered' },
+        'twenty-server-a',
+      ),
+    ).toBe(1);
     expect(receiver.latestSum(METRIC.CONNECTIONS_OPENED, {}, 'twenty-server-a')).toBe(2);
     expect(receiver.latestSum(METRIC.CONNECTIONS_ACTIVE, {}, 'twenty-server-a')).toBe(2);
     back.close();
@@ -258,11 +303,19 @@ describe('last mile, generation publisher: a tab that went away without its stre
   it('stopping the surviving server ends its open connections as server_shutdown, exported before it exits', async () => {
     const { client, servers, receiver } = deployment();
     const lastTab = await client.streams.open({ token, serverUrl: servers[0].url });
-    await pollUntil(() => receiver.latestSum(METRIC.CONNECTIONS_ACTIVE, {}, 'twenty-server-a'), (active) => active === 1, { what: 'one open connection on server a' });
+    await pollUntil(
+      () => receiver.latestSum(METRIC.CONNECTIONS_ACTIVE, {}, 'twenty-server-a'),
+      (active) => active === 1,
+      { what: 'one open connection on server a' },
+    );
     // the example's Nest app waits for open HTTP connections on close; the counts are exported as the signal arrives
     await servers[0].stop(2_000);
-    expect(receiver.latestSum(METRIC.CONNECTIONS_CLOSED, { [ATTR.CLOSE_REASON]: 'server_shutdown' }, 'twenty-server-a')).toBe(1);
-    expect(receiver.latestSum(METRIC.CONNECTIONS_CLOSED, { [ATTR.CLOSE_REASON]: 'client_gone' }, 'twenty-server-a')).toBe(2);
+    expect(
+      receiver.latestSum(METRIC.CONNECTIONS_CLOSED, { [ATTR.CLOSE_REASON]: 'server_shutdown' }, 'twenty-server-a'),
+    ).toBe(1);
+    expect(
+      receiver.latestSum(METRIC.CONNECTIONS_CLOSED, { [ATTR.CLOSE_REASON]: 'client_gone' }, 'twenty-server-a'),
+    ).toBe(2);
     expect(receiver.latestSum(METRIC.CONNECTIONS_ACTIVE, {}, 'twenty-server-a')).toBe(0);
     lastTab.close();
   });
@@ -277,7 +330,10 @@ interface ProxiedConnection {
 }
 
 /** A TCP proxy that cuts every connection `cutAfterMs` after accepting it, like a load balancer with a connection time limit. */
-async function startCuttingProxy(targetPort: number, cutAfterMs: number): Promise<{ url: string; connections: ProxiedConnection[]; close(): Promise<void> }> {
+async function startCuttingProxy(
+  targetPort: number,
+  cutAfterMs: number,
+): Promise<{ url: string; connections: ProxiedConnection[]; close(): Promise<void> }> {
   const connections: ProxiedConnection[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((downstream) => {
@@ -329,7 +385,13 @@ describe('last mile, generation v5: a proxy that cuts SSE connections every N se
     const { token } = await client.seed.user({ workspaceId });
     const companies: { id: string }[] = [];
     for (let index = 0; index < 40; index++) {
-      companies.push(await client.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `company ${index}`, stage: 'LEAD' } }));
+      companies.push(
+        await client.seed.record({
+          workspaceId,
+          objectNameSingular: 'company',
+          data: { name: `company ${index}`, stage: 'LEAD' },
+        }),
+      );
     }
     const proxy = await startCuttingProxy(server.port, CUT_AFTER_MS);
     const eventStreamId = (await import('uuid')).v4();
@@ -337,8 +399,11 @@ describe('last mile, generation v5: a proxy that cuts SSE connections every N se
       postGraphql<{ addQueryToEventStream: boolean }>({
         url: server.url,
         token,
-        query: 'mutation AddQueryToEventStream($input: AddQuerySubscriptionInput!) { addQueryToEventStream(input: $input) }',
-        variables: { input: { eventStreamId, queryId: 'companies', operationSignature: { objectNameSingular: 'company' } } },
+        query:
+          'mutation AddQueryToEventStream($input: AddQuerySubscriptionInput!) { addQueryToEventStream(input: $input) }',
+        variables: {
+          input: { eventStreamId, queryId: 'companies', operationSignature: { objectNameSingular: 'company' } },
+        },
       });
     // Twenty's front end registers its queries again once the (re)connected stream is ready.
     let registrations = Promise.resolve();
@@ -365,7 +430,12 @@ describe('last mile, generation v5: a proxy that cuts SSE connections every N se
       const runUntil = performance.now() + 3.5 * CUT_AFTER_MS;
       let edited = 0;
       while (performance.now() < runUntil) {
-        await client.ui.updateRecord({ token, objectNameSingular: 'company', id: companies[edited].id, data: { name: `edit ${edited}` } });
+        await client.ui.updateRecord({
+          token,
+          objectNameSingular: 'company',
+          id: companies[edited].id,
+          data: { name: `edit ${edited}` },
+        });
         edited++;
         await sleep(250);
       }
@@ -380,7 +450,11 @@ describe('last mile, generation v5: a proxy that cuts SSE connections every N se
       tab.unsubscribe();
       tab.client.dispose();
       await registrations;
-      await pollUntil(() => current.endedAt, (endedAt) => endedAt !== undefined, { what: 'the last connection to end' });
+      await pollUntil(
+        () => current.endedAt,
+        (endedAt) => endedAt !== undefined,
+        { what: 'the last connection to end' },
+      );
 
       const used = proxy.connections.filter((connection) => connection.requested);
       const total = used.length;
@@ -390,14 +464,27 @@ describe('last mile, generation v5: a proxy that cuts SSE connections every N se
       await pollUntil(
         () => receiver.latestSum(METRIC.CONNECTIONS_CLOSED, { [ATTR.CLOSE_REASON]: 'client_gone' }, 'twenty-server-a'),
         (closed) => closed === total,
-        { what: `${total} connections closed by the client on the server`, describe: (closed) => `${closed}\n${deployment().output()}` },
+        {
+          what: `${total} connections closed by the client on the server`,
+          describe: (closed) => `${closed}\n${deployment().output()}`,
+        },
       );
       expect(receiver.latestSum(METRIC.CONNECTIONS_OPENED, {}, 'twenty-server-a')).toBe(total);
       expect(receiver.latestSum(METRIC.CONNECTIONS_ACTIVE, {}, 'twenty-server-a')).toBe(0);
-      expect(receiver.latestSum(METRIC.STREAM_RESUBSCRIPTIONS, { [ATTR.RESUBSCRIBE_PREVIOUS]: 'closed_here' }, 'twenty-server-a')).toBe(cuts);
+      expect(
+        receiver.latestSum(
+          METRIC.STREAM_RESUBSCRIPTIONS,
+          { [ATTR.RESUBSCRIBE_PREVIOUS]: 'closed_here' },
+          'twenty-server-a',
+        ),
+      ).toBe(cuts);
 
       // every lifetime lands in the bucket that holds N (1 s, 2.5 s]: the cut ones at N, the last one at 1.2 s
-      const [lifetime] = receiver.latestPoints(METRIC.CONNECTION_LIFETIME, { [ATTR.CLOSE_REASON]: 'client_gone' }, 'twenty-server-a');
+      const [lifetime] = receiver.latestPoints(
+        METRIC.CONNECTION_LIFETIME,
+        { [ATTR.CLOSE_REASON]: 'client_gone' },
+        'twenty-server-a',
+      );
       expect(lifetime.count).toBe(total);
       const bounds = lifetime.explicitBounds!;
       const bucketOf = (seconds: number) => bounds.findIndex((bound) => seconds <= bound);

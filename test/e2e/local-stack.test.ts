@@ -47,7 +47,10 @@ function startStack(args: string[], env: NodeJS.ProcessEnv = process.env): Stack
 /** `Label   URL   note` lines of the printout. */
 function printedUrl(stdout: string, label: string): string {
   const line = stdout.split('\n').find((candidate) => candidate.trimStart().startsWith(`${label} `));
-  const url = line?.slice(line.indexOf(label) + label.length).trim().split(/\s+/)[0];
+  const url = line
+    ?.slice(line.indexOf(label) + label.length)
+    .trim()
+    .split(/\s+/)[0];
   if (!url) throw new Error(`no "${label}" line in:\n${stdout}`);
   return url;
 }
@@ -55,7 +58,9 @@ function printedUrl(stdout: string, label: string): string {
 function printedProcesses(stdout: string): { pids: Record<string, number>; workDir: string } {
   const match = /^Processes: (.*); logs in (.*)\/logs$/m.exec(stdout);
   if (!match) throw new Error(`no Processes line in:\n${stdout}`);
-  const pids = Object.fromEntries(match[1].split(', ').map((entry) => [entry.split(' ')[0], Number(entry.split(' ')[1])]));
+  const pids = Object.fromEntries(
+    match[1].split(', ').map((entry) => [entry.split(' ')[0], Number(entry.split(' ')[1])]),
+  );
   return { pids, workDir: match[2] };
 }
 
@@ -85,11 +90,15 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
 
   beforeAll(async () => {
     run = startStack([]);
-    await waitFor('the stack to print its URLs', () => (run.stdout().includes('Ctrl-C stops everything.') ? true : undefined), {
-      timeoutMs: 150_000,
-      intervalMs: 500,
-      context: () => `stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`,
-    });
+    await waitFor(
+      'the stack to print its URLs',
+      () => (run.stdout().includes('Ctrl-C stops everything.') ? true : undefined),
+      {
+        timeoutMs: 150_000,
+        intervalMs: 500,
+        context: () => `stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`,
+      },
+    );
     stdout = run.stdout();
   });
 
@@ -105,7 +114,11 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
 
   test('every URL it printed answers', async () => {
     const app = printedUrl(stdout, 'Example app (API server)');
-    const graphql = await fetch(`${app}/metadata`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ twentyGeneration }' }) });
+    const graphql = await fetch(`${app}/metadata`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ twentyGeneration }' }),
+    });
     expect(await graphql.json()).toEqual({ data: { twentyGeneration: 'v5' } });
 
     const token = /a user's token: (\S+)/.exec(stdout)![1];
@@ -113,10 +126,15 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
     const stream = await fetch(printedUrl(stdout, 'SSE endpoint (GraphQL)'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: 'subscription { onEventSubscription(eventStreamId: "local-stack-test") { eventStreamId } }' }),
+      body: JSON.stringify({
+        query: 'subscription { onEventSubscription(eventStreamId: "local-stack-test") { eventStreamId } }',
+      }),
       signal: sse.signal,
     });
-    expect({ status: stream.status, type: stream.headers.get('content-type') }).toMatchObject({ status: 200, type: expect.stringMatching(/^text\/event-stream/) });
+    expect({ status: stream.status, type: stream.headers.get('content-type') }).toMatchObject({
+      status: 200,
+      type: expect.stringMatching(/^text\/event-stream/),
+    });
     sse.abort();
 
     const redis = new IORedis(printedUrl(stdout, 'Queue worker'), { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -124,7 +142,11 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
     expect(await redis.ping()).toBe('PONG');
     redis.disconnect();
 
-    const otlp = await fetch(`${printedUrl(stdout, 'Collector OTLP/HTTP')}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const otlp = await fetch(`${printedUrl(stdout, 'Collector OTLP/HTTP')}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(otlp.status).toBe(200);
     expect((await fetch(printedUrl(stdout, 'Collector metrics'))).status).toBe(200);
     expect(await getJson(printedUrl(stdout, 'Jaeger API'))).toHaveProperty('data');
@@ -140,7 +162,11 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
       const method = /-X (\w+)/.exec(line)![1];
       const body = /-d '(.*)'$/.exec(line)![1];
       const token = /Bearer (\S+)'/.exec(line)![1];
-      return fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+      return fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      });
     };
     const edit = await recipe('UI edit:');
     expect(edit.status).toBe(200);
@@ -151,14 +177,21 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
     const emitted = await waitFor(
       'Prometheus to count the UI and the workflow event at emit',
       async () => {
-        const samples = await promQuery(prometheus, 'sum by (twenty_sse_origin) (twenty_sse_stage_events_total{twenty_sse_stage="emit"})');
-        const byOrigin = Object.fromEntries(samples.map((sample) => [sample.metric.twenty_sse_origin, Number(sample.value[1])]));
+        const samples = await promQuery(
+          prometheus,
+          'sum by (twenty_sse_origin) (twenty_sse_stage_events_total{twenty_sse_stage="emit"})',
+        );
+        const byOrigin = Object.fromEntries(
+          samples.map((sample) => [sample.metric.twenty_sse_origin, Number(sample.value[1])]),
+        );
         return byOrigin.ui >= 1 && byOrigin.workflow >= 1 ? byOrigin : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
     expect(emitted).toEqual({ ui: 1, workflow: 1 });
-    expect(await (await fetch(printedUrl(stdout, 'Collector metrics'))).text()).toMatch(/^twenty_sse_stage_events_total\{/m);
+    expect(await (await fetch(printedUrl(stdout, 'Collector metrics'))).text()).toMatch(
+      /^twenty_sse_stage_events_total\{/m,
+    );
 
     const jaeger = new URL(printedUrl(stdout, 'Jaeger API')).origin;
     await waitFor(
@@ -185,10 +218,14 @@ describe('npm run stack: start, every URL answers, traffic reaches Prometheus an
       });
     const empty = await run({});
     expect(empty.status).toBe(400);
-    expect(((await empty.json()) as { message: string }).message).toMatch(/^POST \/workflows\/run needs "steps": a non-empty list of workflow actions, e\.g\. \{"steps":\[\{"id":"step-1","type":"UPDATE_RECORD"/);
+    expect(((await empty.json()) as { message: string }).message).toMatch(
+      /^POST \/workflows\/run needs "steps": a non-empty list of workflow actions, e\.g\. \{"steps":\[\{"id":"step-1","type":"UPDATE_RECORD"/,
+    );
     const badStep = await run({ steps: [{ id: 'x', type: 'SEND_EMAIL', settings: { input: {} } }] });
     expect(badStep.status).toBe(400);
-    expect(((await badStep.json()) as { message: string }).message).toMatch(/^steps\[0\] must be \{ id, type: CREATE_RECORD \| UPDATE_RECORD \| DELETE_RECORD \| UPSERT_RECORD/);
+    expect(((await badStep.json()) as { message: string }).message).toMatch(
+      /^steps\[0\] must be \{ id, type: CREATE_RECORD \| UPDATE_RECORD \| DELETE_RECORD \| UPSERT_RECORD/,
+    );
   });
 
   test('SIGINT stops every process it started, frees the ports and removes its work directory; exit 0', async () => {
@@ -215,13 +252,23 @@ describe('npm run stack -- --scenario: drives the scenario, reports, and stops b
     const run = startStack(['--scenario', 'workflow-leaves-filter', '--events', '3', '--html', html]);
     const code = await run.exited;
     const stdout = run.stdout();
-    expect({ code, stderr: run.stderr().split('\n').filter((line) => line.startsWith('stack:')) }).toEqual({ code: 0, stderr: [] });
+    expect({
+      code,
+      stderr: run
+        .stderr()
+        .split('\n')
+        .filter((line) => line.startsWith('stack:')),
+    }).toEqual({ code: 0, stderr: [] });
     expect(stdout).toContain('The open event stream received 3 of 3 UI updates and 0 of 3 workflow updates.');
     expect(stdout).toMatch(/^stream +\| 3 in, 0 on, 3 dropped \(no_matching_query 3\) +\| 3 in, 3 on$/m);
     // D8 is routine filtering: no loss, no alert; the doctor points at it as workflow-specific all the same.
     expect(stdout).toContain('No loss: every drop in the window is routine.');
-    expect(stdout).toContain('Worth a look: at stage "stream", routine drops end 100.0% of workflow units vs 0.0% of UI units, mostly no_matching_query (D8).');
-    expect(stdout).toMatch(/Example traces of dropped events:\n- http:\/\/127\.0\.0\.1:\d+\/trace\/[0-9a-f]{32} \(twenty-worker, no_matching_query\)/);
+    expect(stdout).toContain(
+      'Worth a look: at stage "stream", routine drops end 100.0% of workflow units vs 0.0% of UI units, mostly no_matching_query (D8).',
+    );
+    expect(stdout).toMatch(
+      /Example traces of dropped events:\n- http:\/\/127\.0\.0\.1:\d+\/trace\/[0-9a-f]{32} \(twenty-worker, no_matching_query\)/,
+    );
     const page = fs.readFileSync(html, 'utf8');
     expect(page).toContain('data-has-drop="true"');
     expect(page).toContain('twenty-worker');
@@ -234,11 +281,15 @@ describe('npm run stack -- --scenario: drives the scenario, reports, and stops b
 describe('npm run stack: a process that dies takes the stack down cleanly', () => {
   test('Jaeger killed: a line naming it, everything else stopped, exit 1', async () => {
     const run = startStack([]);
-    await waitFor('the stack to print its URLs', () => (run.stdout().includes('Ctrl-C stops everything.') ? true : undefined), {
-      timeoutMs: 150_000,
-      intervalMs: 500,
-      context: () => run.stderr(),
-    });
+    await waitFor(
+      'the stack to print its URLs',
+      () => (run.stdout().includes('Ctrl-C stops everything.') ? true : undefined),
+      {
+        timeoutMs: 150_000,
+        intervalMs: 500,
+        context: () => run.stderr(),
+      },
+    );
     const { pids, workDir } = printedProcesses(run.stdout());
     process.kill(pids.jaeger, 'SIGKILL');
     expect(await run.exited).toBe(1);
@@ -253,7 +304,12 @@ describe('npm run stack: errors are one line, exit 2, nothing started', () => {
     const run = startStack(args, env);
     const code = await run.exited;
     const lines = run.stderr().trimEnd().split('\n');
-    return { code, stdout: run.stdout(), error: lines[lines.length - 1], stackLines: lines.filter((line) => line.startsWith('stack:')).length };
+    return {
+      code,
+      stdout: run.stdout(),
+      error: lines[lines.length - 1],
+      stackLines: lines.filter((line) => line.startsWith('stack:')).length,
+    };
   };
 
   test('a pinned port that is taken', async () => {
@@ -275,8 +331,18 @@ describe('npm run stack: errors are one line, exit 2, nothing started', () => {
   test('a failed build of the collector (empty build cache, no module proxy)', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-local-stack-build-'));
     try {
-      const result = await oneLine([], { ...process.env, XDG_CACHE_HOME: empty, GOMODCACHE: path.join(empty, 'mod'), GOPROXY: 'off', GOTOOLCHAIN: 'local' });
-      expect({ code: result.code, stdout: result.stdout, stackLines: result.stackLines }).toEqual({ code: 2, stdout: '', stackLines: 1 });
+      const result = await oneLine([], {
+        ...process.env,
+        XDG_CACHE_HOME: empty,
+        GOMODCACHE: path.join(empty, 'mod'),
+        GOPROXY: 'off',
+        GOTOOLCHAIN: 'local',
+      });
+      expect({ code: result.code, stdout: result.stdout, stackLines: result.stackLines }).toEqual({
+        code: 2,
+        stdout: '',
+        stackLines: 1,
+      });
       expect(result.error).toBe(
         'stack: building the collector and Jaeger failed (otelcol-twenty-sse: go build failed); the build log is above, rerun it with: bash .ci/build-otel-binaries.sh',
       );
@@ -287,13 +353,20 @@ describe('npm run stack: errors are one line, exit 2, nothing started', () => {
 
   test.each([
     [['--scenario', 'nope'], /^stack: unknown scenario "nope"; use one of: workflow-leaves-filter, healthy, /],
-    [['--scenario', 'enrichment-failure'], /^stack: scenario "enrichment-failure" injects its fault inside the app's process; run it with npm run demo -- --scenario enrichment-failure$/],
+    [
+      ['--scenario', 'enrichment-failure'],
+      /^stack: scenario "enrichment-failure" injects its fault inside the app's process; run it with npm run demo -- --scenario enrichment-failure$/,
+    ],
     [['--stay'], /^stack: --stay goes with --scenario \(see --help\)$/],
     [['--app-port', '70000'], /^stack: --app-port must be a port number from 1 to 65535, got "70000"$/],
     [['--bogus'], /^stack: Unknown option '--bogus'.* \(see --help\)$/],
   ])('%j', async (args, pattern) => {
     const result = await oneLine(args as string[]);
-    expect({ code: result.code, stdout: result.stdout, stackLines: result.stackLines }).toEqual({ code: 2, stdout: '', stackLines: 1 });
+    expect({ code: result.code, stdout: result.stdout, stackLines: result.stackLines }).toEqual({
+      code: 2,
+      stdout: '',
+      stackLines: 1,
+    });
     expect(result.error).toMatch(pattern);
   });
 });

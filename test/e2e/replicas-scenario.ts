@@ -143,14 +143,22 @@ async function runScenario(run: ReplicaRun): Promise<void> {
     [admin.token, 'A'],
   ] as const) {
     for (const [index, serverUrl] of [s1, s2].entries()) {
-      await client.ui.createRecord({ token, serverUrl, objectNameSingular: 'companies', data: { name: `UI ${workspace} via server ${index + 1}` } });
+      await client.ui.createRecord({
+        token,
+        serverUrl,
+        objectNameSingular: 'companies',
+        data: { name: `UI ${workspace} via server ${index + 1}` },
+      });
     }
   }
 
   const runAll = async (workspaceId: string, count: number, label: string) => {
     const results = await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        client.workflows.runAutomatic({ workspaceId, steps: [client.workflows.steps.createRecord('company', { name: `${label} ${i}` })] }),
+        client.workflows.runAutomatic({
+          workspaceId,
+          steps: [client.workflows.steps.createRecord('company', { name: `${label} ${i}` })],
+        }),
       ),
     );
     expect(results.map(({ status }) => status)).toEqual(results.map(() => 'COMPLETED'));
@@ -166,7 +174,8 @@ async function runScenario(run: ReplicaRun): Promise<void> {
     stream('b2').waitForEvents((events) => events.length >= 2 + PLAIN_RUNS, 10_000),
   ]);
   await client.settle({ quietMs: 300 });
-  run.groundTruth = () => client.readGroundTruth().filter((record) => record.workspaceId === drops || record.workspaceId === plain);
+  run.groundTruth = () =>
+    client.readGroundTruth().filter((record) => record.workspaceId === drops || record.workspaceId === plain);
 }
 
 // ---------------------------------------------------------------------------
@@ -175,7 +184,9 @@ async function runScenario(run: ReplicaRun): Promise<void> {
 /** pid -> { job, instance } from target_info, which the collector's exporter derives from each process's resource. */
 export async function instancesByPid(promUrl: string): Promise<Map<number, { job: string; instance: string }>> {
   const samples = await promQuery(promUrl, `target_info{job=~"${SERVER_JOB}|${WORKER_JOB}"}`);
-  return new Map(samples.map(({ metric }) => [Number(metric.process_pid), { job: metric.job, instance: metric.instance }]));
+  return new Map(
+    samples.map(({ metric }) => [Number(metric.process_pid), { job: metric.job, instance: metric.instance }]),
+  );
 }
 
 /** Waits until target_info names every example process; returns pid -> instance. */
@@ -205,7 +216,8 @@ export function groundTruthCounts(records: GroundTruthRecord[], who: (record: Gr
   const counts: Counts = {};
   for (const record of records) {
     const prefix = `${who(record)}|`;
-    if (record.kind === 'dropped') add(counts, `${prefix}${record.stage}|${record.origin}|dropped|${record.reason}`, record.count);
+    if (record.kind === 'dropped')
+      add(counts, `${prefix}${record.stage}|${record.origin}|dropped|${record.reason}`, record.count);
     else if (record.kind === 'forwarded') add(counts, `${prefix}stream|${record.origin}|forwarded|`, record.count);
     else if (record.kind === 'failed') add(counts, `${prefix}stream|${record.origin}|failed|`, record.count);
     else if (record.kind === 'emitted') add(counts, `${prefix}emit|${record.origin}|in|`, record.count);
@@ -228,7 +240,8 @@ export function instrumentationCounts(rows: FunnelRow[], who: (row: FunnelRow) =
   for (const row of rows) {
     if (row.count === 0) continue;
     const prefix = `${who(row)}|`;
-    if (row.outcome === 'dropped') add(counts, `${prefix}${row.stage}|${row.origin}|dropped|${row.reason ?? ''}`, row.count);
+    if (row.outcome === 'dropped')
+      add(counts, `${prefix}${row.stage}|${row.origin}|dropped|${row.reason ?? ''}`, row.count);
     else if (row.outcome === 'failed') add(counts, `${prefix}${row.stage}|${row.origin}|failed|`, row.count);
     else if (row.stage === 'stream') add(counts, `${prefix}stream|${row.origin}|forwarded|`, row.count);
     if (row.stage === 'emit') add(counts, `${prefix}emit|${row.origin}|in|`, row.count);
@@ -304,17 +317,24 @@ export interface JaegerTrace {
   processes: Record<string, { serviceName: string; tags: JaegerKeyValue[] }>;
 }
 
-export const tagsOf = (item: { tags: JaegerKeyValue[] }) => Object.fromEntries(item.tags.map(({ key, value }) => [key, value]));
+export const tagsOf = (item: { tags: JaegerKeyValue[] }) =>
+  Object.fromEntries(item.tags.map(({ key, value }) => [key, value]));
 /** service.instance.id of the process that emitted the span (Jaeger keeps resource attributes as process tags). */
-export const instanceOf = (trace: JaegerTrace, span: JaegerSpan) => tagsOf(trace.processes[span.processID])['service.instance.id'] as string;
+export const instanceOf = (trace: JaegerTrace, span: JaegerSpan) =>
+  tagsOf(trace.processes[span.processID])['service.instance.id'] as string;
 export const runIdOf = (trace: JaegerTrace) => {
   const job = trace.spans.find((span) => span.operationName === JOB_SPAN);
   return job ? (tagsOf(job)[ATTR.WORKFLOW_RUN_ID] as string) : undefined;
 };
 export const jobSpanOf = (trace: JaegerTrace) => trace.spans.find((span) => span.operationName === JOB_SPAN);
-export const deliverSpansOf = (trace: JaegerTrace) => trace.spans.filter((span) => tagsOf(span)[ATTR.STAGE] === 'deliver');
+export const deliverSpansOf = (trace: JaegerTrace) =>
+  trace.spans.filter((span) => tagsOf(span)[ATTR.STAGE] === 'deliver');
 
-export async function jaegerSearch(jaegerUrl: string, query: { service: string; operation?: string; tags?: Record<string, string> }, sinceMs: number) {
+export async function jaegerSearch(
+  jaegerUrl: string,
+  query: { service: string; operation?: string; tags?: Record<string, string> },
+  sinceMs: number,
+) {
   const params = new URLSearchParams({
     service: query.service,
     ...(query.operation && { operation: query.operation }),
@@ -340,7 +360,11 @@ export async function waitForDropTraces(run: ReplicaRun): Promise<Map<string, Ja
     return await waitFor(
       `the ${DROP_RUNS} drop-run traces in Jaeger, whole`,
       async () => {
-        found = await jaegerSearch(run.stack.jaegerUrl, { service: WORKER_JOB, tags: { [ATTR.DROP_REASON]: 'subscriber_without_role' } }, run.startedAtMs);
+        found = await jaegerSearch(
+          run.stack.jaegerUrl,
+          { service: WORKER_JOB, tags: { [ATTR.DROP_REASON]: 'subscriber_without_role' } },
+          run.startedAtMs,
+        );
         const byRun = new Map(found.filter(wholeDropTrace).map((trace) => [runIdOf(trace) as string, trace]));
         return run.dropRuns.every((id) => byRun.has(id)) ? byRun : undefined;
       },

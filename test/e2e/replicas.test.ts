@@ -61,7 +61,12 @@ describe('2 API servers + 2 queue workers on one collector, tail sampling at 1%'
 
   test('the example really ran on every replica: UI events emitted by both servers, workflow runs by both workers', () => {
     const emittedBy = (pids: number[]) =>
-      pids.map((pid) => run.groundTruth().filter((record) => record.kind === 'emitted' && record.pid === pid).reduce((sum, record) => sum + record.count, 0));
+      pids.map((pid) =>
+        run
+          .groundTruth()
+          .filter((record) => record.kind === 'emitted' && record.pid === pid)
+          .reduce((sum, record) => sum + record.count, 0),
+      );
     expect(emittedBy(run.pids.servers)).toEqual([2, 2]);
     const byWorker = emittedBy(run.pids.workers);
     expect(byWorker[0] + byWorker[1]).toBe(PLAIN_RUNS + DROP_RUNS);
@@ -72,7 +77,8 @@ describe('2 API servers + 2 queue workers on one collector, tail sampling at 1%'
     const records = run.groundTruth();
     const expectedByInstance = groundTruthCounts(records, (record) => instanceOfPid(record.pid));
     const byInstance = await pollCounts(
-      async () => instrumentationCounts(await prometheusFunnel(run.stack.promUrl, ['instance']), (row) => row.labels.instance),
+      async () =>
+        instrumentationCounts(await prometheusFunnel(run.stack.promUrl, ['instance']), (row) => row.labels.instance),
       expectedByInstance,
     );
     expect(sorted(byInstance)).toEqual(sorted(expectedByInstance));
@@ -94,12 +100,19 @@ describe('2 API servers + 2 queue workers on one collector, tail sampling at 1%'
 
   test('deliver is counted on the server holding the SSE connection, and equals what its clients received', async () => {
     const received = receivedByServer(run);
-    expect(received).toEqual({ '0|ui': 4, '0|workflow': PLAIN_RUNS + DROP_RUNS, '1|ui': 4, '1|workflow': PLAIN_RUNS + DROP_RUNS });
+    expect(received).toEqual({
+      '0|ui': 4,
+      '0|workflow': PLAIN_RUNS + DROP_RUNS,
+      '1|ui': 4,
+      '1|workflow': PLAIN_RUNS + DROP_RUNS,
+    });
     const serverIndexOf = new Map(run.pids.servers.map((pid, index) => [instanceOfPid(pid), String(index)]));
     const delivered = await pollCounts(async () => {
       const rows = await prometheusFunnel(run.stack.promUrl, ['instance']);
       const counts: Record<string, number> = {};
-      for (const row of rows.filter((candidate) => candidate.stage === 'deliver' && candidate.outcome === 'forwarded' && candidate.count > 0)) {
+      for (const row of rows.filter(
+        (candidate) => candidate.stage === 'deliver' && candidate.outcome === 'forwarded' && candidate.count > 0,
+      )) {
         const key = `${serverIndexOf.get(row.labels.instance) ?? `not a server: ${row.labels.instance}`}|${row.origin}`;
         counts[key] = (counts[key] ?? 0) + row.count;
       }
@@ -120,10 +133,17 @@ describe('2 API servers + 2 queue workers on one collector, tail sampling at 1%'
     for (const runId of run.dropRuns) {
       const trace = dropTraces.get(runId) as JaegerTrace;
       const job = jobSpanOf(trace)!;
-      expect({ runId, worker: instanceOf(trace, job) }).toEqual({ runId, worker: instanceOfPid(workerPidOfRun.get(runId) as number) });
+      expect({ runId, worker: instanceOf(trace, job) }).toEqual({
+        runId,
+        worker: instanceOfPid(workerPidOfRun.get(runId) as number),
+      });
       const deliveries = deliverSpansOf(trace);
-      expect({ runId, servers: deliveries.map((span) => instanceOf(trace, span)).sort() }).toEqual({ runId, servers: serverInstances });
-      for (const span of deliveries) expect(tagsOf(span)).toMatchObject({ [ATTR.ORIGIN]: 'workflow', [ATTR.OUTCOME]: 'forwarded' });
+      expect({ runId, servers: deliveries.map((span) => instanceOf(trace, span)).sort() }).toEqual({
+        runId,
+        servers: serverInstances,
+      });
+      for (const span of deliveries)
+        expect(tagsOf(span)).toMatchObject({ [ATTR.ORIGIN]: 'workflow', [ATTR.OUTCOME]: 'forwarded' });
     }
   });
 

@@ -59,7 +59,11 @@ async function run(command: string, args: string[], env: NodeJS.ProcessEnv = cle
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : -1,
+      stdout: failed.stdout ?? '',
+      stderr: failed.stderr ?? '',
+    };
   }
 }
 
@@ -99,16 +103,19 @@ describe('collector: the built otelcol-twenty-sse validates and starts the shipp
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
   });
 
-  test.each(COLLECTOR_CONFIGS)('collector/%s starts (listening addresses moved to loopback ports) and reports healthy, no error logged', async (name) => {
-    const started = await startOnLoopback(readYamlFile(path.join(COLLECTOR_DIR, name)), name);
-    try {
-      expect(started.proc.logs()).toContain('Everything is ready');
-      expect(started.proc.logs()).not.toMatch(/\terror\t/);
-      expect(started.proc.logs()).not.toMatch(/alias is deprecated/);
-    } finally {
-      await started.proc.stop();
-    }
-  });
+  test.each(COLLECTOR_CONFIGS)(
+    'collector/%s starts (listening addresses moved to loopback ports) and reports healthy, no error logged',
+    async (name) => {
+      const started = await startOnLoopback(readYamlFile(path.join(COLLECTOR_DIR, name)), name);
+      try {
+        expect(started.proc.logs()).toContain('Everything is ready');
+        expect(started.proc.logs()).not.toMatch(/\terror\t/);
+        expect(started.proc.logs()).not.toMatch(/alias is deprecated/);
+      } finally {
+        await started.proc.stop();
+      }
+    },
+  );
 
   test('starting is what catches a bad tail-sampling policy: validate accepts an unknown policy type, the start fails naming it', async () => {
     const config = readYamlFile<CollectorConfig>(LOCAL_COLLECTOR);
@@ -137,13 +144,17 @@ describe('collector: the built otelcol-twenty-sse validates and starts the shipp
       'github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter v0.161.0',
     );
     // every component at one release: core v0.161.0, contrib v0.161.0
-    const modules = Object.values(listed).flatMap((entries) => (Array.isArray(entries) ? entries.map((entry) => entry.module) : []));
+    const modules = Object.values(listed).flatMap((entries) =>
+      Array.isArray(entries) ? entries.map((entry) => entry.module) : [],
+    );
     expect(modules.filter((module) => module && !/ v0\.161\.0$/.test(module))).toEqual([]);
 
     const aliased = readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, 'otelcol-config.balancer.local.yaml'));
     aliased.exporters.loadbalancing = aliased.exporters.load_balancing;
     delete aliased.exporters.load_balancing;
-    aliased.service.pipelines.traces.exporters = aliased.service.pipelines.traces.exporters.map((name) => (name === 'load_balancing' ? 'loadbalancing' : name));
+    aliased.service.pipelines.traces.exporters = aliased.service.pipelines.traces.exporters.map((name) =>
+      name === 'load_balancing' ? 'loadbalancing' : name,
+    );
     const started = await startOnLoopback(aliased, 'alias');
     try {
       expect(started.proc.logs()).toContain('"loadbalancing" alias is deprecated; use "load_balancing" instead');
@@ -153,21 +164,46 @@ describe('collector: the built otelcol-twenty-sse validates and starts the shipp
   });
 
   test('the tail_sampling block is the same in every config that samples, and span_metrics the same wherever it runs (flush interval aside)', () => {
-    const configs = Object.fromEntries(COLLECTOR_CONFIGS.map((name) => [name, readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, name))]));
+    const configs = Object.fromEntries(
+      COLLECTOR_CONFIGS.map((name) => [name, readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, name))]),
+    );
     const sampling = COLLECTOR_CONFIGS.filter((name) => configs[name].processors.tail_sampling);
-    expect(sampling).toEqual(['otelcol-config.compose.yaml', 'otelcol-config.local.yaml', 'otelcol-config.sampler.compose.yaml', 'otelcol-config.sampler.local.yaml']);
-    for (const name of sampling) expect({ name, block: configs[name].processors.tail_sampling }).toEqual({ name, block: configs[sampling[0]].processors.tail_sampling });
+    expect(sampling).toEqual([
+      'otelcol-config.compose.yaml',
+      'otelcol-config.local.yaml',
+      'otelcol-config.sampler.compose.yaml',
+      'otelcol-config.sampler.local.yaml',
+    ]);
+    for (const name of sampling)
+      expect({ name, block: configs[name].processors.tail_sampling }).toEqual({
+        name,
+        block: configs[sampling[0]].processors.tail_sampling,
+      });
     const withSpanMetrics = COLLECTOR_CONFIGS.filter((name) => configs[name].connectors?.span_metrics);
-    expect(withSpanMetrics).toEqual(['otelcol-config.balancer.compose.yaml', 'otelcol-config.balancer.local.yaml', 'otelcol-config.compose.yaml', 'otelcol-config.local.yaml']);
-    const spanMetrics = (name: string) => ({ ...(configs[name].connectors?.span_metrics as Record<string, unknown>), metrics_flush_interval: undefined });
-    for (const name of withSpanMetrics) expect({ name, block: spanMetrics(name) }).toEqual({ name, block: spanMetrics(withSpanMetrics[0]) });
+    expect(withSpanMetrics).toEqual([
+      'otelcol-config.balancer.compose.yaml',
+      'otelcol-config.balancer.local.yaml',
+      'otelcol-config.compose.yaml',
+      'otelcol-config.local.yaml',
+    ]);
+    const spanMetrics = (name: string) => ({
+      ...(configs[name].connectors?.span_metrics as Record<string, unknown>),
+      metrics_flush_interval: undefined,
+    });
+    for (const name of withSpanMetrics)
+      expect({ name, block: spanMetrics(name) }).toEqual({ name, block: spanMetrics(withSpanMetrics[0]) });
   });
 
   test('span metrics are fed unsampled spans: where a config samples, span_metrics is fed by a pipeline without tail_sampling', () => {
     for (const name of COLLECTOR_CONFIGS) {
       const pipelines = readYamlFile<CollectorConfig>(path.join(COLLECTOR_DIR, name)).service.pipelines;
       for (const [id, pipeline] of Object.entries(pipelines)) {
-        if (pipeline.exporters.includes('span_metrics')) expect({ name, id, processors: pipeline.processors }).toEqual({ name, id, processors: expect.not.arrayContaining(['tail_sampling']) });
+        if (pipeline.exporters.includes('span_metrics'))
+          expect({ name, id, processors: pipeline.processors }).toEqual({
+            name,
+            id,
+            processors: expect.not.arrayContaining(['tail_sampling']),
+          });
       }
     }
   });
@@ -192,7 +228,9 @@ type CollectorConfig = {
   exporters: Record<string, { endpoint?: string; [key: string]: unknown }>;
   service: {
     pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }>;
-    telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number | string } } } }[] } };
+    telemetry: {
+      metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number | string } } } }[] };
+    };
   };
 };
 
@@ -219,7 +257,9 @@ async function startOnLoopback(config: CollectorConfig, label: string): Promise<
       `collector ${label} to report healthy`,
       async () => {
         if (!proc.running) return 'exited';
-        return /Everything is ready/.test(proc.logs()) && (await httpStatus(`http://127.0.0.1:${health}/`)) === 200 ? 'ready' : undefined;
+        return /Everything is ready/.test(proc.logs()) && (await httpStatus(`http://127.0.0.1:${health}/`)) === 200
+          ? 'ready'
+          : undefined;
       },
       { context: () => proc.tail() },
     );
@@ -245,9 +285,13 @@ describe('Jaeger v2 (module build) with the shipped configs', () => {
     const ports = await allocateStackPorts();
     const jaeger = await startJaeger(ports, workDir);
     try {
-      const health = await getJson<{ healthy: boolean; status: string }>(`http://127.0.0.1:${ports.jaegerHealth}/status`);
+      const health = await getJson<{ healthy: boolean; status: string }>(
+        `http://127.0.0.1:${ports.jaegerHealth}/status`,
+      );
       expect(health).toMatchObject({ healthy: true, status: 'StatusOK' });
-      const services = await getJson<{ data: unknown; errors: unknown }>(`http://127.0.0.1:${ports.jaegerQueryHttp}/api/services`);
+      const services = await getJson<{ data: unknown; errors: unknown }>(
+        `http://127.0.0.1:${ports.jaegerQueryHttp}/api/services`,
+      );
       expect(services).toHaveProperty('data');
       expect(services.errors).toBeNull();
       // Jaeger's own internal telemetry moved off the collector's 8888.
@@ -266,7 +310,9 @@ describe('Jaeger v2 (module build) with the shipped configs', () => {
         healthcheckv2: { http: { endpoint: string }; grpc?: { endpoint: string } };
       };
       receivers: { otlp: { protocols: { grpc: { endpoint: string }; http: { endpoint: string } } } };
-      service: { telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number } } } }[] } } };
+      service: {
+        telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { host: string; port: number } } } }[] } };
+      };
     };
     const config = readYamlFile<JaegerComposeConfig>(COMPOSE_JAEGER);
     // What docker-compose.yml relies on, before moving it.
@@ -311,24 +357,33 @@ describe('the env-overridable ports of the local configs', () => {
 
   const LOCAL_CONFIGS = [...LOCAL_COLLECTOR_CONFIGS, 'jaeger-config.yaml'];
 
-  test.each(LOCAL_CONFIGS)('every ${env:...} of collector/%s is documented in collector/README.md, and every port or endpoint one is moved by the stack helper', async (name) => {
-    const refs = [...fs.readFileSync(path.join(COLLECTOR_DIR, name), 'utf8').matchAll(ENV_REF)].map(([, variable, fallback]) => ({ name: variable, fallback: fallback ?? '' }));
-    expect(refs.length).toBeGreaterThan(3);
-    const undocumented = refs.filter(({ name: variable }) => !readme.includes(`\`${variable}\``)).map(({ name: variable }) => variable);
-    expect(undocumented).toEqual([]);
-    const ports = await allocateStackPorts();
-    const sampler = { otlpGrpc: 1, health: 2, telemetry: 3 };
-    const moved = name.includes('.balancer.')
-      ? balancerEnv(ports, [sampler])
-      : name.includes('.sampler.')
-        ? samplerEnv(sampler, ports)
-        : name.startsWith('jaeger')
-          ? jaegerEnv(ports)
-          : collectorEnv(ports);
-    const portLike = refs.filter(({ name: variable }) => /_(PORT|ENDPOINTS?)$/.test(variable));
-    expect(portLike.length).toBeGreaterThanOrEqual(3);
-    expect(portLike.filter(({ name: variable }) => moved[variable] === undefined).map(({ name: variable }) => variable)).toEqual([]);
-  });
+  test.each(LOCAL_CONFIGS)(
+    'every ${env:...} of collector/%s is documented in collector/README.md, and every port or endpoint one is moved by the stack helper',
+    async (name) => {
+      const refs = [...fs.readFileSync(path.join(COLLECTOR_DIR, name), 'utf8').matchAll(ENV_REF)].map(
+        ([, variable, fallback]) => ({ name: variable, fallback: fallback ?? '' }),
+      );
+      expect(refs.length).toBeGreaterThan(3);
+      const undocumented = refs
+        .filter(({ name: variable }) => !readme.includes(`\`${variable}\``))
+        .map(({ name: variable }) => variable);
+      expect(undocumented).toEqual([]);
+      const ports = await allocateStackPorts();
+      const sampler = { otlpGrpc: 1, health: 2, telemetry: 3 };
+      const moved = name.includes('.balancer.')
+        ? balancerEnv(ports, [sampler])
+        : name.includes('.sampler.')
+          ? samplerEnv(sampler, ports)
+          : name.startsWith('jaeger')
+            ? jaegerEnv(ports)
+            : collectorEnv(ports);
+      const portLike = refs.filter(({ name: variable }) => /_(PORT|ENDPOINTS?)$/.test(variable));
+      expect(portLike.length).toBeGreaterThanOrEqual(3);
+      expect(
+        portLike.filter(({ name: variable }) => moved[variable] === undefined).map(({ name: variable }) => variable),
+      ).toEqual([]);
+    },
+  );
 
   test.each(LOCAL_CONFIGS)('collector/%s binds only to 127.0.0.1', (name) => {
     const text = fs.readFileSync(path.join(COLLECTOR_DIR, name), 'utf8');
@@ -359,7 +414,9 @@ describe('the Prometheus config test/helpers/stack.ts generates from the shipped
     );
     const targets = generated.scrape_configs.flatMap((scrape) => scrape.static_configs.flatMap((s) => s.targets));
     expect(targets).toEqual(expect.arrayContaining(['127.0.0.1:41001', '127.0.0.1:41002']));
-    expect(targets.filter((target) => !['127.0.0.1:41001', '127.0.0.1:41002', '127.0.0.1:41003'].includes(target))).toEqual([]);
+    expect(
+      targets.filter((target) => !['127.0.0.1:41001', '127.0.0.1:41002', '127.0.0.1:41003'].includes(target)),
+    ).toEqual([]);
     expect(generated.rule_files.every((entry) => path.isAbsolute(entry))).toBe(true);
 
     const file = path.join(workDir, 'prometheus.generated.yml');

@@ -98,7 +98,8 @@ function groundTruthCounts(records: GroundTruthRecord[], withJob = true): Counts
   const counts: Counts = {};
   for (const record of records) {
     const job = withJob ? `${JOB_OF_PROCESS[record.process] ?? record.process}|` : '';
-    if (record.kind === 'dropped') add(counts, `${job}${record.stage}|${record.origin}|dropped|${record.reason}`, record.count);
+    if (record.kind === 'dropped')
+      add(counts, `${job}${record.stage}|${record.origin}|dropped|${record.reason}`, record.count);
     else if (record.kind === 'forwarded') add(counts, `${job}stream|${record.origin}|forwarded|`, record.count);
     else if (record.kind === 'failed') add(counts, `${job}stream|${record.origin}|failed|`, record.count);
     else if (record.kind === 'emitted') add(counts, `${job}emit|${record.origin}|in|`, record.count);
@@ -121,7 +122,8 @@ function instrumentationCounts(rows: FunnelRow[], withJob = true): Counts {
   for (const row of rows) {
     if (row.count === 0) continue;
     const job = withJob ? `${row.job}|` : '';
-    if (row.outcome === 'dropped') add(counts, `${job}${row.stage}|${row.origin}|dropped|${row.reason ?? ''}`, row.count);
+    if (row.outcome === 'dropped')
+      add(counts, `${job}${row.stage}|${row.origin}|dropped|${row.reason ?? ''}`, row.count);
     else if (row.outcome === 'failed') add(counts, `${job}${row.stage}|${row.origin}|failed|`, row.count);
     else if (row.stage === 'stream') add(counts, `${job}stream|${row.origin}|forwarded|`, row.count);
     if (row.stage === 'emit') add(counts, `${job}emit|${row.origin}|in|`, row.count);
@@ -147,14 +149,19 @@ async function prometheusFunnel(promUrl: string): Promise<FunnelRow[]> {
 const sortedEntries = (counts: Counts) => Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
 
 /** Polls Prometheus until its funnel equals `expected` (exports every 1s, scrapes every 1s); returns the last funnel. */
-async function waitForFunnel(stack: Stack, expected: Counts, extra: (rows: FunnelRow[]) => boolean = () => true): Promise<FunnelRow[]> {
+async function waitForFunnel(
+  stack: Stack,
+  expected: Counts,
+  extra: (rows: FunnelRow[]) => boolean = () => true,
+): Promise<FunnelRow[]> {
   let last: FunnelRow[] = [];
   try {
     return await waitFor(
       'the Prometheus funnel to equal the ground truth',
       async () => {
         last = await prometheusFunnel(stack.promUrl);
-        const same = JSON.stringify(sortedEntries(instrumentationCounts(last))) === JSON.stringify(sortedEntries(expected));
+        const same =
+          JSON.stringify(sortedEntries(instrumentationCounts(last))) === JSON.stringify(sortedEntries(expected));
         return same && extra(last) ? last : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
@@ -195,10 +202,16 @@ interface JaegerTrace {
   processes: Record<string, { serviceName: string }>;
 }
 
-const tagsOf = (span: { tags: JaegerKeyValue[] }) => Object.fromEntries(span.tags.map(({ key, value }) => [key, value]));
+const tagsOf = (span: { tags: JaegerKeyValue[] }) =>
+  Object.fromEntries(span.tags.map(({ key, value }) => [key, value]));
 const serviceOf = (trace: JaegerTrace, span: JaegerSpan) => trace.processes[span.processID]?.serviceName;
 
-async function jaegerSearch(jaegerUrl: string, service: string, tags: Record<string, string>, sinceMs: number): Promise<JaegerTrace[]> {
+async function jaegerSearch(
+  jaegerUrl: string,
+  service: string,
+  tags: Record<string, string>,
+  sinceMs: number,
+): Promise<JaegerTrace[]> {
   const params = new URLSearchParams({
     service,
     tags: JSON.stringify(tags),
@@ -237,9 +250,20 @@ async function startScenarioProcesses(
   stack: Stack,
 ): Promise<{ example: ExampleProcesses; client: TwentyLikeApp; redisUrl: string; close: () => Promise<void> }> {
   const redisUrl = redisUrlWithDb(REDIS_DB);
-  const example = await startExampleProcesses({ otlpHttpUrl: stack.otlpHttpUrl, redisUrl, workDir: stack.workDir, generation: 'v5' });
+  const example = await startExampleProcesses({
+    otlpHttpUrl: stack.otlpHttpUrl,
+    redisUrl,
+    workDir: stack.workDir,
+    generation: 'v5',
+  });
   try {
-    const client = await startTwentyLikeApp({ generation: 'v5', mode: 'client', url: example.url, redisUrl, groundTruthFile: example.groundTruthFile });
+    const client = await startTwentyLikeApp({
+      generation: 'v5',
+      mode: 'client',
+      url: example.url,
+      redisUrl,
+      groundTruthFile: example.groundTruthFile,
+    });
     const close = async () => {
       await client.close().catch(() => undefined);
       await example.stop();
@@ -286,7 +310,9 @@ async function sendOversizedSpan(stack: Stack): Promise<void> {
     'the collector to count the failed export',
     async () => {
       const text = await (await fetch(`http://127.0.0.1:${stack.ports.collectorTelemetry}/metrics`)).text();
-      return /^otelcol_exporter_send_failed_spans(_total)?\{[^}]*exporter="otlp_grpc\/jaeger"[^}]*\} [1-9]/m.test(text) ? true : undefined;
+      return /^otelcol_exporter_send_failed_spans(_total)?\{[^}]*exporter="otlp_grpc\/jaeger"[^}]*\} [1-9]/m.test(text)
+        ? true
+        : undefined;
     },
     { context: () => stack.logs(10) },
   );
@@ -315,19 +341,33 @@ async function runDropScenario(stack: Stack): Promise<Scenario> {
     ).toBe(true);
     const roleLessStream = await client.streams.open({ token: withoutRole.token });
     expect(
-      await roleLessStream.addQuery({ queryId: COMPANY_TABLE_QUERY, operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } }),
+      await roleLessStream.addQuery({
+        queryId: COMPANY_TABLE_QUERY,
+        operationSignature: { objectNameSingular: 'company', variables: { filter: {} } },
+      }),
     ).toBe(true);
 
     const runIds: Record<string, string> = {};
     const groundTruth = () => client.readGroundTruth().filter((record) => record.workspaceId === workspaceId);
     const round = async (n: number) => {
-      const company = await client.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: `Acme ${n}`, stage: 'LEAD' } });
+      const company = await client.seed.record({
+        workspaceId,
+        objectNameSingular: 'company',
+        data: { name: `Acme ${n}`, stage: 'LEAD' },
+      });
       const delivered = adminStream.events().length;
-      await client.ui.updateRecord({ token: admin.token, objectNameSingular: 'companies', id: company.id, data: { name: `Acme ${n} (UI)` } });
+      await client.ui.updateRecord({
+        token: admin.token,
+        objectNameSingular: 'companies',
+        id: company.id,
+        data: { name: `Acme ${n} (UI)` },
+      });
       await adminStream.waitForEvents((events) => events.length >= delivered + 1);
       const staying = await client.workflows.runAutomatic({
         workspaceId,
-        steps: [client.workflows.steps.updateRecord('company', company.id, { name: `Acme ${n} (workflow)`, stage: 'LEAD' })],
+        steps: [
+          client.workflows.steps.updateRecord('company', company.id, { name: `Acme ${n} (workflow)`, stage: 'LEAD' }),
+        ],
       });
       await adminStream.waitForEvents((events) => events.length >= delivered + 2);
       const leaving = await client.workflows.runAutomatic({
@@ -375,12 +415,24 @@ async function runCleanScenario(stack: Stack): Promise<Scenario> {
   try {
     const { workspaceId } = await client.seed.workspace();
     const admin = await client.seed.user({ workspaceId });
-    const company = await client.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
+    const company = await client.seed.record({
+      workspaceId,
+      objectNameSingular: 'company',
+      data: { name: 'Acme', stage: 'LEAD' },
+    });
     const stream = await client.streams.open({ token: admin.token });
     expect(
-      await stream.addQuery({ queryId: COMPANY_TABLE_QUERY, operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } }),
+      await stream.addQuery({
+        queryId: COMPANY_TABLE_QUERY,
+        operationSignature: { objectNameSingular: 'company', variables: { filter: {} } },
+      }),
     ).toBe(true);
-    await client.ui.updateRecord({ token: admin.token, objectNameSingular: 'companies', id: company.id, data: { name: 'Acme (UI)' } });
+    await client.ui.updateRecord({
+      token: admin.token,
+      objectNameSingular: 'companies',
+      id: company.id,
+      data: { name: 'Acme (UI)' },
+    });
     await stream.waitForEvents((events) => events.length >= 1);
     const run = await client.workflows.runAutomatic({
       workspaceId,
@@ -422,8 +474,15 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
     await redis.connect();
     const { workspaceId } = await client.seed.workspace();
     const admin = await client.seed.user({ workspaceId });
-    const company = await client.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
-    const watch = { queryId: COMPANY_TABLE_QUERY, operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } };
+    const company = await client.seed.record({
+      workspaceId,
+      objectNameSingular: 'company',
+      data: { name: 'Acme', stage: 'LEAD' },
+    });
+    const watch = {
+      queryId: COMPANY_TABLE_QUERY,
+      operationSignature: { objectNameSingular: 'company', variables: { filter: {} } },
+    };
     const staying = await client.streams.open({ token: admin.token });
     const leaving = await client.streams.open({ token: admin.token });
     for (const tab of [staying, leaving]) expect(await tab.addQuery(watch)).toBe(true);
@@ -431,8 +490,11 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
     // A tab closed cleanly: the API server unsubscribes from its channel and removes its stream.
     leaving.close();
     const channelOf = (channelId: string) => `EVENT_STREAM_CHANNEL:${workspaceId}:${channelId}`;
-    const subscribers = async (channelId: string) => Number(((await redis.pubsub('NUMSUB', channelOf(channelId))) as [string, number])[1]);
-    await waitFor('the closed tab to have no subscriber in Redis', async () => ((await subscribers(leaving.channelId)) === 0 ? true : undefined));
+    const subscribers = async (channelId: string) =>
+      Number(((await redis.pubsub('NUMSUB', channelOf(channelId))) as [string, number])[1]);
+    await waitFor('the closed tab to have no subscriber in Redis', async () =>
+      (await subscribers(leaving.channelId)) === 0 ? true : undefined,
+    );
     // A tab whose API server went away without cleaning up: its stream stays registered (until the TTL) and nobody
     // is subscribed to its channel.
     const orphan = await client.streams.createStreamState({
@@ -446,7 +508,12 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
     let runId = '';
     const round = async (n: number) => {
       const delivered = staying.events().length;
-      await client.ui.updateRecord({ token: admin.token, objectNameSingular: 'companies', id: company.id, data: { name: `Acme ${n} (UI)` } });
+      await client.ui.updateRecord({
+        token: admin.token,
+        objectNameSingular: 'companies',
+        id: company.id,
+        data: { name: `Acme ${n} (UI)` },
+      });
       await staying.waitForEvents((events) => events.length >= delivered + 1);
       const run = await client.workflows.runAutomatic({
         workspaceId,
@@ -462,7 +529,9 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
     await round(1);
     // Prometheus has scraped the first round before anything grows again, so the rate() panels have data
     const firstRound = groundTruthWithPubsub(groundTruth());
-    expect(sortedEntries(instrumentationCounts(await waitForFunnel(stack, firstRound)))).toEqual(sortedEntries(firstRound));
+    expect(sortedEntries(instrumentationCounts(await waitForFunnel(stack, firstRound)))).toEqual(
+      sortedEntries(firstRound),
+    );
     // the browser of the closed tab retries its stream id: a re-subscription
     const back = await client.streams.open({ token: admin.token, eventStreamId: leaving.eventStreamId });
     expect(await back.addQuery(watch)).toBe(true);
@@ -477,7 +546,8 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
       groundTruth,
       receivedByOrigin: () => {
         const counts: Record<string, number> = {};
-        for (const tab of [staying, leaving, back]) for (const { event } of tab.events()) add(counts, event.userId ? 'ui' : 'workflow', 1);
+        for (const tab of [staying, leaving, back])
+          for (const { event } of tab.events()) add(counts, event.userId ? 'ui' : 'workflow', 1);
         return counts;
       },
       runIds: { run: runId },
@@ -496,14 +566,24 @@ function groundTruthWithPubsub(records: GroundTruthRecord[]): Counts {
   const counts = groundTruthCounts(records);
   for (const outcome of pubsubOutcomes(records)) {
     if (outcome.outcome !== 'dropped') continue;
-    add(counts, `${outcome.origin === 'workflow' ? WORKER_JOB : SERVER_JOB}|pubsub|${outcome.origin}|dropped|${outcome.reason}`, outcome.count);
+    add(
+      counts,
+      `${outcome.origin === 'workflow' ? WORKER_JOB : SERVER_JOB}|pubsub|${outcome.origin}|dropped|${outcome.reason}`,
+      outcome.count,
+    );
   }
   return counts;
 }
 
 /** The doctor's JSON report as the same funnel keys (no job: the doctor sums over jobs). */
 interface DoctorJson {
-  stages: { stage: string; byOrigin: Record<string, { entered: number; forwarded: number; failed: number; dropped: number; dropsByReason: Record<string, number> }> }[];
+  stages: {
+    stage: string;
+    byOrigin: Record<
+      string,
+      { entered: number; forwarded: number; failed: number; dropped: number; dropsByReason: Record<string, number> }
+    >;
+  }[];
   firstDivergence?: { stage: string; topReason?: string };
   diagnosis: { stage: string; origin: string; reason: string; count: number; code: string; method: string }[];
   assessment: {
@@ -523,7 +603,8 @@ function doctorRows(report: DoctorJson): FunnelRow[] {
     for (const [origin, cell] of Object.entries(byOrigin)) {
       rows.push({ stage, origin, outcome: 'forwarded', count: cell.forwarded });
       if (cell.failed > 0) rows.push({ stage, origin, outcome: 'failed', count: cell.failed });
-      for (const [reason, count] of Object.entries(cell.dropsByReason)) rows.push({ stage, origin, outcome: 'dropped', reason, count });
+      for (const [reason, count] of Object.entries(cell.dropsByReason))
+        rows.push({ stage, origin, outcome: 'dropped', reason, count });
     }
   }
   return rows;
@@ -544,7 +625,10 @@ interface StackRun {
  * delivered counts equal what the SSE clients received. The returned object is
  * filled in by the time the block's tests run.
  */
-function useScenarioOnStack(run: (stack: Stack) => Promise<Scenario>, truth: (records: GroundTruthRecord[]) => Counts = groundTruthCounts): StackRun {
+function useScenarioOnStack(
+  run: (stack: Stack) => Promise<Scenario>,
+  truth: (records: GroundTruthRecord[]) => Counts = groundTruthCounts,
+): StackRun {
   const state = {} as StackRun;
   beforeAll(async () => {
     state.stack = await startStack();
@@ -556,7 +640,11 @@ function useScenarioOnStack(run: (stack: Stack) => Promise<Scenario>, truth: (re
     }
     state.expected = truth(state.scenario.groundTruth());
     const received = state.scenario.receivedByOrigin();
-    state.funnel = await waitForFunnel(state.stack, state.expected, (rows) => JSON.stringify(deliveredByOrigin(rows)) === JSON.stringify(received));
+    state.funnel = await waitForFunnel(
+      state.stack,
+      state.expected,
+      (rows) => JSON.stringify(deliveredByOrigin(rows)) === JSON.stringify(received),
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -594,7 +682,9 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
         [`${WORKER_JOB}|stream|workflow|dropped|no_matching_query`]: 2,
       }),
     );
-    const d8 = scenario.groundTruth().filter((record) => record.kind === 'dropped' && record.reason === 'no_matching_query');
+    const d8 = scenario
+      .groundTruth()
+      .filter((record) => record.kind === 'dropped' && record.reason === 'no_matching_query');
     expect(d8.map((record) => record.workflowRunId)).toEqual([scenario.runIds.leaving1, scenario.runIds.leaving2]);
     expect(scenario.receivedByOrigin()).toEqual({ ui: 2, workflow: 2 });
   });
@@ -630,13 +720,20 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
     const traces = await waitFor(
       'the two D8 workflow traces in Jaeger',
       async () => {
-        const found = await jaegerSearch(stack.jaegerUrl, WORKER_JOB, { [ATTR.DROP_REASON]: 'no_matching_query' }, scenario.startedAtMs);
+        const found = await jaegerSearch(
+          stack.jaegerUrl,
+          WORKER_JOB,
+          { [ATTR.DROP_REASON]: 'no_matching_query' },
+          scenario.startedAtMs,
+        );
         return found.length === 2 && found.every(complete) ? found : undefined;
       },
       { timeoutMs: 20_000, context: diagnostics },
     );
     const runIdOf = (trace: JaegerTrace) =>
-      tagsOf(trace.spans.find((span) => span.operationName === 'RunWorkflowJob.handle') as JaegerSpan)[ATTR.WORKFLOW_RUN_ID];
+      tagsOf(trace.spans.find((span) => span.operationName === 'RunWorkflowJob.handle') as JaegerSpan)[
+        ATTR.WORKFLOW_RUN_ID
+      ];
     expect(traces.map(runIdOf).sort()).toEqual([scenario.runIds.leaving1, scenario.runIds.leaving2].sort());
 
     const trace = traces.find((candidate) => runIdOf(candidate) === scenario.runIds.leaving1) as JaegerTrace;
@@ -651,27 +748,47 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
     });
     expect(serviceOf(trace, drop[0])).toBe(WORKER_JOB);
     const dropEvents = drop[0].logs.map((log) => Object.fromEntries(log.fields.map(({ key, value }) => [key, value])));
-    expect(dropEvents).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'twenty.sse.drop', [ATTR.DROP_REASON]: 'no_matching_query' })]));
+    expect(dropEvents).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'twenty.sse.drop', [ATTR.DROP_REASON]: 'no_matching_query' }),
+      ]),
+    );
     const job = trace.spans.find((span) => span.operationName === 'RunWorkflowJob.handle') as JaegerSpan;
     expect(tagsOf(job)).toMatchObject({ [ATTR.STAGE]: 'workflow_step', [ATTR.ORIGIN]: 'workflow' });
     // the same trace carries the subscriber-without-role drop of that event on the other stream
-    expect(trace.spans.map((span) => tagsOf(span)[ATTR.DROP_REASON]).filter(Boolean).sort()).toEqual(['no_matching_query', 'subscriber_without_role']);
+    expect(
+      trace.spans
+        .map((span) => tagsOf(span)[ATTR.DROP_REASON])
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(['no_matching_query', 'subscriber_without_role']);
   });
 
   test('Jaeger: a delivered workflow event is one trace from the worker (Redis publish) to the API server (deliver)', async () => {
     // Jaeger shows the parent as the first reference; the deliver span's parent is also its link, and Jaeger's OTLP
     // translator then turns that single reference into FOLLOWS_FROM (pkg/translator/jaeger makeJaegerProtoReferences).
     const parentOf = (trace: JaegerTrace, span: JaegerSpan) =>
-      span.references.length > 0 ? trace.spans.find((candidate) => candidate.spanID === span.references[0].spanID) : undefined;
+      span.references.length > 0
+        ? trace.spans.find((candidate) => candidate.spanID === span.references[0].spanID)
+        : undefined;
     let lastTraces: JaegerTrace[] = [];
     const deliverOf = (trace: JaegerTrace) => trace.spans.find((span) => tagsOf(span)[ATTR.STAGE] === 'deliver');
     const trace = await waitFor(
       'the delivered workflow trace in Jaeger',
       async () => {
-        const traces = await jaegerSearch(stack.jaegerUrl, SERVER_JOB, { [ATTR.STAGE]: 'deliver', [ATTR.ORIGIN]: 'workflow' }, scenario.startedAtMs);
+        const traces = await jaegerSearch(
+          stack.jaegerUrl,
+          SERVER_JOB,
+          { [ATTR.STAGE]: 'deliver', [ATTR.ORIGIN]: 'workflow' },
+          scenario.startedAtMs,
+        );
         lastTraces = traces;
         const wanted = traces.find((candidate) =>
-          candidate.spans.some((span) => span.operationName === 'RunWorkflowJob.handle' && tagsOf(span)[ATTR.WORKFLOW_RUN_ID] === scenario.runIds.staying1),
+          candidate.spans.some(
+            (span) =>
+              span.operationName === 'RunWorkflowJob.handle' &&
+              tagsOf(span)[ATTR.WORKFLOW_RUN_ID] === scenario.runIds.staying1,
+          ),
         );
         // the worker's spans end after the job span (listeners run after emit returns): wait for the deliver span's parent too
         const deliver = wanted && deliverOf(wanted);
@@ -680,7 +797,14 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
       {
         timeoutMs: 20_000,
         context: () =>
-          JSON.stringify(lastTraces.map((t) => t.spans.map((span) => `${serviceOf(t, span)} ${span.operationName} ${span.spanID} <- ${JSON.stringify(span.references)}`))),
+          JSON.stringify(
+            lastTraces.map((t) =>
+              t.spans.map(
+                (span) =>
+                  `${serviceOf(t, span)} ${span.operationName} ${span.spanID} <- ${JSON.stringify(span.references)}`,
+              ),
+            ),
+          ),
       },
     );
     const deliver = deliverOf(trace) as JaegerSpan;
@@ -688,7 +812,11 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
     expect(tagsOf(deliver)['span.kind']).toBe('consumer');
     expect(deliver.references.map((ref) => ref.refType)).toEqual([expect.stringMatching(/^(CHILD_OF|FOLLOWS_FROM)$/)]);
     const parent = parentOf(trace, deliver) as JaegerSpan;
-    expect({ service: serviceOf(trace, parent), kind: tagsOf(parent)['span.kind'], stage: tagsOf(parent)[ATTR.STAGE] }).toEqual({
+    expect({
+      service: serviceOf(trace, parent),
+      kind: tagsOf(parent)['span.kind'],
+      stage: tagsOf(parent)[ATTR.STAGE],
+    }).toEqual({
       service: WORKER_JOB,
       kind: 'producer',
       stage: 'pubsub',
@@ -708,33 +836,49 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
     const EMPTY_WITHOUT_FAULTS = 'Instrumentation errors by component';
     const allowedEmpty = [`${EMPTY_WITHOUT_FAULTS} A`, ...LAST_MILE_QUERIES_NEEDING_A_GONE_TAB].sort();
     let results: QueryCheck[] = [];
-    const names = (list: QueryCheck[]) => list.map((result) => `${result.panel} ${result.refId}${result.error ? `: ${result.error}` : ''}`);
+    const names = (list: QueryCheck[]) =>
+      list.map((result) => `${result.panel} ${result.refId}${result.error ? `: ${result.error}` : ''}`);
     await waitFor(
       'every dashboard query to have data',
       async () => {
         results = await runAllDashboardQueries(stack.promUrl);
-        return results.every((result) => result.status === 'ok' || allowedEmpty.includes(`${result.panel} ${result.refId}`)) ? true : undefined;
+        return results.every(
+          (result) => result.status === 'ok' || allowedEmpty.includes(`${result.panel} ${result.refId}`),
+        )
+          ? true
+          : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 1000 },
     ).catch(() => undefined);
     expect(results.length).toBeGreaterThan(20);
     expect(names(results.filter((result) => result.status === 'error'))).toEqual([]);
     expect(names(results.filter((result) => result.status === 'empty')).sort()).toEqual(allowedEmpty);
-    const [errors] = await promQuery(stack.promUrl, dashboardQueries().find((query) => query.panel === 'Instrumentation errors')!.expr);
+    const [errors] = await promQuery(
+      stack.promUrl,
+      dashboardQueries().find((query) => query.panel === 'Instrumentation errors')!.expr,
+    );
     expect(errors.value[1]).toBe('0');
     expect(await promQuery(stack.promUrl, PROM.INSTRUMENTATION_ERRORS)).toEqual([]);
   });
 
   test("the dashboard's job and jaeger_service variables offer the two processes (jobs with drops for Jaeger)", async () => {
     const labelValues = async (match: string) =>
-      (await getJson<{ data: string[] }>(`${stack.promUrl}/api/v1/label/job/values?${new URLSearchParams({ 'match[]': match })}`)).data.sort();
+      (
+        await getJson<{ data: string[] }>(
+          `${stack.promUrl}/api/v1/label/job/values?${new URLSearchParams({ 'match[]': match })}`,
+        )
+      ).data.sort();
     expect(await labelValues(PROM.STAGE_EVENTS)).toEqual([SERVER_JOB, WORKER_JOB]);
-    expect(await labelValues(`${PROM.STAGE_EVENTS}{${PROM.LABEL_OUTCOME}="dropped"}`)).toEqual([SERVER_JOB, WORKER_JOB]);
+    expect(await labelValues(`${PROM.STAGE_EVENTS}{${PROM.LABEL_OUTCOME}="dropped"}`)).toEqual([
+      SERVER_JOB,
+      WORKER_JOB,
+    ]);
   });
 
   test('alerts: only CollectorExportFailing fires; a handful of drops is too little traffic to judge a share, and no failure happened', async () => {
     const firing = (alerts: PromAlert[]) => alerts.filter((alert) => alert.state === 'firing');
-    const key = (alert: PromAlert) => [alert.labels.alertname, alert.labels.job, alert.labels.exporter].map((part) => part ?? '-').join(' ');
+    const key = (alert: PromAlert) =>
+      [alert.labels.alertname, alert.labels.job, alert.labels.exporter].map((part) => part ?? '-').join(' ');
     const expectedFiring = ['CollectorExportFailing otel-collector-internal otlp_grpc/jaeger'];
     let alerts: PromAlert[] = [];
     await waitFor(
@@ -749,17 +893,35 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
     // nothing pending either (every other rule is inactive), though the rules did see the drops
     expect(alerts.filter((alert) => alert.state === 'pending').map(key)).toEqual([]);
     const shares = await promQuery(stack.promUrl, `${recordNames().LOSS_SHARE}{${PROM.LABEL_STAGE}="stream"}`);
-    expect(Object.fromEntries(shares.map((sample) => [sample.metric[PROM.LABEL_ORIGIN], Number(sample.value[1])]))).toEqual({ ui: 0.5, workflow: 0.5 });
+    expect(
+      Object.fromEntries(shares.map((sample) => [sample.metric[PROM.LABEL_ORIGIN], Number(sample.value[1])])),
+    ).toEqual({ ui: 0.5, workflow: 0.5 });
   });
 
   test('doctor --json against this Prometheus and Jaeger: exit 1, the ground-truth numbers, and the dropped workflow traces', async () => {
-    const result = await runCli(['doctor', '--prometheus', stack.promUrl, '--jaeger', stack.jaegerUrl, '--json', '--generation', 'v5']);
-    expect({ code: result.code, stderr: result.stderr.split('\n').filter((line) => line.startsWith('doctor:')) }).toEqual({ code: 1, stderr: [] });
+    const result = await runCli([
+      'doctor',
+      '--prometheus',
+      stack.promUrl,
+      '--jaeger',
+      stack.jaegerUrl,
+      '--json',
+      '--generation',
+      'v5',
+    ]);
+    expect({
+      code: result.code,
+      stderr: result.stderr.split('\n').filter((line) => line.startsWith('doctor:')),
+    }).toEqual({ code: 1, stderr: [] });
     const report = JSON.parse(result.stdout) as DoctorJson;
     expect(report.healthy).toBe(false);
-    expect(sortedEntries(instrumentationCounts(doctorRows(report), false))).toEqual(sortedEntries(groundTruthCounts(scenario.groundTruth(), false)));
+    expect(sortedEntries(instrumentationCounts(doctorRows(report), false))).toEqual(
+      sortedEntries(groundTruthCounts(scenario.groundTruth(), false)),
+    );
     const deliver = report.stages.find((stage) => stage.stage === 'deliver');
-    expect(Object.fromEntries(Object.entries(deliver?.byOrigin ?? {}).map(([origin, cell]) => [origin, cell.forwarded]))).toEqual(scenario.receivedByOrigin());
+    expect(
+      Object.fromEntries(Object.entries(deliver?.byOrigin ?? {}).map(([origin, cell]) => [origin, cell.forwarded])),
+    ).toEqual(scenario.receivedByOrigin());
     expect(report.firstDivergence).toMatchObject({ stage: 'stream', topReason: 'subscriber_without_role' });
     expect(report.diagnosis.find((d) => d.origin === 'workflow' && d.reason === 'no_matching_query')).toMatchObject({
       stage: 'stream',
@@ -768,13 +930,21 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
       method: 'WorkspaceEventEmitterService.processStreamEvents',
     });
     // D5 is loss (the role-less subscriber misses UI and workflow events alike); D8 is routine filtering.
-    expect(report.assessment.lost.map((d) => `${d.origin} ${d.reason} ${d.count}`).sort()).toEqual(['ui subscriber_without_role 2', 'workflow subscriber_without_role 4']);
+    expect(report.assessment.lost.map((d) => `${d.origin} ${d.reason} ${d.count}`).sort()).toEqual([
+      'ui subscriber_without_role 2',
+      'workflow subscriber_without_role 4',
+    ]);
     expect(report.assessment.routine.map((entry) => `${entry.reason} ${entry.count}`)).toEqual(['no_matching_query 2']);
     expect(report.assessment.workflowLossAboveUi).toBeUndefined();
     expect(report.generationSource).toMatchObject({ generation: 'v5', from: 'flag', disagreeing: [] });
 
     // The traces it links: exactly the four workflow traces with drops (staying: D5; leaving: D5 + D8), resolvable in Jaeger.
-    const withDrops = await jaegerSearch(stack.jaegerUrl, WORKER_JOB, { [ATTR.ORIGIN]: 'workflow', [ATTR.OUTCOME]: 'dropped' }, scenario.startedAtMs);
+    const withDrops = await jaegerSearch(
+      stack.jaegerUrl,
+      WORKER_JOB,
+      { [ATTR.ORIGIN]: 'workflow', [ATTR.OUTCOME]: 'dropped' },
+      scenario.startedAtMs,
+    );
     expect(withDrops).toHaveLength(4);
     expect(report.traces.map((trace) => trace.traceId).sort()).toEqual(withDrops.map((trace) => trace.traceID).sort());
     for (const trace of report.traces) {
@@ -788,13 +958,24 @@ describe('scenario 1: UI and workflow updates with known drops (D5, D8) on the r
   test('doctor (text) prints the funnel, the diagnosis and Jaeger links for the dropped workflow events', async () => {
     const result = await runCli(['doctor', '--prometheus', stack.promUrl, '--jaeger', stack.jaegerUrl]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('Twenty generation: v5 (detected from the instrumentation targets the processes found)');
+    expect(result.stdout).toContain(
+      'Twenty generation: v5 (detected from the instrumentation targets the processes found)',
+    );
     expect(result.stdout).toContain('Events are lost, but workflow events no more than UI events.');
-    expect(result.stdout).toMatch(/^- no_matching_query \(D8\) at stream: 2 workflow event x stream pairs \(\d+\.\d% of the stage\): filtering by design$/m);
-    expect(result.stdout).toContain('- 4 workflow event x stream pairs dropped at stream: subscriber_without_role (D5)\n  where: WorkspaceEventEmitterService.processStreamEvents');
+    expect(result.stdout).toMatch(
+      /^- no_matching_query \(D8\) at stream: 2 workflow event x stream pairs \(\d+\.\d% of the stage\): filtering by design$/m,
+    );
+    expect(result.stdout).toContain(
+      '- 4 workflow event x stream pairs dropped at stream: subscriber_without_role (D5)\n  where: WorkspaceEventEmitterService.processStreamEvents',
+    );
     const links = result.stdout.trimEnd().split('Example traces of dropped events:\n')[1]?.split('\n') ?? [];
     expect(links.length).toBe(4);
-    for (const link of links) expect(link).toMatch(new RegExp(`^- ${stack.jaegerUrl.replace(/[.]/g, '\\.')}/trace/[0-9a-f]{32} \\(${WORKER_JOB}, (no_matching_query|subscriber_without_role)\\)$`));
+    for (const link of links)
+      expect(link).toMatch(
+        new RegExp(
+          `^- ${stack.jaegerUrl.replace(/[.]/g, '\\.')}/trace/[0-9a-f]{32} \\(${WORKER_JOB}, (no_matching_query|subscriber_without_role)\\)$`,
+        ),
+      );
   });
 });
 
@@ -827,7 +1008,13 @@ describe('scenario 2: every event delivered, fresh stack and processes', () => {
     const dataSeenAt = Date.now();
     const groups = await waitForRuleEvaluation(stack.promUrl, dataSeenAt);
     expect(groups.map((group) => group.name).sort()).toEqual(['otel-collector.alerts', 'twenty-sse']);
-    for (const group of groups) for (const rule of group.rules) expect({ rule: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', lastError: '' });
+    for (const group of groups)
+      for (const rule of group.rules)
+        expect({ rule: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({
+          rule: rule.name,
+          health: 'ok',
+          lastError: '',
+        });
     expect(await promAlerts(stack.promUrl)).toEqual([]);
     // and the rule engine really had the data: the recording rules produced series
     expect((await promQuery(stack.promUrl, recordNames().STAGE_EVENTS_INCREASE)).length).toBeGreaterThan(0);
@@ -838,7 +1025,9 @@ describe('scenario 2: every event delivered, fresh stack and processes', () => {
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as DoctorJson;
     expect(report).toMatchObject({ healthy: true, diagnosis: [], traces: [] });
-    expect(sortedEntries(instrumentationCounts(doctorRows(report), false))).toEqual(sortedEntries(groundTruthCounts(scenario.groundTruth(), false)));
+    expect(sortedEntries(instrumentationCounts(doctorRows(report), false))).toEqual(
+      sortedEntries(groundTruthCounts(scenario.groundTruth(), false)),
+    );
     const text = await runCli(['doctor', '--prometheus', stack.promUrl]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('No loss: every drop in the window is routine.');
@@ -854,7 +1043,7 @@ describe('scenario 3: the last mile, a tab that went away and came back, fresh s
   const run = useScenarioOnStack(runLastMileScenario, groundTruthWithPubsub);
   beforeAll(() => ({ stack, scenario, expected, funnel } = run));
 
-  test('Prometheus counts exactly the publishes into the gone tab\'s stream as no_live_connection, per origin and process', () => {
+  test("Prometheus counts exactly the publishes into the gone tab's stream as no_live_connection, per origin and process", () => {
     expect(Object.fromEntries(Object.entries(expected).filter(([key]) => key.includes('|pubsub|')))).toEqual({
       [`${SERVER_JOB}|pubsub|ui|dropped|no_live_connection`]: 2,
       [`${WORKER_JOB}|pubsub|workflow|dropped|no_live_connection`]: 2,
@@ -865,12 +1054,17 @@ describe('scenario 3: the last mile, a tab that went away and came back, fresh s
   });
 
   test('the API server counts the connections: three opened, one closed by the client, two open, one re-subscription', async () => {
-    const value = async (query: string) => (await promQuery(stack.promUrl, query)).map((sample) => Number(sample.value[1]));
-    await waitFor('the connection counters', async () => ((await value(`sum(${PROM.CONNECTIONS_OPENED})`))[0] === 3 ? true : undefined));
+    const value = async (query: string) =>
+      (await promQuery(stack.promUrl, query)).map((sample) => Number(sample.value[1]));
+    await waitFor('the connection counters', async () =>
+      (await value(`sum(${PROM.CONNECTIONS_OPENED})`))[0] === 3 ? true : undefined,
+    );
     expect(await value(`sum(${PROM.CONNECTIONS_OPENED})`)).toEqual([3]);
     expect(await value(`sum(${PROM.CONNECTIONS_ACTIVE})`)).toEqual([2]);
     expect(await value(`sum by (${PROM.LABEL_CLOSE_REASON}) (${PROM.CONNECTIONS_CLOSED})`)).toEqual([1]);
-    expect((await promQuery(stack.promUrl, `sum by (${PROM.LABEL_CLOSE_REASON}) (${PROM.CONNECTIONS_CLOSED})`))[0].metric).toEqual({
+    expect(
+      (await promQuery(stack.promUrl, `sum by (${PROM.LABEL_CLOSE_REASON}) (${PROM.CONNECTIONS_CLOSED})`))[0].metric,
+    ).toEqual({
       [PROM.LABEL_CLOSE_REASON]: 'client_gone',
     });
     expect(await value(`sum(${PROM.STREAM_RESUBSCRIPTIONS})`)).toEqual([1]);
@@ -884,8 +1078,10 @@ describe('scenario 3: the last mile, a tab that went away and came back, fresh s
       results = of(await runAllDashboardQueries(stack.promUrl));
       return results.length === wanted.length && results.every((result) => result.status === 'ok') ? true : undefined;
     }).catch(() => undefined);
-    expect(results.map((result) => `${result.panel} ${result.refId}: ${result.status}${result.error ? ` ${result.error}` : ''}`).sort()).toEqual(
-      wanted.map((name) => `${name}: ok`).sort(),
-    );
+    expect(
+      results
+        .map((result) => `${result.panel} ${result.refId}: ${result.status}${result.error ? ` ${result.error}` : ''}`)
+        .sort(),
+    ).toEqual(wanted.map((name) => `${name}: ok`).sort());
   });
 });

@@ -50,8 +50,14 @@ describe('two tiers: load_balancing by trace id to 2 tail-sampling collectors (1
       expectedByJob,
     );
     expect(sorted(byJob)).toEqual(sorted(expectedByJob));
-    const expectedByInstance = groundTruthCounts(records, (record) => instances.get(record.pid)?.instance ?? `pid ${record.pid}`);
-    const byInstance = instrumentationCounts(await prometheusFunnel(run.stack.promUrl, ['instance']), (row) => row.labels.instance);
+    const expectedByInstance = groundTruthCounts(
+      records,
+      (record) => instances.get(record.pid)?.instance ?? `pid ${record.pid}`,
+    );
+    const byInstance = instrumentationCounts(
+      await prometheusFunnel(run.stack.promUrl, ['instance']),
+      (row) => row.labels.instance,
+    );
     expect(sorted(byInstance)).toEqual(sorted(expectedByInstance));
     expect(expectedByJob[`${WORKER_JOB}|emit|workflow|in|`]).toBe(PLAIN_RUNS + DROP_RUNS);
   });
@@ -72,7 +78,7 @@ describe('two tiers: load_balancing by trace id to 2 tail-sampling collectors (1
     expect(sorted(delivered)).toEqual(sorted(received));
   });
 
-  test('every drop-run trace arrives whole in Jaeger (worker, D5 drop, both servers\' deliveries); the plain runs are sampled', async () => {
+  test("every drop-run trace arrives whole in Jaeger (worker, D5 drop, both servers' deliveries); the plain runs are sampled", async () => {
     const traces = await waitForDropTraces(run);
     expect([...traces.keys()].sort()).toEqual([...run.dropRuns].sort());
     expect((await keptPlainRuns(run)).length).toBeLessThanOrEqual(5);
@@ -86,8 +92,13 @@ describe('two tiers: load_balancing by trace id to 2 tail-sampling collectors (1
       return counts.every((count) => count > 0) ? counts : undefined;
     });
     expect(perSampler).toHaveLength(2);
-    const decided = await promQuery(run.stack.promUrl, 'sum by (instance) (otelcol_processor_tail_sampling_global_count_traces_sampled)');
-    expect(decided.map(({ metric }) => metric.instance).sort()).toEqual(run.stack.samplers.map(({ ports }) => `127.0.0.1:${ports.telemetry}`).sort());
+    const decided = await promQuery(
+      run.stack.promUrl,
+      'sum by (instance) (otelcol_processor_tail_sampling_global_count_traces_sampled)',
+    );
+    expect(decided.map(({ metric }) => metric.instance).sort()).toEqual(
+      run.stack.samplers.map(({ ports }) => `127.0.0.1:${ports.telemetry}`).sort(),
+    );
   });
 
   test('span metrics are computed in tier 1 before sampling: the workflow job span is counted once per run', async () => {

@@ -47,7 +47,11 @@ afterEach(() => {
 async function scenario() {
   const { workspaceId } = await app.seed.workspace();
   const admin = await app.seed.user({ workspaceId });
-  const company = await app.seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
+  const company = await app.seed.record({
+    workspaceId,
+    objectNameSingular: 'company',
+    data: { name: 'Acme', stage: 'LEAD' },
+  });
   const stream = await app.streams.createStreamState({
     workspaceId,
     authContext: { userId: admin.userId, userWorkspaceId: admin.userWorkspaceId },
@@ -55,10 +59,20 @@ async function scenario() {
     listen: true,
   });
   const before = app.readGroundTruth().length;
-  const updated = await app.ui.updateRecord({ token: admin.token, objectNameSingular: 'company', id: company.id, data: { name: 'Renamed' } });
-  const run = await app.workflows.runAutomatic({ workspaceId, steps: [app.workflows.steps.updateRecord('company', company.id, { name: 'By workflow' })] });
+  const updated = await app.ui.updateRecord({
+    token: admin.token,
+    objectNameSingular: 'company',
+    id: company.id,
+    data: { name: 'Renamed' },
+  });
+  const run = await app.workflows.runAutomatic({
+    workspaceId,
+    steps: [app.workflows.steps.updateRecord('company', company.id, { name: 'By workflow' })],
+  });
   await app.settle();
-  const published = stream.published.map((payload) => JSON.parse(JSON.stringify(payload, (key, value) => (key === '__twentySseOtel' ? undefined : value))));
+  const published = stream.published.map((payload) =>
+    JSON.parse(JSON.stringify(payload, (key, value) => (key === '__twentySseOtel' ? undefined : value))),
+  );
   const truth = app
     .readGroundTruth()
     .slice(before)
@@ -86,24 +100,37 @@ describe('faults inside the instrumentation', () => {
     ['the carrier builder', 'carrier'],
   ])('%s throws: Twenty behaves the same and the fault is counted', async (_name, fault) => {
     const faultsBefore = instrumented.telemetry.faultCount();
-    const errorsBefore = (await instrumented.metricPoints('twenty.sse.instrumentation.errors')).reduce((s, p) => s + (p.value as number), 0);
+    const errorsBefore = (await instrumented.metricPoints('twenty.sse.instrumentation.errors')).reduce(
+      (s, p) => s + (p.value as number),
+      0,
+    );
     mockFault = fault;
     const faulty = await scenario();
     mockFault = undefined;
     expect(faulty).toEqual(baseline);
     const faultsAfter = instrumented.telemetry.faultCount();
     expect(faultsAfter).toBeGreaterThan(faultsBefore);
-    const errorsAfter = (await instrumented.metricPoints('twenty.sse.instrumentation.errors')).reduce((s, p) => s + (p.value as number), 0);
+    const errorsAfter = (await instrumented.metricPoints('twenty.sse.instrumentation.errors')).reduce(
+      (s, p) => s + (p.value as number),
+      0,
+    );
     expect(errorsAfter - errorsBefore).toBe(faultsAfter - faultsBefore);
   });
 });
 
 describe('shapes from another Twenty version', () => {
   it('unexpected argument shapes pass straight through: same return, same throw', async () => {
-    const { WorkspaceEventEmitterService } = await import('../../example/twenty/generations/v5/engine/workspace-event-emitter/workspace-event-emitter.service');
+    const { WorkspaceEventEmitterService } =
+      await import('../../example/twenty/generations/v5/engine/workspace-event-emitter/workspace-event-emitter.service');
     const proto = WorkspaceEventEmitterService.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
     const self = { eventStreamService: { getActiveStreamIds: async () => [] } };
-    for (const args of [[], [null], [{ future: true }], ['channel', undefined, 42], [{ streamChannelId: 'x', nope: 1 }]]) {
+    for (const args of [
+      [],
+      [null],
+      [{ future: true }],
+      ['channel', undefined, 42],
+      [{ streamChannelId: 'x', nope: 1 }],
+    ]) {
       for (const method of ['publish', 'publishToEventStreams', 'processStreamEvents']) {
         const wrapped = proto[method];
         const original = originalOf(wrapped);
@@ -129,9 +156,15 @@ describe('shapes from another Twenty version', () => {
     }
     instrumenter.instrumentClass(WorkspaceEventEmitterService);
     const report = instrumenter.report();
-    expect(report.line).toMatch(/^generation publisher \(forced\); \d+ targets found, \d+ missing \(.*ObjectRecordEventPublisher\.publish/);
+    expect(report.line).toMatch(
+      /^generation publisher \(forced\); \d+ targets found, \d+ missing \(.*ObjectRecordEventPublisher\.publish/,
+    );
     expect(report.lines.filter((l) => l.status === 'missing').map((l) => `${l.className}.${l.method}`)).toEqual(
-      expect.arrayContaining(['ObjectRecordEventPublisher.publish', 'ObjectRecordEventPublisher.processObjectRecordStreamEvents', 'SubscriptionService.publishToEventStream']),
+      expect.arrayContaining([
+        'ObjectRecordEventPublisher.publish',
+        'ObjectRecordEventPublisher.processObjectRecordStreamEvents',
+        'SubscriptionService.publishToEventStream',
+      ]),
     );
   });
 

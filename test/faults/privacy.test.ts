@@ -4,7 +4,6 @@ import { presentId } from '../../src/engine/ids';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { lastJsonLine, REGISTER, ROOT, runNode } from '../helpers/run-node';
 
-
 /**
  * Everything exported over OTLP during a run is scanned for the record field
  * values the scenario wrote and for the raw user, workspace-member and
@@ -42,9 +41,13 @@ describe('privacy of what is exported', () => {
     for (const id of RAW_IDS) expect(everything).not.toContain(id);
     const workspaceIds = new Set(receiver.spans.map((s) => s.attributes[ATTR.WORKSPACE_ID]).filter(Boolean));
     expect([...workspaceIds]).toEqual([presentId('ws-workload', 'hashed')]);
-    expect(receiver.spans.some((s) => String(s.attributes[ATTR.SUBSCRIBER_USER_WORKSPACE_ID] ?? '').startsWith('sha256:'))).toBe(true);
+    expect(
+      receiver.spans.some((s) => String(s.attributes[ATTR.SUBSCRIBER_USER_WORKSPACE_ID] ?? '').startsWith('sha256:')),
+    ).toBe(true);
     // metric labels never carry ids at all
-    expect(receiver.points.every((p) => Object.values(p.attributes).every((v) => !String(v).startsWith('sha256:')))).toBe(true);
+    expect(
+      receiver.points.every((p) => Object.values(p.attributes).every((v) => !String(v).startsWith('sha256:'))),
+    ).toBe(true);
   });
 
   it('none: id attributes are absent', async () => {
@@ -54,6 +57,12 @@ describe('privacy of what is exported', () => {
     expect(everything).not.toContain(SECRET);
     expect(everything).not.toContain('sha256:');
     for (const id of RAW_IDS) expect(everything).not.toContain(id);
-    expect(receiver.spans.some((s) => s.attributes[ATTR.WORKSPACE_ID] !== undefined || s.attributes[ATTR.SUBSCRIBER_USER_WORKSPACE_ID] !== undefined)).toBe(false);
+    expect(
+      receiver.spans.some(
+        (s) =>
+          s.attributes[ATTR.WORKSPACE_ID] !== undefined ||
+          s.attributes[ATTR.SUBSCRIBER_USER_WORKSPACE_ID] !== undefined,
+      ),
+    ).toBe(false);
   });
 });

@@ -36,7 +36,9 @@ async function runChromium(args: string[], timeoutMs = 60_000): Promise<{ stdout
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-chromium-'));
   try {
     return await new Promise((resolve, reject) => {
-      const child = spawn(chromiumBinary(), [...FLAGS, `--user-data-dir=${profile}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(chromiumBinary(), [...FLAGS, `--user-data-dir=${profile}`, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -65,7 +67,12 @@ export async function dumpDom(htmlFile: string): Promise<string> {
 
 /** A screenshot of the page's first `width` x `height` pixels. */
 export async function screenshot(htmlFile: string, pngFile: string, width = 1280, height = 2400): Promise<void> {
-  await runChromium([`--window-size=${width},${height}`, '--virtual-time-budget=3000', `--screenshot=${pngFile}`, pathToFileURL(htmlFile).href]);
+  await runChromium([
+    `--window-size=${width},${height}`,
+    '--virtual-time-budget=3000',
+    `--screenshot=${pngFile}`,
+    pathToFileURL(htmlFile).href,
+  ]);
   if (!fs.existsSync(pngFile)) throw new Error(`chromium wrote no screenshot to ${pngFile}`);
 }
 
@@ -139,7 +146,12 @@ export function countColor(png: DecodedPng, color: [number, number, number], tol
   for (let y = 0; y < png.height; y++) {
     for (let x = 0; x < png.width; x++) {
       const [r, g, b] = png.rgb(x, y);
-      if (Math.abs(r - color[0]) <= tolerance && Math.abs(g - color[1]) <= tolerance && Math.abs(b - color[2]) <= tolerance) count++;
+      if (
+        Math.abs(r - color[0]) <= tolerance &&
+        Math.abs(g - color[1]) <= tolerance &&
+        Math.abs(b - color[2]) <= tolerance
+      )
+        count++;
     }
   }
   return count;

@@ -9,11 +9,19 @@ import { makeTestTelemetry, TestTelemetry } from './telemetry';
  * applied here to @nestjs/core's exports is the same code the instrumentation
  * applies when Node loads Nest.
  */
-export function instrumentNestInProcess(config: Parameters<typeof makeTestTelemetry>[0] = {}): TestTelemetry & { instrumenter: Instrumenter } {
+export function instrumentNestInProcess(
+  config: Parameters<typeof makeTestTelemetry>[0] = {},
+): TestTelemetry & { instrumenter: Instrumenter } {
   const test = makeTestTelemetry(config);
   setActiveTelemetry(test.telemetry);
-  const instrumentation = new TwentySseInstrumentation({ enabled: false }, { telemetry: test.telemetry, log: () => undefined });
-  instrumentation.instrumentNestCore(require('@nestjs/core'), (require('@nestjs/core/package.json') as { version: string }).version);
+  const instrumentation = new TwentySseInstrumentation(
+    { enabled: false },
+    { telemetry: test.telemetry, log: () => undefined },
+  );
+  instrumentation.instrumentNestCore(
+    require('@nestjs/core'),
+    (require('@nestjs/core/package.json') as { version: string }).version,
+  );
   return { ...test, instrumenter: instrumentation.instrumenter };
 }
 
@@ -22,7 +30,9 @@ export function instrumentNestInProcess(config: Parameters<typeof makeTestTeleme
  * enclosing describe block and closes it afterwards. Call it after
  * instrumentNestInProcess(), so the scanner hook is in place before Nest scans.
  */
-export function useTwentyLikeApp(generation: import('../../example/app/example-config').TwentyGeneration): () => import('../../example/harness').TwentyLikeApp {
+export function useTwentyLikeApp(
+  generation: import('../../example/app/example-config').TwentyGeneration,
+): () => import('../../example/harness').TwentyLikeApp {
   let app: import('../../example/harness').TwentyLikeApp | undefined;
   beforeAll(async () => {
     const { startTwentyLikeApp } = await import('../../example/harness');

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 
 import { startTwentyLikeApp, type TwentyLikeApp } from '../../example/harness';
 import { OtlpReceiver } from './otlp-receiver';
-import { type AppBuild, type Deployment, type Generation, redisUrlWithDb, startDeployment, stopAllProcesses } from './processes';
+import {
+  type AppBuild,
+  type Deployment,
+  type Generation,
+  redisUrlWithDb,
+  startDeployment,
+  stopAllProcesses,
+} from './processes';
 
 export interface InstrumentedDeployment {
   /** Receives the OTLP/HTTP export of both processes. */
@@ -52,7 +59,13 @@ export function useInstrumentedDeployment({
       ...(otelEnv ? { otelEnv } : {}),
     });
     state.deployment = deployment;
-    state.client = await startTwentyLikeApp({ generation, mode: 'client', url: deployment.url, redisUrl: state.redisUrl, groundTruthFile });
+    state.client = await startTwentyLikeApp({
+      generation,
+      mode: 'client',
+      url: deployment.url,
+      redisUrl: state.redisUrl,
+      groundTruthFile,
+    });
   });
 
   afterAll(async () => {

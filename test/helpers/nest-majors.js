@@ -26,7 +26,8 @@ function* sources(dir) {
 }
 
 // The generation loader picks one generation with require() at run time; in an ES module that is createRequire's.
-const REQUIRE_SHIM = "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);\n";
+const REQUIRE_SHIM =
+  "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);\n";
 
 function buildEsmExample(outDir) {
   const swc = require('@swc/core');
@@ -84,5 +85,12 @@ module.exports = { prepareNestMajors, NEST10, NEST12 };
 if (require.main === module) {
   const prepared = prepareNestMajors();
   const missing = Object.keys(prepared).filter((name) => !prepared[name]);
-  process.stderr.write(`[nest-majors] dist/esm built; copied to ${Object.keys(prepared).filter((name) => prepared[name]).map((name) => `test/fixtures/${name}/dist`).join(', ') || 'no fixture'}${missing.length ? ` (${missing.join(', ')} not installed: bash .ci/setup.sh)` : ''}\n`);
+  process.stderr.write(
+    `[nest-majors] dist/esm built; copied to ${
+      Object.keys(prepared)
+        .filter((name) => prepared[name])
+        .map((name) => `test/fixtures/${name}/dist`)
+        .join(', ') || 'no fixture'
+    }${missing.length ? ` (${missing.join(', ')} not installed: bash .ci/setup.sh)` : ''}\n`,
+  );
 }

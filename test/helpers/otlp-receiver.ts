@@ -34,7 +34,9 @@ type OtlpValue = { stringValue?: string; intValue?: string | number; doubleValue
 function decodeAttributes(list: { key: string; value: OtlpValue }[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { key, value } of list ?? []) {
-    out[key] = value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : value.doubleValue ?? value.boolValue);
+    out[key] =
+      value.stringValue ??
+      (value.intValue !== undefined ? Number(value.intValue) : (value.doubleValue ?? value.boolValue));
   }
   return out;
 }
@@ -81,7 +83,9 @@ export class OtlpReceiver {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private ingestTraces(body: { resourceSpans?: { resource?: { attributes?: [] }; scopeSpans?: { spans?: Record<string, unknown>[] }[] }[] }): void {
+  private ingestTraces(body: {
+    resourceSpans?: { resource?: { attributes?: [] }; scopeSpans?: { spans?: Record<string, unknown>[] }[] }[];
+  }): void {
     for (const resourceSpans of body.resourceSpans ?? []) {
       const service = String(decodeAttributes(resourceSpans.resource?.attributes)['service.name'] ?? '');
       for (const scope of resourceSpans.scopeSpans ?? []) {
@@ -94,20 +98,29 @@ export class OtlpReceiver {
             spanId: span.spanId as string,
             parentSpanId: (span.parentSpanId as string) || undefined,
             attributes: decodeAttributes(span.attributes as never),
-            events: ((span.events as { name: string; attributes: never }[]) ?? []).map((e) => ({ name: e.name, attributes: decodeAttributes(e.attributes) })),
-            links: ((span.links as { traceId: string; spanId: string }[]) ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
+            events: ((span.events as { name: string; attributes: never }[]) ?? []).map((e) => ({
+              name: e.name,
+              attributes: decodeAttributes(e.attributes),
+            })),
+            links: ((span.links as { traceId: string; spanId: string }[]) ?? []).map((l) => ({
+              traceId: l.traceId,
+              spanId: l.spanId,
+            })),
           });
         }
       }
     }
   }
 
-  private ingestMetrics(body: { resourceMetrics?: { resource?: { attributes?: [] }; scopeMetrics?: { metrics?: Record<string, unknown>[] }[] }[] }): void {
+  private ingestMetrics(body: {
+    resourceMetrics?: { resource?: { attributes?: [] }; scopeMetrics?: { metrics?: Record<string, unknown>[] }[] }[];
+  }): void {
     for (const resourceMetrics of body.resourceMetrics ?? []) {
       const service = String(decodeAttributes(resourceMetrics.resource?.attributes)['service.name'] ?? '');
       for (const scope of resourceMetrics.scopeMetrics ?? []) {
         for (const metric of scope.metrics ?? []) {
-          const data = (metric.sum ?? metric.gauge ?? metric.histogram) as { dataPoints?: Record<string, unknown>[] } | undefined;
+          const data = (metric.sum ?? metric.gauge ?? metric.histogram) as
+            { dataPoints?: Record<string, unknown>[] } | undefined;
           for (const point of data?.dataPoints ?? []) {
             this.points.push({
               service,
@@ -151,7 +164,8 @@ export class OtlpReceiver {
       if (!previous || BigInt(point.timeUnixNano) >= BigInt(previous.timeUnixNano)) latest.set(key, point);
     }
     let total = 0;
-    for (const point of latest.values()) total += point.count !== undefined && point.metric.includes('latency') ? point.count : point.value;
+    for (const point of latest.values())
+      total += point.count !== undefined && point.metric.includes('latency') ? point.count : point.value;
     return total;
   }
 }

@@ -32,7 +32,12 @@ export interface AppBuild {
  * copies sit next to that install (test/helpers/nest-majors.js), so the app and
  * the package both resolve Nest 12; an ESM build is instrumented with --import.
  */
-export function appEntries({ nest = 11, moduleSystem = 'cjs' }: AppBuild = {}): { server: string; worker: string; register: string; preload: string } {
+export function appEntries({ nest = 11, moduleSystem = 'cjs' }: AppBuild = {}): {
+  server: string;
+  worker: string;
+  register: string;
+  preload: string;
+} {
   const dist = nest === 12 ? join(REPO_ROOT, 'test', 'fixtures', 'nest12', 'dist') : join(REPO_ROOT, 'dist');
   const example = moduleSystem === 'esm' ? join(dist, 'esm', 'example') : join(dist, 'example');
   return {
@@ -137,7 +142,9 @@ export function spawnNode({ label, script, env, args = [] }: SpawnOptions): Spaw
     else stderr += text;
     combined += text
       .split('\n')
-      .map((line, index, lines) => (index === lines.length - 1 && line === '' ? '' : `[${label}${which === 'err' ? '!' : ''}] ${line}`))
+      .map((line, index, lines) =>
+        index === lines.length - 1 && line === '' ? '' : `[${label}${which === 'err' ? '!' : ''}] ${line}`,
+      )
       .join('\n');
     for (const listener of [...listeners]) listener();
   };
@@ -248,7 +255,12 @@ export function instrumentationEnv(otel: OtelOptions, build: AppBuild = {}): Nod
 function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (key === 'NODE_OPTIONS' || key.startsWith('OTEL_') || key.startsWith('TWENTY_SSE_OTEL_') || key.startsWith('EXAMPLE_')) {
+    if (
+      key === 'NODE_OPTIONS' ||
+      key.startsWith('OTEL_') ||
+      key.startsWith('TWENTY_SSE_OTEL_') ||
+      key.startsWith('EXAMPLE_')
+    ) {
       delete env[key];
     }
   }
@@ -305,7 +317,9 @@ async function serverAnswers(url: string): Promise<boolean> {
 }
 
 /** Starts the API server and resolves once it answers `{ twentyGeneration }` on POST /metadata. */
-export async function startServer(options: ExampleProcessOptions & { port?: number; label?: string }): Promise<ServerProcess> {
+export async function startServer(
+  options: ExampleProcessOptions & { port?: number; label?: string },
+): Promise<ServerProcess> {
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const spawned = spawnNode({
@@ -318,7 +332,8 @@ export async function startServer(options: ExampleProcessOptions & { port?: numb
     for (;;) {
       if (spawned.hasExited()) throw new Error(`${spawned.label} exited during startup:\n${tail(spawned.output())}`);
       if (await serverAnswers(url)) break;
-      if (Date.now() > deadline) throw new Error(`${spawned.label} did not answer on ${url}:\n${tail(spawned.output())}`);
+      if (Date.now() > deadline)
+        throw new Error(`${spawned.label} did not answer on ${url}:\n${tail(spawned.output())}`);
       await sleep(100);
     }
   } catch (error) {
@@ -330,7 +345,11 @@ export async function startServer(options: ExampleProcessOptions & { port?: numb
 
 /** Starts the queue worker and resolves once it logs that it is consuming. */
 export async function startWorker(options: ExampleProcessOptions & { label?: string }): Promise<SpawnedProcess> {
-  const spawned = spawnNode({ label: options.label ?? 'worker', script: appEntries(options).worker, env: exampleEnv(options, {}) });
+  const spawned = spawnNode({
+    label: options.label ?? 'worker',
+    script: appEntries(options).worker,
+    env: exampleEnv(options, {}),
+  });
   try {
     await spawned.waitForOutput(/consuming/, options.readyTimeoutMs ?? 30_000);
   } catch (error) {
@@ -380,8 +399,18 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     moduleSystem: options.moduleSystem,
   };
   const [server, worker] = await Promise.allSettled([
-    startServer({ ...common, otel: otel('twenty-server', options.instrumentServer), env: options.serverEnv, label: `${prefix}server` }),
-    startWorker({ ...common, otel: otel('twenty-worker', options.instrumentWorker), env: options.workerEnv, label: `${prefix}worker` }),
+    startServer({
+      ...common,
+      otel: otel('twenty-server', options.instrumentServer),
+      env: options.serverEnv,
+      label: `${prefix}server`,
+    }),
+    startWorker({
+      ...common,
+      otel: otel('twenty-worker', options.instrumentWorker),
+      env: options.workerEnv,
+      label: `${prefix}worker`,
+    }),
   ]);
   if (server.status === 'rejected' || worker.status === 'rejected') {
     await Promise.allSettled([
@@ -405,7 +434,12 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
 export async function pollUntil<T>(
   read: () => T | Promise<T>,
   accept: (value: T) => boolean,
-  { timeoutMs = 15_000, intervalMs = 100, what = 'condition', describe }: { timeoutMs?: number; intervalMs?: number; what?: string; describe?: (value: T) => string } = {},
+  {
+    timeoutMs = 15_000,
+    intervalMs = 100,
+    what = 'condition',
+    describe,
+  }: { timeoutMs?: number; intervalMs?: number; what?: string; describe?: (value: T) => string } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

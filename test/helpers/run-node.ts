@@ -10,7 +10,11 @@ export const REGISTER = path.join(ROOT, 'dist/src/register.js');
  * test starts here must keep answering while the child exports to them).
  * NODE_OPTIONS and REDIS_URL of the test run are not inherited.
  */
-export async function runNode(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runNode(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 90_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, EXAMPLE_LOG_LEVELS: 'none', ...env };
   delete childEnv.REDIS_URL;
   delete childEnv.NODE_OPTIONS;

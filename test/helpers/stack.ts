@@ -40,14 +40,18 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6390';
 // ---------------------------------------------------------------------------
 // binaries
 
-const BUILD_HINT = 'build them with: eval "$(bash .ci/build-otel-binaries.sh)" (test/run-all.sh exports them through .ci/setup.sh)';
+const BUILD_HINT =
+  'build them with: eval "$(bash .ci/build-otel-binaries.sh)" (test/run-all.sh exports them through .ci/setup.sh)';
 
 /** OTELCOL_BIN and JAEGER_BIN, or a clear error. */
 export function otelBinaries(): { otelcol: string; jaeger: string } {
   const otelcol = process.env.OTELCOL_BIN;
   const jaeger = process.env.JAEGER_BIN;
   const problems: string[] = [];
-  for (const [name, value] of [['OTELCOL_BIN', otelcol], ['JAEGER_BIN', jaeger]] as const) {
+  for (const [name, value] of [
+    ['OTELCOL_BIN', otelcol],
+    ['JAEGER_BIN', jaeger],
+  ] as const) {
     if (!value) problems.push(`${name} is not set`);
     else if (!fs.existsSync(value)) problems.push(`${name}=${value} does not exist`);
   }
@@ -64,7 +68,10 @@ function findOnPath(name: string, fallbacks: string[] = []): string | undefined 
 
 export function prometheusBinary(): string {
   const bin = findOnPath('prometheus', ['/usr/bin/prometheus']);
-  if (!bin) throw new Error('prometheus not found on PATH: apt-get install prometheus (Debian 2.42; .ci/setup.sh does it as root)');
+  if (!bin)
+    throw new Error(
+      'prometheus not found on PATH: apt-get install prometheus (Debian 2.42; .ci/setup.sh does it as root)',
+    );
   return bin;
 }
 
@@ -251,7 +258,13 @@ export class ManagedProcess {
 }
 
 /** Waits for an HTTP URL to answer `expectedStatus`, failing fast if `process` exits. */
-async function waitForHttp(processes: ManagedProcess[], what: string, url: string, expectedStatus = 200, timeoutMs = 30_000): Promise<void> {
+async function waitForHttp(
+  processes: ManagedProcess[],
+  what: string,
+  url: string,
+  expectedStatus = 200,
+  timeoutMs = 30_000,
+): Promise<void> {
   await waitFor(
     `${what} (${url} -> ${expectedStatus})`,
     async () => {
@@ -391,11 +404,18 @@ export function samplerEnv(ports: SamplerPorts, stackPorts: StackPorts): Record<
 }
 
 /** The env vars of collector/otelcol-config.balancer.local.yaml: the stack's collector ports, routing to these samplers. */
-export function balancerEnv(ports: StackPorts, samplers: SamplerPorts[], spanMetricsFlushInterval = '1s'): Record<string, string> {
+export function balancerEnv(
+  ports: StackPorts,
+  samplers: SamplerPorts[],
+  spanMetricsFlushInterval = '1s',
+): Record<string, string> {
   // tier 1 neither samples nor talks to Jaeger
   const env = collectorEnv(ports, spanMetricsFlushInterval);
   for (const key of ['JAEGER_OTLP_GRPC_ENDPOINT', ...Object.keys(SAMPLING_ENV)]) delete env[key];
-  return { ...env, OTELCOL_SAMPLER_ENDPOINTS: `[${samplers.map(({ otlpGrpc }) => `127.0.0.1:${otlpGrpc}`).join(', ')}]` };
+  return {
+    ...env,
+    OTELCOL_SAMPLER_ENDPOINTS: `[${samplers.map(({ otlpGrpc }) => `127.0.0.1:${otlpGrpc}`).join(', ')}]`,
+  };
 }
 
 /** process.env without what could leak into a child's config (OTEL_*, TWENTY_SSE_*, NODE_OPTIONS, the stack's own vars). */
@@ -439,14 +459,19 @@ export function generatePrometheusConfig(
     ...extraPorts,
   };
   config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
-  config.rule_files = ruleFiles ?? (config.rule_files ?? []).map((entry) => path.resolve(path.dirname(shippedFile), entry));
+  config.rule_files =
+    ruleFiles ?? (config.rule_files ?? []).map((entry) => path.resolve(path.dirname(shippedFile), entry));
   for (const scrape of config.scrape_configs ?? []) {
     for (const staticConfig of scrape.static_configs ?? []) {
       staticConfig.targets = staticConfig.targets.map((target) => {
         const match = /^(127\.0\.0\.1|localhost):(\d+)$/.exec(target);
         if (!match || portMap[match[2]] === undefined) {
-          const known = Object.keys(portMap).map((port) => `:${port}`).join(', ');
-          throw new Error(`${shippedFile}: job ${scrape.job_name} scrapes ${target}, which the stack helper does not know (expected 127.0.0.1 with ${known})`);
+          const known = Object.keys(portMap)
+            .map((port) => `:${port}`)
+            .join(', ');
+          throw new Error(
+            `${shippedFile}: job ${scrape.job_name} scrapes ${target}, which the stack helper does not know (expected 127.0.0.1 with ${known})`,
+          );
         }
         return `127.0.0.1:${portMap[match[2]]}`;
       });
@@ -480,7 +505,11 @@ export async function startCollector(
 ): Promise<ManagedProcess> {
   const { otelcol } = otelBinaries();
   const [name, config, env] = samplers
-    ? ['otelcol-balancer', 'otelcol-config.balancer.local.yaml', balancerEnv(ports, samplers, options.spanMetricsFlushInterval)]
+    ? [
+        'otelcol-balancer',
+        'otelcol-config.balancer.local.yaml',
+        balancerEnv(ports, samplers, options.spanMetricsFlushInterval),
+      ]
     : ['otelcol', 'otelcol-config.local.yaml', collectorEnv(ports, options.spanMetricsFlushInterval)];
   const proc = new ManagedProcess(name, otelcol, [`--config=${path.join(COLLECTOR_DIR, config)}`], {
     env: { ...cleanEnv(), ...env, ...options.collectorEnv },
@@ -506,10 +535,15 @@ export async function startSampler(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ManagedProcess> {
   const { otelcol } = otelBinaries();
-  const proc = new ManagedProcess(name, otelcol, [`--config=${path.join(COLLECTOR_DIR, 'otelcol-config.sampler.local.yaml')}`], {
-    env: { ...cleanEnv(), ...samplerEnv(ports, stackPorts), ...env },
-    cwd: workDir,
-  });
+  const proc = new ManagedProcess(
+    name,
+    otelcol,
+    [`--config=${path.join(COLLECTOR_DIR, 'otelcol-config.sampler.local.yaml')}`],
+    {
+      env: { ...cleanEnv(), ...samplerEnv(ports, stackPorts), ...env },
+      cwd: workDir,
+    },
+  );
   try {
     await waitForHttp([proc], `${name} health_check`, `http://127.0.0.1:${ports.health}/`);
   } catch (error) {
@@ -522,7 +556,10 @@ export async function startSampler(
 export async function startPrometheus(
   ports: StackPorts,
   workDir: string,
-  shipped: { file: string; extraPorts: Record<string, number>; ruleFiles?: string[] } = { file: SHIPPED_PROMETHEUS_CONFIG, extraPorts: {} },
+  shipped: { file: string; extraPorts: Record<string, number>; ruleFiles?: string[] } = {
+    file: SHIPPED_PROMETHEUS_CONFIG,
+    extraPorts: {},
+  },
 ): Promise<{ proc: ManagedProcess; configFile: string }> {
   const configFile = path.join(workDir, 'prometheus.yml');
   fs.writeFileSync(configFile, generatePrometheusConfig(ports, shipped.file, shipped.extraPorts, shipped.ruleFiles));
@@ -576,7 +613,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         samplerPorts.length > 0
           ? {
               file: SHIPPED_SCALE_OUT_PROMETHEUS_CONFIG,
-              extraPorts: Object.fromEntries(samplerPorts.map(({ telemetry }, i) => [String(shippedSamplerTelemetryPort(i)), telemetry])),
+              extraPorts: Object.fromEntries(
+                samplerPorts.map(({ telemetry }, i) => [String(shippedSamplerTelemetryPort(i)), telemetry]),
+              ),
               ruleFiles: options.ruleFiles,
             }
           : { file: SHIPPED_PROMETHEUS_CONFIG, extraPorts: {}, ruleFiles: options.ruleFiles };
@@ -644,12 +683,18 @@ export async function promRuleGroups(promUrl: string): Promise<PromRuleGroup[]> 
 }
 
 /** Waits until every rule group has been evaluated after `afterMs` (epoch ms). */
-export async function waitForRuleEvaluation(promUrl: string, afterMs: number, timeoutMs = 20_000): Promise<PromRuleGroup[]> {
+export async function waitForRuleEvaluation(
+  promUrl: string,
+  afterMs: number,
+  timeoutMs = 20_000,
+): Promise<PromRuleGroup[]> {
   return waitFor(
     'a rule evaluation of every group',
     async () => {
       const groups = await promRuleGroups(promUrl);
-      return groups.length > 0 && groups.every((group) => Date.parse(group.lastEvaluation) > afterMs) ? groups : undefined;
+      return groups.length > 0 && groups.every((group) => Date.parse(group.lastEvaluation) > afterMs)
+        ? groups
+        : undefined;
     },
     { timeoutMs },
   );
@@ -702,7 +747,10 @@ const DIST_WORKER = path.join(ROOT, 'dist/example/app/queue-worker/queue-worker.
  */
 export async function startExampleProcesses(options: ExampleProcessOptions): Promise<ExampleProcesses> {
   for (const file of [DIST_REGISTER, DIST_SERVER, DIST_WORKER]) {
-    if (!fs.existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run npx tsc -p tsconfig.build.json (or unset SKIP_BUILD)`);
+    if (!fs.existsSync(file))
+      throw new Error(
+        `${path.relative(ROOT, file)} is missing: run npx tsc -p tsconfig.build.json (or unset SKIP_BUILD)`,
+      );
   }
   // A job left in this database's queues by an aborted run would be consumed by the new worker and counted.
   const redis = new IORedis(options.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
@@ -710,7 +758,10 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     await redis.connect();
     await redis.del(...Object.values(MessageQueue).map(getRedisQueueListKey));
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${options.redisUrl} (set REDIS_URL; locally redis-server --port 6390): ${(error as Error).message}`, { cause: error });
+    throw new Error(
+      `cannot reach Redis at ${options.redisUrl} (set REDIS_URL; locally redis-server --port 6390): ${(error as Error).message}`,
+      { cause: error },
+    );
   } finally {
     redis.disconnect();
   }
@@ -742,15 +793,21 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     new ManagedProcess(name, NODE_BIN, ['--require', DIST_REGISTER, DIST_WORKER], {
       env: { ...common, OTEL_SERVICE_NAME: options.workerServiceName ?? 'twenty-worker', ...options.workerEnv, ...env },
     });
-  const workers = Array.from({ length: options.workers ?? 1 }, (_, i) => workerProcess(replicaName('twenty-worker', i)));
+  const workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
+    workerProcess(replicaName('twenty-worker', i)),
+  );
   const all = [...servers.map(({ proc }) => proc), ...workers];
   const addWorker = async (name: string, env?: NodeJS.ProcessEnv) => {
     const worker = workerProcess(name, env);
     all.push(worker);
-    await waitFor(`${name} to consume its queue`, () => (worker.assertRunning(), /consuming workflow-queue/.test(worker.logs()) ? true : undefined), {
-      timeoutMs: 30_000,
-      context: () => worker.tail(),
-    });
+    await waitFor(
+      `${name} to consume its queue`,
+      () => (worker.assertRunning(), /consuming workflow-queue/.test(worker.logs()) ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        context: () => worker.tail(),
+      },
+    );
     return worker;
   };
   const logs = (lines = 40) => all.map((managed) => managed.tail(lines)).join('\n');
@@ -780,7 +837,18 @@ export async function startExampleProcesses(options: ExampleProcessOptions): Pro
     await stop();
     throw error;
   }
-  return { url: servers[0].url, port, groundTruthFile, server: servers[0].proc, worker: workers[0], servers, workers, addWorker, logs, stop };
+  return {
+    url: servers[0].url,
+    port,
+    groundTruthFile,
+    server: servers[0].proc,
+    worker: workers[0],
+    servers,
+    workers,
+    addWorker,
+    logs,
+    stop,
+  };
 }
 
 /** A private redis-server on a free loopback port, for a suite whose workers must not share a queue with another suite's. */
@@ -788,10 +856,15 @@ export async function startRedis(workDir: string): Promise<{ url: string; proc: 
   const bin = findOnPath('redis-server', ['/usr/bin/redis-server']);
   if (!bin) throw new Error('redis-server not found on PATH: apt-get install redis-server');
   const [port] = await freePorts(1);
-  const proc = new ManagedProcess('redis', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    env: cleanEnv(),
-    cwd: workDir,
-  });
+  const proc = new ManagedProcess(
+    'redis',
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      env: cleanEnv(),
+      cwd: workDir,
+    },
+  );
   const url = `redis://127.0.0.1:${port}`;
   try {
     await waitFor(
@@ -834,10 +907,20 @@ export interface CliResult {
 }
 
 /** `node dist/src/cli/main.js ...args` with TEST_NODE_BIN (or this Node). */
-export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  if (!fs.existsSync(DIST_CLI)) throw new Error(`${path.relative(ROOT, DIST_CLI)} is missing: run npx tsc -p tsconfig.build.json (or unset SKIP_BUILD)`);
+export function runCli(
+  args: string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  if (!fs.existsSync(DIST_CLI))
+    throw new Error(
+      `${path.relative(ROOT, DIST_CLI)} is missing: run npx tsc -p tsconfig.build.json (or unset SKIP_BUILD)`,
+    );
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE_BIN, [DIST_CLI, ...args], { cwd: ROOT, env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE_BIN, [DIST_CLI, ...args], {
+      cwd: ROOT,
+      env: options.env ?? cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -26,7 +26,12 @@ export function makeTestTelemetry(config: Partial<TwentySseConfig> = {}): TestTe
   const reader = new CollectingReader();
   const meterProvider = new sdkMetrics.MeterProvider({ readers: [reader] });
   const logs: string[] = [];
-  const telemetry = new Telemetry({ config: { enabled: true, ...config }, tracerProvider, meterProvider, log: (l) => logs.push(l) });
+  const telemetry = new Telemetry({
+    config: { enabled: true, ...config },
+    tracerProvider,
+    meterProvider,
+    log: (l) => logs.push(l),
+  });
   const metricPoints = async (name: string) => {
     const { resourceMetrics } = await reader.collect();
     const points: { attributes: Record<string, unknown>; value: unknown }[] = [];
@@ -47,7 +52,12 @@ export function makeTestTelemetry(config: Partial<TwentySseConfig> = {}): TestTe
     logs,
     metricPoints,
     async stageEvents(match) {
-      const keys: Record<string, string> = { stage: ATTR.STAGE, origin: ATTR.ORIGIN, outcome: ATTR.OUTCOME, reason: ATTR.DROP_REASON };
+      const keys: Record<string, string> = {
+        stage: ATTR.STAGE,
+        origin: ATTR.ORIGIN,
+        outcome: ATTR.OUTCOME,
+        reason: ATTR.DROP_REASON,
+      };
       let total = 0;
       for (const point of await metricPoints(METRIC.STAGE_EVENTS)) {
         if (Object.entries(match).every(([k, v]) => point.attributes[keys[k]] === v)) total += point.value as number;

@@ -23,14 +23,20 @@ const originalInsertProvider = scanner.DependenciesScanner.prototype.insertProvi
 scanner.DependenciesScanner.prototype.insertProvider = function (provider: unknown, token: string) {
   const cls = typeof provider === 'function' ? (provider as Function) : (provider as { useClass?: Function })?.useClass;
   for (const method of (cls && DECORATED[cls.name]) ?? []) {
-    wrapMethod(cls!.prototype, method, `${cls!.name}.${method}`, (): Invocation => ({
-      run: (call) => {
-        calls.set(`${cls!.name}.${method}`, (calls.get(`${cls!.name}.${method}`) ?? 0) + 1);
-        return call();
-      },
-      onReturn: () => undefined,
-      onThrow: () => undefined,
-    }), () => undefined);
+    wrapMethod(
+      cls!.prototype,
+      method,
+      `${cls!.name}.${method}`,
+      (): Invocation => ({
+        run: (call) => {
+          calls.set(`${cls!.name}.${method}`, (calls.get(`${cls!.name}.${method}`) ?? 0) + 1);
+          return call();
+        },
+        onReturn: () => undefined,
+        onThrow: () => undefined,
+      }),
+      () => undefined,
+    );
   }
   return originalInsertProvider.call(this, provider, token);
 };
@@ -43,9 +49,19 @@ describe.each(['v5', 'publisher'] as const)('decorated handlers after wrapping, 
     const { workspaceId } = await currentApp().seed.workspace();
     const admin = await currentApp().seed.user({ workspaceId });
     const stream = await currentApp().streams.open({ token: admin.token, workspaceId });
-    await stream.addQuery({ queryId: 'table', operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } });
-    const created = await currentApp().ui.createRecord({ token: admin.token, objectNameSingular: 'company', data: { name: 'Fresh' } });
-    await currentApp().workflows.runAutomatic({ workspaceId, steps: [currentApp().workflows.steps.updateRecord('company', created!.id as string, { name: 'By workflow' })] });
+    await stream.addQuery({
+      queryId: 'table',
+      operationSignature: { objectNameSingular: 'company', variables: { filter: {} } },
+    });
+    const created = await currentApp().ui.createRecord({
+      token: admin.token,
+      objectNameSingular: 'company',
+      data: { name: 'Fresh' },
+    });
+    await currentApp().workflows.runAutomatic({
+      workspaceId,
+      steps: [currentApp().workflows.steps.updateRecord('company', created!.id as string, { name: 'By workflow' })],
+    });
     await stream.waitForEvents((events) => events.length >= 2);
     stream.close();
     await currentApp().settle();
@@ -64,6 +80,8 @@ describe.each(['v5', 'publisher'] as const)('decorated handlers after wrapping, 
   });
 
   it('the decorated methods really are wrappers (so the test above can fail)', () => {
-    expect([...calls.keys()].sort()).toEqual(expect.arrayContaining(['EntityEventsToDbListener.handleCreate', 'RunWorkflowJob.handle']));
+    expect([...calls.keys()].sort()).toEqual(
+      expect.arrayContaining(['EntityEventsToDbListener.handleCreate', 'RunWorkflowJob.handle']),
+    );
   });
 });

@@ -20,7 +20,9 @@ export function groundTruthKeys(records: GroundTruthRecord[]): Map<string, numbe
 export function tallyKeys(rows: TallyRow[]): Map<string, number> {
   const keys = new Map<string, number>();
   for (const row of rows) {
-    const relevant = row.stage === 'stream' || (row.outcome === 'dropped' && (row.stage === 'fanout' || row.stage === 'workflow_step'));
+    const relevant =
+      row.stage === 'stream' ||
+      (row.outcome === 'dropped' && (row.stage === 'fanout' || row.stage === 'workflow_step'));
     if (!relevant) continue;
     const key = `${row.stage}|${row.origin}|${row.outcome}|${row.reason ?? ''}`;
     keys.set(key, (keys.get(key) ?? 0) + row.count);
@@ -58,31 +60,37 @@ export function dropSpans(spans: ReadableSpan[], stage: string, reason: string):
     (span) =>
       span.attributes[ATTR.STAGE] === stage &&
       (span.attributes[ATTR.DROP_REASON] === reason ||
-        span.events.some((event) => event.name === 'twenty.sse.drop' && event.attributes?.[ATTR.DROP_REASON] === reason)),
+        span.events.some(
+          (event) => event.name === 'twenty.sse.drop' && event.attributes?.[ATTR.DROP_REASON] === reason,
+        )),
   );
 }
 
 export function describeDropConditions(generation: TwentyGeneration): void {
   const instrumented = instrumentNestInProcess();
   const currentApp = useTwentyLikeApp(generation);
-  const { DROP_CONDITION_SCENARIOS } = require('../../example/drop-conditions') as typeof import('../../example/drop-conditions');
+  const { DROP_CONDITION_SCENARIOS } =
+    require('../../example/drop-conditions') as typeof import('../../example/drop-conditions');
 
   const scenarios = DROP_CONDITION_SCENARIOS.filter((scenario) => scenario.expected[generation] !== undefined);
 
-  it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))('%s: counters and spans equal the ground truth', async (_name, scenario) => {
-    instrumented.telemetry.resetTally();
-    instrumented.spans.reset();
-    const before = currentApp().readGroundTruth().length;
-    await scenario.run(currentApp());
-    await currentApp().settle();
-    const { truth } = expectTallyEqualsGroundTruth(instrumented.telemetry, currentApp(), before);
+  it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))(
+    '%s: counters and spans equal the ground truth',
+    async (_name, scenario) => {
+      instrumented.telemetry.resetTally();
+      instrumented.spans.reset();
+      const before = currentApp().readGroundTruth().length;
+      await scenario.run(currentApp());
+      await currentApp().settle();
+      const { truth } = expectTallyEqualsGroundTruth(instrumented.telemetry, currentApp(), before);
 
-    const spans = instrumented.spans.getFinishedSpans();
-    for (const record of truth) {
-      if (record.kind !== 'dropped') continue;
-      expect(dropSpans(spans, record.stage, record.reason).length).toBeGreaterThan(0);
-    }
-  });
+      const spans = instrumented.spans.getFinishedSpans();
+      for (const record of truth) {
+        if (record.kind !== 'dropped') continue;
+        expect(dropSpans(spans, record.stage, record.reason).length).toBeGreaterThan(0);
+      }
+    },
+  );
 
   it('the OTel counter equals the exact tally and no instrumentation fault happened', async () => {
     instrumented.telemetry.resetTally();
@@ -90,7 +98,10 @@ export function describeDropConditions(generation: TwentyGeneration): void {
     await DROP_CONDITION_SCENARIOS[DROP_CONDITION_SCENARIOS.length - 1].run(currentApp()).catch(() => undefined);
     await scenarios[0].run(currentApp());
     await currentApp().settle();
-    const tallied = instrumented.telemetry.tallyRows().filter((row) => row.stage === 'stream').reduce((sum, row) => sum + row.count, 0);
+    const tallied = instrumented.telemetry
+      .tallyRows()
+      .filter((row) => row.stage === 'stream')
+      .reduce((sum, row) => sum + row.count, 0);
     expect((await instrumented.stageEvents({ stage: 'stream' })) - baseline).toBe(tallied);
     expect(instrumented.telemetry.faultCount()).toBe(0);
   });

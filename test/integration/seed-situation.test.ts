@@ -46,9 +46,16 @@ describe.each(['v5', 'publisher'] as const)('the seed situation, generation %s',
     const workspace = await currentApp().seed.workspace();
     const { workspaceId } = workspace;
     const admin = await currentApp().seed.user({ workspaceId });
-    const company = await currentApp().seed.record({ workspaceId, objectNameSingular: 'company', data: { name: 'Acme', stage: 'LEAD' } });
+    const company = await currentApp().seed.record({
+      workspaceId,
+      objectNameSingular: 'company',
+      data: { name: 'Acme', stage: 'LEAD' },
+    });
     const browser = await currentApp().streams.open({ token: admin.token, workspaceId });
-    await browser.addQuery({ queryId: 'record-table-virtualized-company', operationSignature: { objectNameSingular: 'company', variables: { filter: {} } } });
+    await browser.addQuery({
+      queryId: 'record-table-virtualized-company',
+      operationSignature: { objectNameSingular: 'company', variables: { filter: {} } },
+    });
     const { apiKeyId } = await currentApp().seed.apiKey({ workspaceId });
     await currentApp().streams.createStreamState({
       workspaceId,
@@ -59,10 +66,18 @@ describe.each(['v5', 'publisher'] as const)('the seed situation, generation %s',
     instrumented.telemetry.resetTally();
 
     for (let i = 0; i < UI_UPDATES; i++) {
-      await currentApp().ui.updateRecord({ token: admin.token, objectNameSingular: 'company', id: company.id, data: { name: `UI ${i}` } });
+      await currentApp().ui.updateRecord({
+        token: admin.token,
+        objectNameSingular: 'company',
+        id: company.id,
+        data: { name: `UI ${i}` },
+      });
     }
     for (let i = 0; i < WORKFLOW_UPDATES; i++) {
-      await currentApp().workflows.runAutomatic({ workspaceId, steps: [currentApp().workflows.steps.updateRecord('company', company.id, { name: `Workflow ${i}` })] });
+      await currentApp().workflows.runAutomatic({
+        workspaceId,
+        steps: [currentApp().workflows.steps.updateRecord('company', company.id, { name: `Workflow ${i}` })],
+      });
     }
     await browser.waitForEvents((events) => events.length >= UI_UPDATES + WORKFLOW_UPDATES);
     await currentApp().settle();

@@ -38,12 +38,16 @@ describe('bad env values', () => {
       [variable]: garbage,
     };
     delete env.REDIS_URL;
-    const run = spawnSync(node, ['--require', path.join(root, 'dist/src/register.js'), path.join(root, 'test/fixtures/inspect-targets.js'), 'v5'], {
-      cwd: root,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const run = spawnSync(
+      node,
+      ['--require', path.join(root, 'dist/src/register.js'), path.join(root, 'test/fixtures/inspect-targets.js'), 'v5'],
+      {
+        cwd: root,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     expect(run.status).toBe(0);
     const lines = run.stderr.split('\n').filter((line) => line.includes(variable));
     expect(lines).toHaveLength(1);

@@ -50,7 +50,10 @@ function generationTree(generation: string, from = dist, extension = '.js'): str
   const target = join(work, `${generation}-${extension.slice(1)}`);
   if (!existsSync(target)) {
     copyLoadedTree(
-      [join(from, 'example/app/core-engine.module' + extension), join(from, `example/twenty/generations/${generation}/index${extension}`)],
+      [
+        join(from, 'example/app/core-engine.module' + extension),
+        join(from, `example/twenty/generations/${generation}/index${extension}`),
+      ],
       target,
       from,
       extension,
@@ -77,7 +80,9 @@ describe('check on the example compiled per generation', () => {
     expect(result.stdout).toMatch(/^generation record_access: /);
     expect(result.stdout).toContain('found   RecordAccessPolicyService.buildEventRecordAccessGate');
     expect(result.stdout).toContain('found   WorkspaceEventEmitter.emitDatabaseBatchEventNow');
-    expect(result.stdout).toMatch(/- N1 no_matching_query: ObjectRecordEventPublisher\.processObjectRecordStreamEvents/);
+    expect(result.stdout).toMatch(
+      /- N1 no_matching_query: ObjectRecordEventPublisher\.processObjectRecordStreamEvents/,
+    );
     expect(result.stdout).toMatch(/- N2 record_access_denied: RecordAccessPolicyService\.buildEventRecordAccessGate/);
     expect(result.stdout).toMatch(/- N5 restricted_fields_only: omitRestrictedFieldsFromEvent/);
     expect(result.stdout).toContain('IS_RECORD_LEVEL_SHARING_ENABLED');
@@ -88,16 +93,33 @@ describe('check on the example compiled per generation', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.generation).toBe('record_share');
-    expect(report.targets).toEqual(expect.arrayContaining([{ className: 'EntityEventsToDbListener', method: 'handleEvent', status: 'found' }]));
+    expect(report.targets).toEqual(
+      expect.arrayContaining([{ className: 'EntityEventsToDbListener', method: 'handleEvent', status: 'found' }]),
+    );
   });
 });
 
 describe('check where the build differs', () => {
   it('a renamed method: exit 1, the method named missing, the rest found', () => {
     const tree = join(work, 'renamed');
-    copyLoadedTree([join(dist, 'example/app/core-engine.module.js'), join(dist, 'example/twenty/generations/record_access/index.js')], tree);
-    const publisher = join(tree, 'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js');
-    writeFileSync(publisher, readFileSync(publisher, 'utf8').replace(/resolveStreamObjectsPermissions/g, 'resolveStreamObjectPermissionsForRoles'));
+    copyLoadedTree(
+      [
+        join(dist, 'example/app/core-engine.module.js'),
+        join(dist, 'example/twenty/generations/record_access/index.js'),
+      ],
+      tree,
+    );
+    const publisher = join(
+      tree,
+      'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js',
+    );
+    writeFileSync(
+      publisher,
+      readFileSync(publisher, 'utf8').replace(
+        /resolveStreamObjectsPermissions/g,
+        'resolveStreamObjectPermissionsForRoles',
+      ),
+    );
     const result = check(tree);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^generation record_access: /);
@@ -107,16 +129,33 @@ describe('check where the build differs', () => {
 
   it('a form of the publisher no generation knows: exit 1, generation unknown', () => {
     const tree = join(work, 'unknown');
-    copyLoadedTree([join(dist, 'example/app/core-engine.module.js'), join(dist, 'example/twenty/generations/record_access/index.js')], tree);
-    const publisher = join(tree, 'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js');
-    writeFileSync(publisher, readFileSync(publisher, 'utf8').replace(/buildSubscriberRowAccessPolicySubject/g, 'subjectOf'));
-    const access = join(tree, 'example/twenty/generations/record_access/engine/core-modules/record-share/services/record-access-policy.service.js');
+    copyLoadedTree(
+      [
+        join(dist, 'example/app/core-engine.module.js'),
+        join(dist, 'example/twenty/generations/record_access/index.js'),
+      ],
+      tree,
+    );
+    const publisher = join(
+      tree,
+      'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js',
+    );
+    writeFileSync(
+      publisher,
+      readFileSync(publisher, 'utf8').replace(/buildSubscriberRowAccessPolicySubject/g, 'subjectOf'),
+    );
+    const access = join(
+      tree,
+      'example/twenty/generations/record_access/engine/core-modules/record-share/services/record-access-policy.service.js',
+    );
     writeFileSync(access, readFileSync(access, 'utf8').replace(/buildEventRecordAccessGate/g, 'gateFor'));
     const result = check(tree, '--json');
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
     expect(report.generation).toBeUndefined();
-    expect(report.classesFound).toEqual(expect.arrayContaining(['ObjectRecordEventPublisher', 'EntityEventsToDbListener']));
+    expect(report.classesFound).toEqual(
+      expect.arrayContaining(['ObjectRecordEventPublisher', 'EntityEventsToDbListener']),
+    );
   });
 
   it('not a Twenty tree, a missing path: exit 2 with one line saying why', () => {

@@ -52,10 +52,13 @@ async function run(args: string[], env: Record<string, string>) {
 const register = path.join(root, 'dist/src/register.js');
 const fixture = path.join(root, 'test/fixtures/coexist.js');
 
-describe('coexistence with the app\'s own OpenTelemetry', () => {
+describe("coexistence with the app's own OpenTelemetry", () => {
   it.each([
     ['register first, then the app starts a NodeSDK', ['--require', register, fixture, 'nodesdk']],
-    ['a NodeSDK preloaded first, then the register entry', ['--require', path.join(root, 'test/fixtures/preload-nodesdk.js'), '--require', register, fixture, 'nodesdk']],
+    [
+      'a NodeSDK preloaded first, then the register entry',
+      ['--require', path.join(root, 'test/fixtures/preload-nodesdk.js'), '--require', register, fixture, 'nodesdk'],
+    ],
   ])('%s: both telemetries arrive', async (_name, args) => {
     const ours = new OtlpReceiver();
     const theirs = new OtlpReceiver();
@@ -67,7 +70,8 @@ describe('coexistence with the app\'s own OpenTelemetry', () => {
       expect(theirs.spans.map((s) => s.name)).toContain('app-own-span');
       expect(theirs.spans.every((s) => s.attributes[ATTR.STAGE] === undefined)).toBe(true);
       const stages = new Set(ours.spans.map((s) => s.attributes[ATTR.STAGE]));
-      for (const stage of ['workflow_step', 'emit', 'listen', 'publish', 'fanout', 'stream', 'pubsub']) expect(stages).toContain(stage);
+      for (const stage of ['workflow_step', 'emit', 'listen', 'publish', 'fanout', 'stream', 'pubsub'])
+        expect(stages).toContain(stage);
       // our emit span of the UI update joined the app's own trace (its span was active)
       const uiEmit = ours.spans.find((s) => s.attributes[ATTR.STAGE] === 'emit' && s.attributes[ATTR.ORIGIN] === 'ui');
       expect(uiEmit?.traceId).toBe(out.ownTraceId);
@@ -83,11 +87,15 @@ describe('coexistence with the app\'s own OpenTelemetry', () => {
     const oursUrl = await ours.start();
     const dsn = await sentry.start();
     try {
-      const out = await run(['--require', register, fixture, 'sentry'], { OTEL_EXPORTER_OTLP_ENDPOINT: oursUrl, SENTRY_DSN: dsn });
+      const out = await run(['--require', register, fixture, 'sentry'], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: oursUrl,
+        SENTRY_DSN: dsn,
+      });
       expect(out.ownSpanActive).toBe(true);
       expect(sentry.bodies.join('\n')).toContain('app-own-span');
       const stages = new Set(ours.spans.map((s) => s.attributes[ATTR.STAGE]));
-      for (const stage of ['workflow_step', 'emit', 'listen', 'publish', 'fanout', 'stream', 'pubsub']) expect(stages).toContain(stage);
+      for (const stage of ['workflow_step', 'emit', 'listen', 'publish', 'fanout', 'stream', 'pubsub'])
+        expect(stages).toContain(stage);
     } finally {
       await ours.stop();
       await sentry.stop();

@@ -26,7 +26,10 @@ interface WorkloadResult {
   heapAfter: number;
 }
 
-async function runWorkload(extra: Record<string, string>, instrumented: boolean): Promise<{ result: WorkloadResult; stderr: string }> {
+async function runWorkload(
+  extra: Record<string, string>,
+  instrumented: boolean,
+): Promise<{ result: WorkloadResult; stderr: string }> {
   const run = await runNode(['--expose-gc', ...(instrumented ? ['--require', register] : []), workload], extra);
   return { result: lastJsonLine<WorkloadResult>(run, 'workload'), stderr: run.stderr };
 }
@@ -47,7 +50,10 @@ describe('the collector is down, slow, or comes back', () => {
 
   it('down: same results and order, no unhandled rejection, one failure line per signal', async () => {
     const closedPort = await freePort();
-    const { result, stderr } = await runWorkload({ ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}` }, true);
+    const { result, stderr } = await runWorkload(
+      { ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}` },
+      true,
+    );
     expect(result.digest).toBe(baseline.digest);
     expect(result.published).toEqual(baseline.published);
     expect(result.unhandled).toBe(0);
@@ -61,7 +67,10 @@ describe('the collector is down, slow, or comes back', () => {
     const slow = new OtlpReceiver();
     const url = await slow.start(0, 2_000);
     try {
-      const { result } = await runWorkload({ ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: url }, true);
+      const { result } = await runWorkload(
+        { ...ENABLED, WORKLOAD_EVENTS: '90', OTEL_EXPORTER_OTLP_ENDPOINT: url },
+        true,
+      );
       expect(result.digest).toBe(baseline.digest);
       expect(result.unhandled).toBe(0);
     } finally {
@@ -72,7 +81,12 @@ describe('the collector is down, slow, or comes back', () => {
   it('down with a long workload: heap growth stays bounded by the queue limits', async () => {
     const closedPort = await freePort();
     const { result } = await runWorkload(
-      { ...ENABLED, WORKLOAD_EVENTS: '1500', OTEL_BSP_MAX_QUEUE_SIZE: '256', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}` },
+      {
+        ...ENABLED,
+        WORKLOAD_EVENTS: '1500',
+        OTEL_BSP_MAX_QUEUE_SIZE: '256',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closedPort}`,
+      },
       true,
     );
     const uninstrumented = (await runWorkload({ WORKLOAD_EVENTS: '1500' }, false)).result;
@@ -87,7 +101,16 @@ describe('the collector is down, slow, or comes back', () => {
     const receiver = new OtlpReceiver();
     const child = spawn(node, ['--require', register, workload], {
       cwd: root,
-      env: { ...process.env, EXAMPLE_LOG_LEVELS: 'none', REDIS_URL: '', NODE_OPTIONS: '', ...ENABLED, WORKLOAD_EVENTS: '60', PHASES: '2', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` },
+      env: {
+        ...process.env,
+        EXAMPLE_LOG_LEVELS: 'none',
+        REDIS_URL: '',
+        NODE_OPTIONS: '',
+        ...ENABLED,
+        WORKLOAD_EVENTS: '60',
+        PHASES: '2',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -22,7 +22,10 @@ interface Result {
 const QUIET = { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', WORKLOAD_EVENTS: '12', WORKLOAD_RAW: '1' };
 
 async function workloadRun(env: Record<string, string>, instrumented: boolean): Promise<Result> {
-  return lastJsonLine<Result>(await runNode([...(instrumented ? ['--require', register] : []), workload], { ...QUIET, ...env }), 'workload');
+  return lastJsonLine<Result>(
+    await runNode([...(instrumented ? ['--require', register] : []), workload], { ...QUIET, ...env }),
+    'workload',
+  );
 }
 
 describe.each(['v5', 'publisher'])('disable(), generation %s', (generation) => {
@@ -32,7 +35,10 @@ describe.each(['v5', 'publisher'])('disable(), generation %s', (generation) => {
   });
 
   it('leaves every patched method as Twenty and Nest defined it, and Twenty publishes byte-identical payloads', async () => {
-    const disabled = await workloadRun({ WORKLOAD_GENERATION: generation, TWENTY_SSE_OTEL_ENABLED: 'true', WORKLOAD_DISABLE: '1' }, true);
+    const disabled = await workloadRun(
+      { WORKLOAD_GENERATION: generation, TWENTY_SSE_OTEL_ENABLED: 'true', WORKLOAD_DISABLE: '1' },
+      true,
+    );
     expect(without.prototypes.length).toBeGreaterThan(10);
     expect(disabled.prototypes).toEqual(without.prototypes);
     expect(disabled.published).toEqual(without.published);

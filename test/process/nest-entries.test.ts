@@ -30,7 +30,12 @@ interface TinyOut {
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv, cwd = root): { out: TinyOut; stderr: string } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...env };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    ...env,
+  };
   delete childEnv.NODE_OPTIONS;
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
   const result = spawnSync(node, args, { cwd, env: childEnv, encoding: 'utf8', timeout: 60_000 });
@@ -38,7 +43,8 @@ function run(args: string[], env: NodeJS.ProcessEnv, cwd = root): { out: TinyOut
   return { out: JSON.parse(result.stdout.trim().split('\n').pop()!) as TinyOut, stderr: result.stderr };
 }
 
-const forwarded = (out: TinyOut) => Object.fromEntries(out.tally.filter((row) => row.outcome === 'forwarded').map((row) => [row.stage, row.count]));
+const forwarded = (out: TinyOut) =>
+  Object.fromEntries(out.tally.filter((row) => row.outcome === 'forwarded').map((row) => [row.stage, row.count]));
 const ourLines = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('[twenty-sse-otel]'));
 
 describe.each(['10', '11', '12'])('Nest %s', (nest) => {
@@ -60,7 +66,9 @@ describe.each(['10', '11', '12'])('Nest %s', (nest) => {
     expect(out.faults).toBe(0);
     const lines = ourLines(stderr);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`generation v1 \\(detected\\); 8 targets found, \\d+ missing .*; Nest ${nest}\\.\\d+\\.\\d+ hooked$`));
+    expect(lines[0]).toMatch(
+      new RegExp(`generation v1 \\(detected\\); 8 targets found, \\d+ missing .*; Nest ${nest}\\.\\d+\\.\\d+ hooked$`),
+    );
   });
 
   it('TwentySseOtelModule.forRoot(): the same counts, without the register entry', () => {
@@ -99,19 +107,34 @@ const PUBLISH_STAGE = /^(WorkspaceEventEmitterService|ObjectRecordEventPublisher
 
 describe('a Nest the package cannot hook is said, once, never silently skipped', () => {
   it.each([
-    ['13.0.0', 'exports.NestContainer = class NestContainer { addProvider() {} addController() {} };', /Nest 13\.0\.0 not hooked \(supported @nestjs\/core >=10\.0\.0 <13\): no class is patched$/],
-    ['12.99.0', 'exports.NestFactory = { create() {} };', /Nest 12\.99\.0: NestContainer\.addProvider, NestContainer\.addController, NestFactoryStatic\.create, NestFactoryStatic\.createApplicationContext, NestFactoryStatic\.createMicroservice not found$/],
-  ])('@nestjs/core %s: one line naming the version and what is missing; every target missing in the targets metric', (version, indexJs, expected) => {
-    const dir = fakeNestApp(version, indexJs);
-    const { out, stderr } = run(['--require', path.join(root, 'dist/src/register.js'), path.join(dir, 'app.js')], { TWENTY_SSE_OTEL_ENABLED: 'true' }, dir);
-    const lines = ourLines(stderr);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/generation unknown \(detected\); 0 targets found, \d+ missing/);
-    expect(lines[0]).toMatch(expected);
-    expect(out.faults).toBe(0);
-    const publishStage = out.targets.filter((target) => PUBLISH_STAGE.test(target.className));
-    expect(publishStage.length).toBeGreaterThan(0);
-    expect(publishStage.every((target) => target.status === 'missing')).toBe(true);
-    expect(out.targets).toContainEqual({ className: 'NestContainer', method: 'addProvider', status: 'missing' });
-  });
+    [
+      '13.0.0',
+      'exports.NestContainer = class NestContainer { addProvider() {} addController() {} };',
+      /Nest 13\.0\.0 not hooked \(supported @nestjs\/core >=10\.0\.0 <13\): no class is patched$/,
+    ],
+    [
+      '12.99.0',
+      'exports.NestFactory = { create() {} };',
+      /Nest 12\.99\.0: NestContainer\.addProvider, NestContainer\.addController, NestFactoryStatic\.create, NestFactoryStatic\.createApplicationContext, NestFactoryStatic\.createMicroservice not found$/,
+    ],
+  ])(
+    '@nestjs/core %s: one line naming the version and what is missing; every target missing in the targets metric',
+    (version, indexJs, expected) => {
+      const dir = fakeNestApp(version, indexJs);
+      const { out, stderr } = run(
+        ['--require', path.join(root, 'dist/src/register.js'), path.join(dir, 'app.js')],
+        { TWENTY_SSE_OTEL_ENABLED: 'true' },
+        dir,
+      );
+      const lines = ourLines(stderr);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/generation unknown \(detected\); 0 targets found, \d+ missing/);
+      expect(lines[0]).toMatch(expected);
+      expect(out.faults).toBe(0);
+      const publishStage = out.targets.filter((target) => PUBLISH_STAGE.test(target.className));
+      expect(publishStage.length).toBeGreaterThan(0);
+      expect(publishStage.every((target) => target.status === 'missing')).toBe(true);
+      expect(out.targets).toContainEqual({ className: 'NestContainer', method: 'addProvider', status: 'missing' });
+    },
+  );
 });

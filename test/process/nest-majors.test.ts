@@ -46,7 +46,10 @@ let endpoint = '';
 let runCount = 0;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(DIST[12], 'src/register.js'))) throw new Error('test/fixtures/nest12 is not prepared: run bash .ci/setup.sh, then the jest global setup copies dist/ there');
+  if (!existsSync(path.join(DIST[12], 'src/register.js')))
+    throw new Error(
+      'test/fixtures/nest12 is not prepared: run bash .ci/setup.sh, then the jest global setup copies dist/ there',
+    );
   endpoint = await receiver.start();
 });
 afterAll(() => receiver.stop());
@@ -55,7 +58,14 @@ async function run(nest: Nest, moduleSystem: ModuleSystem, way: Way, generation:
   const runNumber = runCount++;
   const service = `nest${nest}-${moduleSystem}-${way.replace(/^-+/, '')}-${generation}-${runNumber}`;
   const dist = DIST[nest];
-  const args = [...(way === 'nodesdk' ? [] : [way, path.join(dist, 'src/register.js')]), runner, dist, moduleSystem, generation, way === 'nodesdk' ? 'nodesdk' : 'register'];
+  const args = [
+    ...(way === 'nodesdk' ? [] : [way, path.join(dist, 'src/register.js')]),
+    runner,
+    dist,
+    moduleSystem,
+    generation,
+    way === 'nodesdk' ? 'nodesdk' : 'register',
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     EXAMPLE_LOG_LEVELS: 'none',
@@ -123,7 +133,10 @@ function expectMatchesGroundTruth(result: Run, nest: Nest): void {
   expect(result.scenarios.length).toBeGreaterThan(5);
   let total = 0;
   for (const scenario of result.scenarios) {
-    expect([scenario.name, sorted(tallyKeys(scenario.tally))]).toEqual([scenario.name, sorted(groundTruthKeys(scenario.truth))]);
+    expect([scenario.name, sorted(tallyKeys(scenario.tally))]).toEqual([
+      scenario.name,
+      sorted(groundTruthKeys(scenario.truth)),
+    ]);
     expect(unattributed(scenario.tally)).toBe(0);
     total += scenario.tally.reduce((sum, row) => sum + row.count, 0);
   }
@@ -148,13 +161,20 @@ describe.each(GENERATIONS)('generation %s: the same scenarios on Nest 11 and Nes
   ] as const)('%s', (_label, moduleSystem, way) => {
     const runs: Partial<Record<Nest, Run>> = {};
 
-    it.each([11, 12] as const)('Nest %s: counters and drop reasons equal the ground truth, startup line names the Nest version', async (nest) => {
-      const result = await run(nest, moduleSystem, way, generation);
-      runs[nest] = result;
-      expectMatchesGroundTruth(result, nest);
-      expect(result.stderr).toMatch(new RegExp(`generation ${generation} \\(detected\\); \\d+ targets found, 0 missing; Nest ${nest}\\.\\d+\\.\\d+ hooked`));
-      expect(result.stderr.split('\n').filter((line) => line.startsWith('[twenty-sse-otel]'))).toHaveLength(1);
-    });
+    it.each([11, 12] as const)(
+      'Nest %s: counters and drop reasons equal the ground truth, startup line names the Nest version',
+      async (nest) => {
+        const result = await run(nest, moduleSystem, way, generation);
+        runs[nest] = result;
+        expectMatchesGroundTruth(result, nest);
+        expect(result.stderr).toMatch(
+          new RegExp(
+            `generation ${generation} \\(detected\\); \\d+ targets found, 0 missing; Nest ${nest}\\.\\d+\\.\\d+ hooked`,
+          ),
+        );
+        expect(result.stderr.split('\n').filter((line) => line.startsWith('[twenty-sse-otel]'))).toHaveLength(1);
+      },
+    );
 
     it('Nest 12 gives exactly the counters, drop reasons and spans of Nest 11', () => {
       const [nest11, nest12] = [runs[11], runs[12]];
@@ -172,7 +192,9 @@ describe('NodeSDK with TwentySseInstrumentation in its instrumentations (CommonJ
     const result = await run(nest, 'cjs', 'nodesdk', 'v5');
     runs[nest] = result;
     expectMatchesGroundTruth(result, nest);
-    expect(result.stderr).toMatch(new RegExp(`generation v5 \\(detected\\); \\d+ targets found, 0 missing; Nest ${nest}\\.\\d+\\.\\d+ hooked`));
+    expect(result.stderr).toMatch(
+      new RegExp(`generation v5 \\(detected\\); \\d+ targets found, 0 missing; Nest ${nest}\\.\\d+\\.\\d+ hooked`),
+    );
   });
 
   it('the same as Nest 11, and the same as the register entry gives', async () => {

@@ -70,20 +70,38 @@ describe('the packed tarball in a bare Nest 12 app', () => {
 
   beforeAll(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'twenty-sse-pack-'));
-    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .pop()!;
     app = path.join(work, 'app');
     fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'bare-app', version: '1.0.0', private: true }));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(work, packed), ...NEST], {
-      cwd: app,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    fs.writeFileSync(
+      path.join(app, 'package.json'),
+      JSON.stringify({ name: 'bare-app', version: '1.0.0', private: true }),
+    );
+    execFileSync(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(work, packed), ...NEST],
+      {
+        cwd: app,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     for (const [name, text] of Object.entries(FILES)) fs.writeFileSync(path.join(app, name), text);
   });
 
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...env };
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      ...env,
+    };
     delete childEnv.NODE_OPTIONS;
     delete childEnv.TWENTY_SSE_OTEL_ENABLED;
     Object.assign(childEnv, env);
@@ -92,27 +110,43 @@ describe('the packed tarball in a bare Nest 12 app', () => {
     return { out: result.stdout.trim().split('\n').pop()!, stderr: result.stderr };
   };
   const emitCount = (out: string) =>
-    (JSON.parse(out) as { tally: { stage: string; outcome: string; count: number }[] }).tally.find((row) => row.stage === 'emit' && row.outcome === 'forwarded')?.count;
+    (JSON.parse(out) as { tally: { stage: string; outcome: string; count: number }[] }).tally.find(
+      (row) => row.stage === 'emit' && row.outcome === 'forwarded',
+    )?.count;
 
   it('installs the runtime dependencies and the @opentelemetry/api peer, no devDependency of its own', () => {
     const modules = path.join(app, 'node_modules');
-    for (const needed of ['@opentelemetry/sdk-node', '@opentelemetry/api', '@opentelemetry/instrumentation']) expect(fs.existsSync(path.join(modules, needed))).toBe(true);
-    const installed = JSON.parse(fs.readFileSync(path.join(modules, 'opentelemetry-instrumentation-twenty-sse/package.json'), 'utf8')) as {
+    for (const needed of ['@opentelemetry/sdk-node', '@opentelemetry/api', '@opentelemetry/instrumentation'])
+      expect(fs.existsSync(path.join(modules, needed))).toBe(true);
+    const installed = JSON.parse(
+      fs.readFileSync(path.join(modules, 'opentelemetry-instrumentation-twenty-sse/package.json'), 'utf8'),
+    ) as {
       dependencies: Record<string, string>;
       devDependencies: Record<string, string>;
     };
     expect(Object.keys(installed.dependencies)).toEqual(['@opentelemetry/sdk-node']);
     // A devDependency may still be there when something else installed depends on it (yaml: sdk-node's configuration package).
     const wantedByOthers = new Set<string>();
-    const packageDirs = fs.readdirSync(modules).flatMap((name) =>
-      name.startsWith('@') ? fs.readdirSync(path.join(modules, name)).map((inner) => path.join(modules, name, inner)) : [path.join(modules, name)],
-    );
+    const packageDirs = fs
+      .readdirSync(modules)
+      .flatMap((name) =>
+        name.startsWith('@')
+          ? fs.readdirSync(path.join(modules, name)).map((inner) => path.join(modules, name, inner))
+          : [path.join(modules, name)],
+      );
     for (const dir of packageDirs) {
-      if (dir.endsWith('opentelemetry-instrumentation-twenty-sse') || !fs.existsSync(path.join(dir, 'package.json'))) continue;
-      const other = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
-      for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) for (const name of Object.keys(other[field] ?? {})) wantedByOthers.add(name);
+      if (dir.endsWith('opentelemetry-instrumentation-twenty-sse') || !fs.existsSync(path.join(dir, 'package.json')))
+        continue;
+      const other = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as Record<
+        string,
+        Record<string, string> | undefined
+      >;
+      for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies'])
+        for (const name of Object.keys(other[field] ?? {})) wantedByOthers.add(name);
     }
-    const devOnly = Object.keys(installed.devDependencies).filter((name) => !NEST.some((spec) => spec.startsWith(`${name}@`)) && name !== '@opentelemetry/api');
+    const devOnly = Object.keys(installed.devDependencies).filter(
+      (name) => !NEST.some((spec) => spec.startsWith(`${name}@`)) && name !== '@opentelemetry/api',
+    );
     expect(devOnly.length).toBeGreaterThan(10);
     expect(devOnly.filter((name) => fs.existsSync(path.join(modules, name)) && !wantedByOthers.has(name))).toEqual([]);
   });
@@ -126,13 +160,19 @@ describe('the packed tarball in a bare Nest 12 app', () => {
   });
 
   it('register entry by --require in a CommonJS app', () => {
-    const { out, stderr } = run(['--require', 'opentelemetry-instrumentation-twenty-sse/register', 'app.cjs'], { TWENTY_SSE_OTEL_ENABLED: 'true' });
+    const { out, stderr } = run(['--require', 'opentelemetry-instrumentation-twenty-sse/register', 'app.cjs'], {
+      TWENTY_SSE_OTEL_ENABLED: 'true',
+    });
     expect(emitCount(out)).toBe(1);
-    expect(stderr).toMatch(/\[twenty-sse-otel\] generation unknown \(detected\); 1 targets found, .*; Nest 12\.6\.3 hooked/);
+    expect(stderr).toMatch(
+      /\[twenty-sse-otel\] generation unknown \(detected\); 1 targets found, .*; Nest 12\.6\.3 hooked/,
+    );
   });
 
   it('register entry by --import in an ESM app', () => {
-    const { out, stderr } = run(['--import', 'opentelemetry-instrumentation-twenty-sse/register', 'app.mjs'], { TWENTY_SSE_OTEL_ENABLED: 'true' });
+    const { out, stderr } = run(['--import', 'opentelemetry-instrumentation-twenty-sse/register', 'app.mjs'], {
+      TWENTY_SSE_OTEL_ENABLED: 'true',
+    });
     expect(emitCount(out)).toBe(1);
     expect(stderr).toMatch(/Nest 12\.6\.3 hooked/);
   });
@@ -143,7 +183,11 @@ describe('the packed tarball in a bare Nest 12 app', () => {
   });
 
   it('the CLI bin', () => {
-    const result = spawnSync(path.join(app, 'node_modules/.bin/twenty-sse-otel'), ['--help'], { cwd: app, encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` } });
+    const result = spawnSync(path.join(app, 'node_modules/.bin/twenty-sse-otel'), ['--help'], {
+      cwd: app,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` },
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^usage: twenty-sse-otel/m);
   });

@@ -23,7 +23,11 @@ const ENABLED = {
 async function run(receiver: OtlpReceiver, delayMs: number, env: Record<string, string>) {
   const url = await receiver.start(0, delayMs);
   try {
-    const child = await runNode(['--require', REGISTER, workload], { ...ENABLED, OTEL_EXPORTER_OTLP_ENDPOINT: url, ...env });
+    const child = await runNode(['--require', REGISTER, workload], {
+      ...ENABLED,
+      OTEL_EXPORTER_OTLP_ENDPOINT: url,
+      ...env,
+    });
     lastJsonLine(child, 'workload');
     return child.stderr;
   } finally {
@@ -32,13 +36,19 @@ async function run(receiver: OtlpReceiver, delayMs: number, env: Record<string, 
 }
 
 const droppedIn = (stderr: string) =>
-  [...stderr.matchAll(/\[twenty-sse-otel\] (\d+) spans? dropped: the span queue was full/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+  [...stderr.matchAll(/\[twenty-sse-otel\] (\d+) spans? dropped: the span queue was full/g)].reduce(
+    (sum, match) => sum + Number(match[1]),
+    0,
+  );
 
 describe('spans dropped on a full span queue, under the register entry', () => {
   it('dropped = spans of the workload - spans received; exported as a metric and printed with the count', async () => {
     // the same deterministic workload with room for every span: how many it makes
     const roomy = new OtlpReceiver();
-    const roomyStderr = await run(roomy, 0, { OTEL_BSP_MAX_QUEUE_SIZE: '100000', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512' });
+    const roomyStderr = await run(roomy, 0, {
+      OTEL_BSP_MAX_QUEUE_SIZE: '100000',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512',
+    });
     const offered = roomy.spans.filter((span) => span.service === 'flood').length;
     expect(offered).toBeGreaterThan(100);
     expect(droppedIn(roomyStderr)).toBe(0);

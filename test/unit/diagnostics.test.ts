@@ -10,7 +10,13 @@ describe('a swallowed instrumentation fault', () => {
   const warnings: string[] = [];
   beforeAll(() => {
     diag.setLogger(
-      { verbose: () => undefined, debug: () => undefined, info: () => undefined, error: () => undefined, warn: (...parts: unknown[]) => warnings.push(parts.join(' ')) },
+      {
+        verbose: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        error: () => undefined,
+        warn: (...parts: unknown[]) => warnings.push(parts.join(' ')),
+      },
       DiagLogLevel.WARN,
     );
   });
@@ -22,7 +28,9 @@ describe('a swallowed instrumentation fault', () => {
     telemetry.fault('SubscriptionService.publishToEventStream', new Error('boom again'));
     const reported = warnings.filter((line) => line.includes('SubscriptionService.publishToEventStream'));
     expect(reported).toHaveLength(1);
-    expect(reported[0]).toContain('instrumentation fault in SubscriptionService.publishToEventStream (swallowed, Twenty unaffected): boom');
+    expect(reported[0]).toContain(
+      'instrumentation fault in SubscriptionService.publishToEventStream (swallowed, Twenty unaffected): boom',
+    );
     expect(logs).toEqual([]);
     const points = await metricPoints('twenty.sse.instrumentation.errors');
     expect(points.map((point) => point.value)).toEqual([2]);

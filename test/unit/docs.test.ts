@@ -19,7 +19,8 @@ const slug = (heading: string) =>
     .toLowerCase()
     .replace(/[^a-z0-9 _-]/g, '')
     .replace(/ /g, '-');
-const anchorsOf = (file: string) => new Set([...fs.readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
+const anchorsOf = (file: string) =>
+  new Set([...fs.readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
 
 // Placeholders and patterns, and what a build or an install makes (Twenty's dist/ included).
 const NOT_A_PATH = /<|\*|\.\.\.|\{|^(dist|node_modules)\//;
@@ -37,7 +38,8 @@ describe.each(DOCS)('%s', (doc) => {
       const [relative, anchor] = target.split('#');
       const linked = relative === '' ? file : path.resolve(path.dirname(file), relative);
       if (!fs.existsSync(linked)) broken.push(`${target}: no such file`);
-      else if (anchor && linked.endsWith('.md') && !anchorsOf(linked).has(anchor)) broken.push(`${target}: no such heading`);
+      else if (anchor && linked.endsWith('.md') && !anchorsOf(linked).has(anchor))
+        broken.push(`${target}: no such heading`);
     }
     expect(broken).toEqual([]);
   });
@@ -48,7 +50,9 @@ describe.each(DOCS)('%s', (doc) => {
     for (const [, quoted] of prose.matchAll(/`((?:\.\.?\/)?[\w.-]+(?:\/[\w.-]+)+\/?)`/g)) {
       if (NOT_A_PATH.test(quoted)) continue;
       // A path into the repository starts with one of its directories (from the root or from the doc's own directory).
-      const bases = [path.dirname(file), ROOT].filter((base) => fs.existsSync(path.join(base, quoted.replace(/^\.\.?\//, '').split('/')[0])));
+      const bases = [path.dirname(file), ROOT].filter((base) =>
+        fs.existsSync(path.join(base, quoted.replace(/^\.\.?\//, '').split('/')[0])),
+      );
       if (bases.length === 0 && !quoted.startsWith('.')) continue;
       checked++;
       if (![path.dirname(file), ROOT].some((base) => fs.existsSync(path.resolve(base, quoted)))) missing.push(quoted);
@@ -78,14 +82,18 @@ describe('the code, configs and generated files', () => {
       (file) => file !== __filename,
     );
     expect(files.length).toBeGreaterThan(100);
-    const citing = files.filter((file) => PRIVATE_REFERENCE.test(fs.readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
+    const citing = files
+      .filter((file) => PRIVATE_REFERENCE.test(fs.readFileSync(file, 'utf8')))
+      .map((file) => path.relative(ROOT, file));
     expect(citing).toEqual([]);
   });
 });
 
 describe('README "## Commands"', () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const scripts = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
   const section = readme.split(/^## Commands$/m)[1]?.split(/^## /m)[0] ?? '';
   const block = /```bash\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   const commands = block

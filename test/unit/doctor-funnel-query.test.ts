@@ -37,7 +37,10 @@ function promtool(tests: unknown): { ok: boolean; output: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-query-'));
   try {
     fs.writeFileSync(path.join(dir, 'rules.yml'), 'groups: []\n');
-    fs.writeFileSync(path.join(dir, 'test.yml'), YAML.stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests }));
+    fs.writeFileSync(
+      path.join(dir, 'test.yml'),
+      YAML.stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests }),
+    );
     const run = spawnSync(promtoolBinary(), ['test', 'rules', 'test.yml'], { cwd: dir, encoding: 'utf8' });
     return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
   } finally {

@@ -5,11 +5,20 @@
  * proxy cutting at 60 s reads as such), late events and the no_live_connection
  * share of the funnel's pubsub stage.
  */
-import { growthQuery, lifetimeBuckets, queryLastMile, renderLastMile, type VectorSample } from '../../src/cli/last-mile';
+import {
+  growthQuery,
+  lifetimeBuckets,
+  queryLastMile,
+  renderLastMile,
+  type VectorSample,
+} from '../../src/cli/last-mile';
 import { buildFunnelReport } from '../../src/cli/report';
 import { PROM } from '../../src/semconv';
 
-const sample = (metric: Record<string, string>, value: number): VectorSample => ({ metric, value: [1_800_000_000, String(value)] });
+const sample = (metric: Record<string, string>, value: number): VectorSample => ({
+  metric,
+  value: [1_800_000_000, String(value)],
+});
 
 /** Answers per metric name, the way Prometheus would for the doctor's queries. */
 function fakePrometheus(answers: Record<string, VectorSample[]>) {
@@ -35,7 +44,10 @@ describe('doctor: last mile', () => {
     const prometheus = fakePrometheus({
       [PROM.CONNECTIONS_OPENED]: [sample({}, 40)],
       [PROM.CONNECTIONS_ACTIVE]: [sample({}, 2)],
-      [PROM.CONNECTIONS_CLOSED]: [sample({ [PROM.LABEL_CLOSE_REASON]: 'client_gone' }, 37), sample({ [PROM.LABEL_CLOSE_REASON]: 'server_shutdown' }, 1)],
+      [PROM.CONNECTIONS_CLOSED]: [
+        sample({ [PROM.LABEL_CLOSE_REASON]: 'client_gone' }, 37),
+        sample({ [PROM.LABEL_CLOSE_REASON]: 'server_shutdown' }, 1),
+      ],
       [PROM.STREAM_RESUBSCRIPTIONS]: [sample({ [PROM.LABEL_RESUBSCRIBE_PREVIOUS]: 'closed_here' }, 36)],
       [PROM.CONNECTION_LATE_EVENTS]: [sample({}, 3)],
       [PROM.CONNECTION_LIFETIME_BUCKET]: [
@@ -65,7 +77,16 @@ describe('doctor: last mile', () => {
       { lower: 600, upper: null, count: 3 },
     ]);
     const lines = renderLastMile(
-      { connections: { opened: 10, openNow: 0, closed: { client_gone: 10, server_shutdown: 0, error: 0 }, resubscriptions: { open_here: 0, closed_here: 0, registered: 0 }, lateEvents: 0, lifetimes: buckets } },
+      {
+        connections: {
+          opened: 10,
+          openNow: 0,
+          closed: { client_gone: 10, server_shutdown: 0, error: 0 },
+          resubscriptions: { open_here: 0, closed_here: 0, registered: 0 },
+          lateEvents: 0,
+          lifetimes: buckets,
+        },
+      },
       buildFunnelReport([]),
       '1h',
     );
@@ -74,7 +95,9 @@ describe('doctor: last mile', () => {
   });
 
   it('API servers without connection metrics (or answers that are not ours) say so in one line', async () => {
-    const unrelated = [sample({ [PROM.LABEL_STAGE]: 'emit', [PROM.LABEL_ORIGIN]: 'ui', [PROM.LABEL_OUTCOME]: 'forwarded' }, 3)];
+    const unrelated = [
+      sample({ [PROM.LABEL_STAGE]: 'emit', [PROM.LABEL_ORIGIN]: 'ui', [PROM.LABEL_OUTCOME]: 'forwarded' }, 3),
+    ];
     const summary = await queryLastMile(async () => unrelated, '1h');
     expect(summary).toEqual({});
     expect(renderLastMile(summary, buildFunnelReport([]), '1h')).toEqual([

@@ -21,7 +21,8 @@ async function points(reader: sdkMetrics.MetricReader, name: string): Promise<Po
     for (const metric of scope.metrics) {
       if (metric.descriptor.name !== name) continue;
       expect(metric.dataPointType).toBe(sdkMetrics.DataPointType.HISTOGRAM);
-      for (const point of metric.dataPoints) found.push({ attributes: point.attributes, value: point.value as sdkMetrics.Histogram });
+      for (const point of metric.dataPoints)
+        found.push({ attributes: point.attributes, value: point.value as sdkMetrics.Histogram });
     }
   }
   return found.sort((x, y) => JSON.stringify(x.attributes).localeCompare(JSON.stringify(y.attributes)));
@@ -29,7 +30,15 @@ async function points(reader: sdkMetrics.MetricReader, name: string): Promise<Po
 
 function comparable(point: Point) {
   const { buckets, count, sum, min, max } = point.value;
-  return { attributes: point.attributes, boundaries: buckets.boundaries, counts: buckets.counts, count, sum: Number(sum?.toFixed(9)), min, max };
+  return {
+    attributes: point.attributes,
+    boundaries: buckets.boundaries,
+    counts: buckets.counts,
+    count,
+    sum: Number(sum?.toFixed(9)),
+    min,
+    max,
+  };
 }
 
 // Values on bucket edges, between them, zero, the overflow bucket, plus negatives and NaN that both must ignore.
@@ -40,7 +49,8 @@ function values(seed: number): number[] {
     return x / 2 ** 31;
   };
   const out = [0, ...BOUNDARIES, 45, -1, Number.NaN];
-  for (let i = 0; i < 500; i++) out.push(random() < 0.1 ? BOUNDARIES[Math.floor(random() * BOUNDARIES.length)] : random() ** 3 * 40);
+  for (let i = 0; i < 500; i++)
+    out.push(random() < 0.1 ? BOUNDARIES[Math.floor(random() * BOUNDARIES.length)] : random() ** 3 * 40);
   return out;
 }
 
@@ -48,7 +58,9 @@ function setUp(temporality: sdkMetrics.AggregationTemporality) {
   const selector = () => temporality;
   const sdkReader = new Reader({ aggregationTemporalitySelector: selector });
   const provider = new sdkMetrics.MeterProvider({ readers: [sdkReader] });
-  const sdkHistogram = provider.getMeter('reference').createHistogram('h', { unit: 's', advice: { explicitBucketBoundaries: BOUNDARIES } });
+  const sdkHistogram = provider
+    .getMeter('reference')
+    .createHistogram('h', { unit: 's', advice: { explicitBucketBoundaries: BOUNDARIES } });
 
   const producer = new ExactHistogramProducer();
   const exactReader = new Reader({ aggregationTemporalitySelector: selector, metricProducers: [producer] });
@@ -130,9 +142,13 @@ describe('Telemetry histograms', () => {
     expect(durations[1].value.sum).toBeCloseTo(0.203, 9);
     expect(durations[1].value.buckets.counts[BOUNDARIES.indexOf(0.005)]).toBe(1);
     const latency = await points(reader!, METRIC.DELIVERY_LATENCY);
-    expect(latency.map((p) => [p.attributes, p.value.count, p.value.max])).toEqual([[{ [ATTR.ORIGIN]: 'workflow' }, 1, 1.5]]);
+    expect(latency.map((p) => [p.attributes, p.value.count, p.value.max])).toEqual([
+      [{ [ATTR.ORIGIN]: 'workflow' }, 1, 1.5],
+    ]);
     const { resourceMetrics } = await reader!.collect();
-    const names = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.map((metric) => metric.descriptor.name));
+    const names = resourceMetrics.scopeMetrics.flatMap((scope) =>
+      scope.metrics.map((metric) => metric.descriptor.name),
+    );
     expect(names.filter((name) => name === METRIC.STAGE_DURATION)).toHaveLength(1);
     expect(names).toContain(METRIC.STAGE_EVENTS);
     // the resource is the SDK's, not the producer's
@@ -142,7 +158,11 @@ describe('Telemetry histograms', () => {
 
   it('with an app-provided meter provider (or a plain reader), it records through the meter as before', async () => {
     const reader = new Reader();
-    const telemetry = new Telemetry({ config: { enabled: true }, meterProvider: new sdkMetrics.MeterProvider({ readers: [reader] }), log: () => undefined });
+    const telemetry = new Telemetry({
+      config: { enabled: true },
+      meterProvider: new sdkMetrics.MeterProvider({ readers: [reader] }),
+      log: () => undefined,
+    });
     telemetry.recordDuration('emit', 'ui', 'forwarded', 0.01);
     telemetry.recordDeliveryLatency('ui', 0.02);
     expect((await points(reader, METRIC.STAGE_DURATION)).map((p) => p.value.count)).toEqual([1]);

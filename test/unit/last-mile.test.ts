@@ -55,11 +55,27 @@ function twentyLikeClasses(pubSub: unknown) {
   }
   class SubscriptionService {
     constructor(private readonly redisClient: RedisClientService) {}
-    async publishToEventStream({ workspaceId, eventStreamChannelId, payload }: { workspaceId: string; eventStreamChannelId: string; payload: unknown }) {
-      const client = this.redisClient.getPubSubClient() as { publish(channel: string, payload: unknown): Promise<void> };
+    async publishToEventStream({
+      workspaceId,
+      eventStreamChannelId,
+      payload,
+    }: {
+      workspaceId: string;
+      eventStreamChannelId: string;
+      payload: unknown;
+    }) {
+      const client = this.redisClient.getPubSubClient() as {
+        publish(channel: string, payload: unknown): Promise<void>;
+      };
       await client.publish(`EVENT_STREAM_CHANNEL:${workspaceId}:${eventStreamChannelId}`, payload);
     }
-    async subscribeToEventStream({ workspaceId, eventStreamChannelId }: { workspaceId: string; eventStreamChannelId: string }) {
+    async subscribeToEventStream({
+      workspaceId,
+      eventStreamChannelId,
+    }: {
+      workspaceId: string;
+      eventStreamChannelId: string;
+    }) {
       const client = this.redisClient.getPubSubClient() as { asyncIterator(channel: string): AsyncIterator<unknown> };
       return client.asyncIterator(`EVENT_STREAM_CHANNEL:${workspaceId}:${eventStreamChannelId}`);
     }
@@ -79,7 +95,10 @@ function twentyLikeClasses(pubSub: unknown) {
     async onEventSubscription(eventStreamId: string, workspace: { id: string }) {
       await this.eventStreamService.getStreamData(workspace.id, eventStreamId);
       this.eventStreamService.registered.add(eventStreamId);
-      const iterator = await this.subscriptionService.subscribeToEventStream({ workspaceId: workspace.id, eventStreamChannelId: eventStreamId });
+      const iterator = await this.subscriptionService.subscribeToEventStream({
+        workspaceId: workspace.id,
+        eventStreamChannelId: eventStreamId,
+      });
       return wrapAsyncIteratorWithLifecycle(iterator, {
         initialValue: { objectRecordEventsWithQueryIds: [], metadataEvents: [] },
         // Twenty destroys the stream here (Redis round trips): the test decides when that finishes.
@@ -118,12 +137,19 @@ const flush = () => new Promise((resolve) => setImmediate(resolve));
 describe('the subscriber count of an event-stream publish (RedisPubSub over a scripted publisher)', () => {
   it('goes to the pubsub invocation that made the publish, even when the replies come back in the other order', async () => {
     const publisher = new ScriptedPublisher();
-    const { telemetry, spans, subscriptions } = setup(new RedisPubSub({ publisher: publisher as never, subscriber: silentSubscriber as never }));
+    const { telemetry, spans, subscriptions } = setup(
+      new RedisPubSub({ publisher: publisher as never, subscriber: silentSubscriber as never }),
+    );
     // A: two UI events to a stream whose tab is gone; B: one event of another author kind to a live stream.
     const first = subscriptions.publishToEventStream({
       workspaceId: 'w',
       eventStreamChannelId: 'gone',
-      payload: { objectRecordEventsWithQueryIds: [{ queryIds: ['q'], objectRecordEvent: event('r1', 'm') }, { queryIds: ['q'], objectRecordEvent: event('r2', 'm') }] },
+      payload: {
+        objectRecordEventsWithQueryIds: [
+          { queryIds: ['q'], objectRecordEvent: event('r1', 'm') },
+          { queryIds: ['q'], objectRecordEvent: event('r2', 'm') },
+        ],
+      },
     });
     const second = subscriptions.publishToEventStream({
       workspaceId: 'w',
@@ -131,7 +157,10 @@ describe('the subscriber count of an event-stream publish (RedisPubSub over a sc
       payload: { objectRecordEventsWithQueryIds: [{ queryIds: ['q'], objectRecordEvent: event('r3') }] },
     });
     await flush();
-    expect(publisher.calls.map((call) => call.channel)).toEqual(['EVENT_STREAM_CHANNEL:w:gone', 'EVENT_STREAM_CHANNEL:w:live']);
+    expect(publisher.calls.map((call) => call.channel)).toEqual([
+      'EVENT_STREAM_CHANNEL:w:gone',
+      'EVENT_STREAM_CHANNEL:w:live',
+    ]);
     publisher.calls[1].reply.resolve(2);
     await second;
     publisher.calls[0].reply.resolve(0);
@@ -139,7 +168,8 @@ describe('the subscriber count of an event-stream publish (RedisPubSub over a sc
 
     expect(pubsubRows(telemetry.tallyRows())).toEqual(['system|forwarded||1', 'ui|dropped|no_live_connection|2']);
     const producerSpans = spans.getFinishedSpans().filter((span) => span.kind === SpanKind.PRODUCER);
-    const byChannel = (channel: string) => producerSpans.find((span) => span.attributes[ATTR.STREAM_CHANNEL_ID] === channel)!;
+    const byChannel = (channel: string) =>
+      producerSpans.find((span) => span.attributes[ATTR.STREAM_CHANNEL_ID] === channel)!;
     expect(byChannel('gone').attributes[ATTR.PUBSUB_SUBSCRIBERS]).toBe(0);
     expect(byChannel('gone').attributes[ATTR.DROP_REASON]).toBe('no_live_connection');
     expect(byChannel('live').attributes[ATTR.PUBSUB_SUBSCRIBERS]).toBe(2);
@@ -153,7 +183,11 @@ describe('the subscriber count of an event-stream publish (RedisPubSub over a sc
     const { telemetry, subscriptions } = setup(pubSub);
     const order: string[] = [];
 
-    const ok = subscriptions.publishToEventStream({ workspaceId: 'w', eventStreamChannelId: 'c', payload: [{ queryIds: [], event: event('r1') }] });
+    const ok = subscriptions.publishToEventStream({
+      workspaceId: 'w',
+      eventStreamChannelId: 'c',
+      payload: [{ queryIds: [], event: event('r1') }],
+    });
     await flush();
     const reply = publisher.calls[0].reply;
     void reply.promise.then(() => order.push('publisher reply seen by a later listener'));
@@ -162,7 +196,11 @@ describe('the subscriber count of an event-stream publish (RedisPubSub over a sc
     expect(order).toEqual(['publisher reply seen by a later listener', 'app resumed']);
 
     const failure = new Error('connection lost');
-    const failing = subscriptions.publishToEventStream({ workspaceId: 'w', eventStreamChannelId: 'c', payload: [{ queryIds: [], event: event('r2') }] });
+    const failing = subscriptions.publishToEventStream({
+      workspaceId: 'w',
+      eventStreamChannelId: 'c',
+      payload: [{ queryIds: [], event: event('r2') }],
+    });
     await flush();
     publisher.calls[1].reply.reject(failure);
     await expect(failing).rejects.toBe(failure);
@@ -177,7 +215,11 @@ describe('the subscriber count of an event-stream publish (RedisPubSub over a sc
   it('says once that an in-memory pub/sub gives no count, and counts its publishes as forwarded', async () => {
     const { telemetry, logs, subscriptions, spans } = setup(new PubSub());
     for (const id of ['a', 'b']) {
-      await subscriptions.publishToEventStream({ workspaceId: 'w', eventStreamChannelId: id, payload: [{ queryIds: [], event: event(id) }] });
+      await subscriptions.publishToEventStream({
+        workspaceId: 'w',
+        eventStreamChannelId: id,
+        payload: [{ queryIds: [], event: event(id) }],
+      });
     }
     expect(pubsubRows(telemetry.tallyRows())).toEqual(['system|forwarded||2']);
     expect(logs.filter((line) => line.includes('reports no subscriber count'))).toEqual([
@@ -188,16 +230,23 @@ describe('the subscriber count of an event-stream publish (RedisPubSub over a sc
 });
 
 describe('SSE connections (EventStreamResolver over wrapAsyncIteratorWithLifecycle and an in-memory PubSub)', () => {
-  const payload = (recordId: string) => ({ objectRecordEventsWithQueryIds: [{ queryIds: ['q'], objectRecordEvent: event(recordId, 'm') }], metadataEvents: [] });
+  const payload = (recordId: string) => ({
+    objectRecordEventsWithQueryIds: [{ queryIds: ['q'], objectRecordEvent: event(recordId, 'm') }],
+    metadataEvents: [],
+  });
 
   it('a client going away closes it (client_gone); an event that arrives while the stream is being cleaned up is a late event', async () => {
     const pubSub = new PubSub();
     const { telemetry, resolver, subscriptions, metricPoints } = setup(pubSub);
-    const publish = (recordId: string) => subscriptions.publishToEventStream({ workspaceId: 'w', eventStreamChannelId: 's1', payload: payload(recordId) });
+    const publish = (recordId: string) =>
+      subscriptions.publishToEventStream({ workspaceId: 'w', eventStreamChannelId: 's1', payload: payload(recordId) });
     telemetry.resetTally();
     const stream = (await resolver.onEventSubscription('s1', { id: 'w' })) as AsyncIterableIterator<unknown>;
     const iterator = stream[Symbol.asyncIterator]();
-    expect(await iterator.next()).toEqual({ done: false, value: { objectRecordEventsWithQueryIds: [], metadataEvents: [] } });
+    expect(await iterator.next()).toEqual({
+      done: false,
+      value: { objectRecordEventsWithQueryIds: [], metadataEvents: [] },
+    });
     expect(telemetry.connections.snapshot()).toMatchObject({ opened: 1, active: 1 });
 
     // delivered normally
@@ -216,10 +265,19 @@ describe('SSE connections (EventStreamResolver over wrapAsyncIteratorWithLifecyc
     await closing;
 
     const snapshot = telemetry.connections.snapshot();
-    expect(snapshot).toMatchObject({ opened: 1, active: 0, closed: { client_gone: 1, server_shutdown: 0, error: 0 }, lateEvents: { ui: 1 } });
+    expect(snapshot).toMatchObject({
+      opened: 1,
+      active: 0,
+      closed: { client_gone: 1, server_shutdown: 0, error: 0 },
+      lateEvents: { ui: 1 },
+    });
     expect(snapshot.lifetimes.client_gone).toHaveLength(1);
-    expect(telemetry.tallyRows().filter((row) => row.stage === 'deliver')).toEqual([{ stage: 'deliver', origin: 'ui', outcome: 'forwarded', count: 2 }]);
-    expect((await metricPoints(METRIC.CONNECTION_LATE_EVENTS)).map((point) => [point.attributes[ATTR.ORIGIN], point.value])).toEqual([['ui', 1]]);
+    expect(telemetry.tallyRows().filter((row) => row.stage === 'deliver')).toEqual([
+      { stage: 'deliver', origin: 'ui', outcome: 'forwarded', count: 2 },
+    ]);
+    expect(
+      (await metricPoints(METRIC.CONNECTION_LATE_EVENTS)).map((point) => [point.attributes[ATTR.ORIGIN], point.value]),
+    ).toEqual([['ui', 1]]);
     expect((await metricPoints(METRIC.CONNECTIONS_ACTIVE)).map((point) => point.value)).toEqual([0]);
   });
 
@@ -240,17 +298,26 @@ describe('SSE connections (EventStreamResolver over wrapAsyncIteratorWithLifecyc
     const late = open.return!();
     resolver.cleanups[1].resolve();
     await late;
-    expect(telemetry.connections.snapshot()).toMatchObject({ active: 0, closed: { client_gone: 0, error: 1, server_shutdown: 1 } });
+    expect(telemetry.connections.snapshot()).toMatchObject({
+      active: 0,
+      closed: { client_gone: 0, error: 1, server_shutdown: 1 },
+    });
     const lifetimes = await metricPoints(METRIC.CONNECTION_LIFETIME);
     expect(lifetimes.map((point) => point.attributes[ATTR.CLOSE_REASON]).sort()).toEqual(['error', 'server_shutdown']);
-    for (const point of lifetimes) expect((point.value as { buckets: { boundaries: number[] } }).buckets.boundaries).toEqual([...CONNECTION_LIFETIME_BUCKETS]);
+    for (const point of lifetimes)
+      expect((point.value as { buckets: { boundaries: number[] } }).buckets.boundaries).toEqual([
+        ...CONNECTION_LIFETIME_BUCKETS,
+      ]);
   });
 
   it('a Redis read that fails closes the connection as error and rejects with the same error', async () => {
     const failure = new Error('subscriber connection lost');
     const failingClient = {
       publish: async () => undefined,
-      asyncIterator: () => ({ next: () => Promise.reject(failure), return: async () => ({ done: true, value: undefined }) }),
+      asyncIterator: () => ({
+        next: () => Promise.reject(failure),
+        return: async () => ({ done: true, value: undefined }),
+      }),
     };
     const { telemetry, resolver } = setup(failingClient);
     const stream = (await resolver.onEventSubscription('s2', { id: 'w' })) as AsyncIterableIterator<unknown>;
@@ -259,7 +326,11 @@ describe('SSE connections (EventStreamResolver over wrapAsyncIteratorWithLifecyc
     await flush();
     resolver.cleanups[0].resolve();
     await expect(reading).rejects.toBe(failure);
-    expect(telemetry.connections.snapshot()).toMatchObject({ opened: 1, active: 0, closed: { error: 1, client_gone: 0, server_shutdown: 0 } });
+    expect(telemetry.connections.snapshot()).toMatchObject({
+      opened: 1,
+      active: 0,
+      closed: { error: 1, client_gone: 0, server_shutdown: 0 },
+    });
     expect(telemetry.faultCount()).toBe(0);
   });
 
@@ -285,7 +356,9 @@ describe('SSE connections (EventStreamResolver over wrapAsyncIteratorWithLifecyc
 
     expect(telemetry.connections.snapshot().resubscriptions).toEqual({ open_here: 1, closed_here: 1, registered: 1 });
     const points = await metricPoints(METRIC.STREAM_RESUBSCRIPTIONS);
-    expect(Object.fromEntries(points.map((point) => [point.attributes[ATTR.RESUBSCRIBE_PREVIOUS], point.value]))).toEqual({
+    expect(
+      Object.fromEntries(points.map((point) => [point.attributes[ATTR.RESUBSCRIBE_PREVIOUS], point.value])),
+    ).toEqual({
       open_here: 1,
       closed_here: 1,
       registered: 1,
@@ -312,7 +385,9 @@ describe('ConnectionHealth, on its own clock', () => {
 
     const { resourceMetrics } = await test.reader.collect();
     const labels = resourceMetrics.scopeMetrics.flatMap((scope) =>
-      scope.metrics.filter((metric) => metric.descriptor.name.startsWith('twenty.sse.connection')).flatMap((metric) => metric.dataPoints.map((point) => point.attributes)),
+      scope.metrics
+        .filter((metric) => metric.descriptor.name.startsWith('twenty.sse.connection'))
+        .flatMap((metric) => metric.dataPoints.map((point) => point.attributes)),
     );
     expect(JSON.stringify(labels)).not.toContain('stream-a');
   });

@@ -31,9 +31,13 @@ describe('attachCarrier', () => {
   const carrier = { v: 1 as const, origins: ['ui' as const], publishedAt: 1 };
 
   it('copies an own __proto__ key as a key (never as a prototype) and leaves the input untouched', () => {
-    for (const wire of ['{"__proto__":{"polluted":true},"objectRecordEventsWithQueryIds":[{"queryIds":["q"]}]}', '[{"__proto__":{"polluted":true},"queryIds":["q"]}]']) {
+    for (const wire of [
+      '{"__proto__":{"polluted":true},"objectRecordEventsWithQueryIds":[{"queryIds":["q"]}]}',
+      '[{"__proto__":{"polluted":true},"queryIds":["q"]}]',
+    ]) {
       const payload = JSON.parse(wire) as object;
-      const out = attachCarrier(payload, carrier, TWENTY_MODEL.payload) as Record<string, unknown> | Record<string, unknown>[];
+      const out = attachCarrier(payload, carrier, TWENTY_MODEL.payload) as
+        Record<string, unknown> | Record<string, unknown>[];
       const carrying = (Array.isArray(out) ? out[0] : out) as Record<string, unknown>;
       expect(Object.getPrototypeOf(carrying)).toBe(Object.prototype);
       expect(Object.prototype.hasOwnProperty.call(carrying, '__proto__')).toBe(true);

@@ -4,11 +4,18 @@ import { classifyFilterMatchStream, PROBE, subscriberGate } from '../../src/twen
 import { TWENTY_MODEL } from '../../src/twenty/model';
 import { readObjectStreamCall, readPositionalStreamCall } from '../../src/twenty/stream-args';
 
-const event = (recordId: string, updatedFields?: string[]) => ({ recordId, properties: { updatedFields, after: { id: recordId } } });
+const event = (recordId: string, updatedFields?: string[]) => ({
+  recordId,
+  properties: { updatedFields, after: { id: recordId } },
+});
 // What Twenty hands its helpers: a shallow copy that shares `properties`.
 const asHelperArg = (e: ReturnType<typeof event>) => ({ action: 'updated', objectNameSingular: 'company', ...e });
 
-function observation(events: object[], over: Partial<StreamObservation> = {}, streamData: object = { queries: { q: {} }, authContext: {} }): StreamObservation {
+function observation(
+  events: object[],
+  over: Partial<StreamObservation> = {},
+  streamData: object = { queries: { q: {} }, authContext: {} },
+): StreamObservation {
   const batch = { name: 'company.updated', workspaceId: 'ws', objectMetadata: { id: 'obj-1' }, events };
   const call = readObjectStreamCall([{ streamChannelId: 'ch', streamData, workspaceEventBatch: batch }])!;
   return {
@@ -86,24 +93,33 @@ describe('classifyFilterMatchStream', () => {
     const events = [event('a')];
     const obs = observation(events);
     obs.ledger.record(PROBE.matchedQueryIds, asHelperArg(events[0]), 1);
-    expect(classifyFilterMatchStream(obs, { filters: false, gate: subscriberGate })).toEqual([{ outcome: 'dropped', reason: 'unattributed' }]);
+    expect(classifyFilterMatchStream(obs, { filters: false, gate: subscriberGate })).toEqual([
+      { outcome: 'dropped', reason: 'unattributed' },
+    ]);
     const failed = observation(events, { publishFailed: true, threw: true });
     failed.ledger.record(PROBE.matchedQueryIds, asHelperArg(events[0]), 1);
-    expect(classifyFilterMatchStream(failed, { filters: false, gate: subscriberGate })).toEqual([{ outcome: 'failed' }]);
+    expect(classifyFilterMatchStream(failed, { filters: false, gate: subscriberGate })).toEqual([
+      { outcome: 'failed' },
+    ]);
   });
 
   it('V1: an empty query map reaches matching and counts as stream_without_queries', () => {
     const events = [event('a')];
     const obs = observation(events, {}, { queries: {}, authContext: {} });
     obs.ledger.record(PROBE.matchedQueryIds, asHelperArg(events[0]), 0);
-    expect(classifyFilterMatchStream(obs, { filters: false, gate: subscriberGate })).toEqual([{ outcome: 'dropped', reason: 'stream_without_queries' }]);
+    expect(classifyFilterMatchStream(obs, { filters: false, gate: subscriberGate })).toEqual([
+      { outcome: 'dropped', reason: 'stream_without_queries' },
+    ]);
   });
 });
 
 describe('subscriberGate', () => {
   const permissions = {
     userWorkspaceRoleMap: { 'uw-1': 'role-1', 'uw-2': 'role-2' },
-    rolesPermissions: { 'role-1': { 'obj-1': { canReadObjectRecords: true } }, 'role-2': { 'obj-1': { canReadObjectRecords: false } } },
+    rolesPermissions: {
+      'role-1': { 'obj-1': { canReadObjectRecords: true } },
+      'role-2': { 'obj-1': { canReadObjectRecords: false } },
+    },
   };
   const positional = (auth: object) => {
     const batch = { name: 'company.updated', workspaceId: 'ws', objectMetadata: { id: 'obj-1' }, events: [event('a')] };
@@ -127,28 +143,59 @@ describe('subscriberGate', () => {
       return subscriberGate(obs);
     };
     expect(withFacts({}, [[PROBE.roleIds, []]])).toBe('subscriber_without_user_workspace');
-    expect(withFacts({ userWorkspaceId: 'u', applicationId: 'app' }, [[PROBE.roleIds, []], [PROBE.permissionsContext, { userWorkspaceRoleMap: {}, flatApplicationMaps: { byId: {} } }]])).toBe(
-      'subscriber_application_inactive',
-    );
+    expect(
+      withFacts({ userWorkspaceId: 'u', applicationId: 'app' }, [
+        [PROBE.roleIds, []],
+        [PROBE.permissionsContext, { userWorkspaceRoleMap: {}, flatApplicationMaps: { byId: {} } }],
+      ]),
+    ).toBe('subscriber_application_inactive');
     expect(withFacts({ userWorkspaceId: 'u' }, [[PROBE.roleIds, []]])).toBe('subscriber_without_role');
-    expect(withFacts({ userWorkspaceId: 'u' }, [[PROBE.roleIds, ['r']], [PROBE.objectsPermissions, undefined]])).toBe('subscriber_without_role');
-    expect(withFacts({ userWorkspaceId: 'u' }, [[PROBE.roleIds, ['r']], [PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: false } }]])).toBe(
-      'object_not_readable',
-    );
-    expect(withFacts({ userWorkspaceId: 'u' }, [[PROBE.roleIds, ['r']], [PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: true } }]])).toBeUndefined();
+    expect(
+      withFacts({ userWorkspaceId: 'u' }, [
+        [PROBE.roleIds, ['r']],
+        [PROBE.objectsPermissions, undefined],
+      ]),
+    ).toBe('subscriber_without_role');
+    expect(
+      withFacts({ userWorkspaceId: 'u' }, [
+        [PROBE.roleIds, ['r']],
+        [PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: false } }],
+      ]),
+    ).toBe('object_not_readable');
+    expect(
+      withFacts({ userWorkspaceId: 'u' }, [
+        [PROBE.roleIds, ['r']],
+        [PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: true } }],
+      ]),
+    ).toBeUndefined();
   });
 });
 
 describe('the September 2026 record-access rules (2c712b6a)', () => {
-  const { RECORD_ACCESS } = require('../../src/twenty/generations/record-access') as typeof import('../../src/twenty/generations/record-access');
+  const { RECORD_ACCESS } =
+    require('../../src/twenty/generations/record-access') as typeof import('../../src/twenty/generations/record-access');
   const permissions = {
     userWorkspaceRoleMap: { uw: 'r' },
     flatFieldMetadataMaps: { byId: { 'f-arr': { id: 'f-arr', name: 'annualRecurringRevenue' } } },
   };
-  const objectsPermissions = { 'obj-1': { canReadObjectRecords: true, restrictedFields: { 'f-arr': { canRead: false } } } };
+  const objectsPermissions = {
+    'obj-1': { canReadObjectRecords: true, restrictedFields: { 'f-arr': { canRead: false } } },
+  };
   const setUp = (events: object[], queries: object = { q: { objectNameSingular: 'company' } }) => {
-    const batch = { name: 'company.updated', workspaceId: 'ws', objectMetadata: { id: 'obj-1', nameSingular: 'company' }, events };
-    const call = readObjectStreamCall([{ streamChannelId: 'ch', streamData: { queries, authContext: { userWorkspaceId: 'uw' } }, workspaceEventBatch: batch, permissionsContext: permissions }])!;
+    const batch = {
+      name: 'company.updated',
+      workspaceId: 'ws',
+      objectMetadata: { id: 'obj-1', nameSingular: 'company' },
+      events,
+    };
+    const call = readObjectStreamCall([
+      {
+        streamChannelId: 'ch',
+        streamData: { queries, authContext: { userWorkspaceId: 'uw' } },
+        workspaceEventBatch: batch,
+        permissionsContext: permissions,
+      },
+    ])!;
     const obs = observation(events, { call });
     obs.facts.set(PROBE.roleIds, ['r']);
     obs.facts.set(PROBE.objectsPermissions, objectsPermissions);
@@ -189,6 +236,9 @@ describe('the September 2026 record-access rules (2c712b6a)', () => {
     const obs = setUp(events);
     obs.ledger.record(PROBE.matchedQueryIds, { recordId: 'a', properties: {} }, 1);
     obs.publishedItems = 1;
-    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([{ outcome: 'forwarded' }, { outcome: 'dropped', reason: 'record_access_denied' }]);
+    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([
+      { outcome: 'forwarded' },
+      { outcome: 'dropped', reason: 'record_access_denied' },
+    ]);
   });
 });

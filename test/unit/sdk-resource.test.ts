@@ -15,7 +15,11 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 /** Starts the SDK, ends one span through it and returns the resource attributes that span was exported with. */
 async function exportedResource(defaultServiceName = 'twenty-server'): Promise<Attributes> {
   const exporter = new tracing.InMemorySpanExporter();
-  const sdk = startSdk({ settings: readOtelEnv({ OTEL_METRICS_EXPORTER: 'none' }).settings, defaultServiceName, spanExporter: exporter });
+  const sdk = startSdk({
+    settings: readOtelEnv({ OTEL_METRICS_EXPORTER: 'none' }).settings,
+    defaultServiceName,
+    spanExporter: exporter,
+  });
   try {
     sdk.tracerProvider.getTracer('resource-test').startSpan('probe').end();
     await sdk.forceFlush();
@@ -53,7 +57,11 @@ describe('the SDK resource', () => {
   test("the operator's OTEL_RESOURCE_ATTRIBUTES service.instance.id wins, and the rest of it is kept", async () => {
     process.env.OTEL_RESOURCE_ATTRIBUTES = 'service.instance.id=api-7,deployment.environment.name=staging';
     const resource = await exportedResource();
-    expect(resource).toMatchObject({ 'service.instance.id': 'api-7', 'deployment.environment.name': 'staging', 'service.name': 'twenty-server' });
+    expect(resource).toMatchObject({
+      'service.instance.id': 'api-7',
+      'deployment.environment.name': 'staging',
+      'service.name': 'twenty-server',
+    });
   });
 
   test('OTEL_SERVICE_NAME still wins over the default name, and the instance id stays generated', async () => {

@@ -14,7 +14,11 @@ let ObjectRecordEventPublisher = class ObjectRecordEventPublisher {
 ObjectRecordEventPublisher = _ts_decorate([ (0, _common.Injectable)() ], ObjectRecordEventPublisher);
 `;
     const classes = scanClasses(source);
-    expect([...classes.get('ObjectRecordEventPublisher')!].sort()).toEqual(['processObjectRecordStreamEvents', 'publish', 'resolveStreamRoleIds']);
+    expect([...classes.get('ObjectRecordEventPublisher')!].sort()).toEqual([
+      'processObjectRecordStreamEvents',
+      'publish',
+      'resolveStreamRoleIds',
+    ]);
   });
 
   it('TypeScript sources: export, extends, modifiers, typed parameters, decorators with objects; no fields, getters or arrow properties', () => {
@@ -49,7 +53,12 @@ export class EntityEventsToDbListener extends Base<T> implements OnModuleInit {
     const classes = scanClasses(source);
     expect(classes.has('NotThis')).toBe(false);
     expect(classes.has('Inner')).toBe(false);
-    expect([...classes.get('EntityEventsToDbListener')!].sort()).toEqual(['create', 'handleCreate', 'handleEvent', 'handleOther']);
+    expect([...classes.get('EntityEventsToDbListener')!].sort()).toEqual([
+      'create',
+      'handleCreate',
+      'handleEvent',
+      'handleOther',
+    ]);
   });
 
   it('the scanned methods feed the same detection the runtime uses', () => {
@@ -65,7 +74,14 @@ export class RecordAccessPolicyService {
 }`;
     const classes = scanClasses(source);
     expect(detectGenerationFrom((name) => classes.get(name))?.id).toBe('record_access');
-    const older = scanClasses(source.replace('private getMatchingObjectRecordQueryIds', 'private filterRestrictedFieldsFromEvent(event: E): E { return event; }\n  private getMatchingObjectRecordQueryIds').replace('buildEventRecordAccessGate', 'buildEventRecordShareGate'));
+    const older = scanClasses(
+      source
+        .replace(
+          'private getMatchingObjectRecordQueryIds',
+          'private filterRestrictedFieldsFromEvent(event: E): E { return event; }\n  private getMatchingObjectRecordQueryIds',
+        )
+        .replace('buildEventRecordAccessGate', 'buildEventRecordShareGate'),
+    );
     expect(detectGenerationFrom((name) => older.get(name))?.id).toBe('record_share');
   });
 });

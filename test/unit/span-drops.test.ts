@@ -42,10 +42,12 @@ async function processedByErrorType(reader: sdkMetrics.MetricReader): Promise<Ma
 }
 
 const droppedIn = (lines: string[]) =>
-  lines.map((line) => /^(\d+) spans? dropped: the span queue was full/.exec(line)).reduce((sum, match) => sum + (match ? Number(match[1]) : 0), 0);
+  lines
+    .map((line) => /^(\d+) spans? dropped: the span queue was full/.exec(line))
+    .reduce((sum, match) => sum + (match ? Number(match[1]) : 0), 0);
 
 describe('spans dropped by a full span queue', () => {
-  it("the package SDK counts them as otel.sdk.processor.span.processed{error.type=queue_full} and prints the count: offered - exported", async () => {
+  it('the package SDK counts them as otel.sdk.processor.span.processed{error.type=queue_full} and prints the count: offered - exported', async () => {
     const settings = readOtelEnv({}).settings;
     settings.bsp = { maxQueueSize: 16, maxExportBatchSize: 8, scheduledDelayMillis: 5, exportTimeoutMillis: 5_000 };
     const exporter = new SlowExporter(40);

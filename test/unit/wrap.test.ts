@@ -1,8 +1,18 @@
 import 'reflect-metadata';
 import { OnEvent } from '@nestjs/event-emitter';
-import { copyFunctionMetadata, isWrapped, originalOf, wrapFunction, wrapMethod, Invocation } from '../../src/engine/wrap';
+import {
+  copyFunctionMetadata,
+  isWrapped,
+  originalOf,
+  wrapFunction,
+  wrapMethod,
+  Invocation,
+} from '../../src/engine/wrap';
 
-function recordingFactory(log: string[], opts: { throwInStart?: boolean; throwInRun?: boolean; throwInEnd?: boolean } = {}) {
+function recordingFactory(
+  log: string[],
+  opts: { throwInStart?: boolean; throwInRun?: boolean; throwInEnd?: boolean } = {},
+) {
   return (): Invocation => {
     if (opts.throwInStart) throw new Error('start fault');
     return {
@@ -44,7 +54,12 @@ describe('wrapFunction', () => {
   it('returns the very same promise and observes resolution before the caller resumes', async () => {
     const log: string[] = [];
     const promise = Promise.resolve('ok');
-    const wrapped = wrapFunction(() => promise, 'm', recordingFactory(log), () => undefined);
+    const wrapped = wrapFunction(
+      () => promise,
+      'm',
+      recordingFactory(log),
+      () => undefined,
+    );
     const returned = wrapped();
     expect(returned).toBe(promise);
     await returned;
@@ -55,13 +70,23 @@ describe('wrapFunction', () => {
   it('rethrows the same error, sync and async', async () => {
     const log: string[] = [];
     const error = new Error('boom');
-    const syncWrapped = wrapFunction(() => {
-      throw error;
-    }, 'm', recordingFactory(log), () => undefined);
+    const syncWrapped = wrapFunction(
+      () => {
+        throw error;
+      },
+      'm',
+      recordingFactory(log),
+      () => undefined,
+    );
     expect(() => syncWrapped()).toThrow(error);
-    const asyncWrapped = wrapFunction(async () => {
-      throw error;
-    }, 'm', recordingFactory(log), () => undefined);
+    const asyncWrapped = wrapFunction(
+      async () => {
+        throw error;
+      },
+      'm',
+      recordingFactory(log),
+      () => undefined,
+    );
     await expect(asyncWrapped()).rejects.toBe(error);
     expect(log).toEqual(['run', 'throw:boom', 'run', 'throw:boom']);
   });
@@ -78,10 +103,14 @@ describe('wrapFunction', () => {
   it('swallows and reports instrumentation faults without changing the result', async () => {
     const faults: string[] = [];
     const onFault = (component: string) => faults.push(component);
-    expect(wrapFunction((x: number) => x + 1, 'start', recordingFactory([], { throwInStart: true }), onFault)(1)).toBe(2);
+    expect(wrapFunction((x: number) => x + 1, 'start', recordingFactory([], { throwInStart: true }), onFault)(1)).toBe(
+      2,
+    );
     expect(wrapFunction((x: number) => x + 1, 'run', recordingFactory([], { throwInRun: true }), onFault)(1)).toBe(2);
     expect(wrapFunction((x: number) => x + 1, 'end', recordingFactory([], { throwInEnd: true }), onFault)(1)).toBe(2);
-    await expect(wrapFunction(async (x: number) => x + 1, 'end-async', recordingFactory([], { throwInEnd: true }), onFault)(1)).resolves.toBe(2);
+    await expect(
+      wrapFunction(async (x: number) => x + 1, 'end-async', recordingFactory([], { throwInEnd: true }), onFault)(1),
+    ).resolves.toBe(2);
     await new Promise((r) => setImmediate(r));
     expect(faults).toEqual(['start', 'run', 'end', 'end-async']);
   });
@@ -122,7 +151,9 @@ describe('metadata', () => {
     expect(wrapMethod(Listener.prototype, 'handleCreate', 'c', recordingFactory([]), () => undefined)).toBe(true);
     expect(isWrapped(Listener.prototype.handleCreate)).toBe(true);
     expect(Reflect.getMetadata('EVENT_LISTENER_METADATA', Listener.prototype.handleCreate)).toEqual(before);
-    expect(Reflect.getMetadataKeys(Listener.prototype.handleCreate)).toEqual(Reflect.getMetadataKeys(originalOf(Listener.prototype.handleCreate)));
+    expect(Reflect.getMetadataKeys(Listener.prototype.handleCreate)).toEqual(
+      Reflect.getMetadataKeys(originalOf(Listener.prototype.handleCreate)),
+    );
   });
 
   it('copies own properties of the function too', () => {
@@ -139,9 +170,13 @@ describe('metadata', () => {
       }
     }
     class UpdateRecordWorkflowAction extends Base {}
-    expect(wrapMethod(UpdateRecordWorkflowAction.prototype, 'execute', 'c', recordingFactory([]), () => undefined)).toBe(true);
+    expect(
+      wrapMethod(UpdateRecordWorkflowAction.prototype, 'execute', 'c', recordingFactory([]), () => undefined),
+    ).toBe(true);
     expect(new UpdateRecordWorkflowAction().execute()).toBe('base');
     expect(isWrapped(Base.prototype.execute)).toBe(true);
-    expect(wrapMethod(UpdateRecordWorkflowAction.prototype, 'missing', 'c', recordingFactory([]), () => undefined)).toBe(false);
+    expect(
+      wrapMethod(UpdateRecordWorkflowAction.prototype, 'missing', 'c', recordingFactory([]), () => undefined),
+    ).toBe(false);
   });
 });

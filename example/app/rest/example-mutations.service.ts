@@ -122,7 +122,12 @@ export class ExampleMutationsService {
       ).workflowVersionId;
 
     const source: ActorMetadata = manual
-      ? { source: FieldActorSource.MANUAL, name: 'Manual run', workspaceMemberId: workspaceMemberId ?? null, context: {} }
+      ? {
+          source: FieldActorSource.MANUAL,
+          name: 'Manual run',
+          workspaceMemberId: workspaceMemberId ?? null,
+          context: {},
+        }
       : { source: FieldActorSource.WORKFLOW, name: 'Workflow', workspaceMemberId: null, context: {} };
 
     return this.workflowRunnerWorkspaceService.run({

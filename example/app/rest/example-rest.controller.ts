@@ -98,10 +98,9 @@ export class RecordRestController {
     data?: Record<string, unknown>,
   ) {
     const authContext = authContextOf(request);
-    const { flatObjectMetadataMaps } = await this.workspaceCacheService.getOrRecompute(
-      authContext.workspace.id,
-      ['flatObjectMetadataMaps'],
-    );
+    const { flatObjectMetadataMaps } = await this.workspaceCacheService.getOrRecompute(authContext.workspace.id, [
+      'flatObjectMetadataMaps',
+    ]);
     const objectMetadata = Object.values(flatObjectMetadataMaps.byId).find(
       (object) => object?.namePlural === objectNamePlural || object?.nameSingular === objectNamePlural,
     );

@@ -2,10 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { v4 } from 'uuid';
 
-import {
-  type AuthTokenPayload,
-  AuthTokenService,
-} from '../../twenty/engine/core-modules/auth/auth-token.service';
+import { type AuthTokenPayload, AuthTokenService } from '../../twenty/engine/core-modules/auth/auth-token.service';
 import {
   CURRENT_WORKSPACE_MEMBER_ID,
   type FlatObjectMetadata,
@@ -20,10 +17,7 @@ import {
   type MetadataReadability,
   type ObjectPermissions,
 } from '../../twenty/twenty-shared/types';
-import {
-  type WorkflowAction,
-  WorkflowTriggerType,
-} from '../../twenty/modules/workflow/common/workflow.types';
+import { type WorkflowAction, WorkflowTriggerType } from '../../twenty/modules/workflow/common/workflow.types';
 import { userWorkspaceIdOf } from '../../twenty/modules/workflow/workflow-executor/services/workflow-execution-context.service';
 import { WorkflowCommonWorkspaceService } from '../../twenty/modules/workflow/workflow-runner/workflow-run/workflow-common.workspace-service';
 
@@ -106,12 +100,7 @@ export class ExampleSeedService {
         (object): object is FlatObjectMetadata => object !== undefined,
       );
 
-      entries.rolesPermissions[roleId] = this.buildObjectsPermissions(
-        allObjects,
-        canReadByDefault,
-        objects,
-        entries,
-      );
+      entries.rolesPermissions[roleId] = this.buildObjectsPermissions(allObjects, canReadByDefault, objects, entries);
     });
 
     return { roleId };
@@ -352,10 +341,7 @@ export class ExampleSeedService {
           }),
         );
 
-        return [
-          object.id,
-          { canReadObjectRecords: override.canRead ?? canReadByDefault, restrictedFields },
-        ];
+        return [object.id, { canReadObjectRecords: override.canRead ?? canReadByDefault, restrictedFields }];
       }),
     );
   }

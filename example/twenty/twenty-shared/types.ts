@@ -13,14 +13,9 @@ export type MetadataGqlOperationSignature = {
   variables?: { filter?: Record<string, unknown> };
 };
 
-export type RecordOrMetadataGqlOperationSignature =
-  | RecordGqlOperationSignature
-  | MetadataGqlOperationSignature;
+export type RecordOrMetadataGqlOperationSignature = RecordGqlOperationSignature | MetadataGqlOperationSignature;
 
-export type RestrictedFieldsPermissions = Record<
-  string,
-  { canRead?: boolean | null; canUpdate?: boolean | null }
->;
+export type RestrictedFieldsPermissions = Record<string, { canRead?: boolean | null; canUpdate?: boolean | null }>;
 
 export type ObjectPermissions = {
   canReadObjectRecords: boolean;
@@ -70,12 +65,8 @@ export const isMetadataGqlOperationSignature = (
 ): signature is MetadataGqlOperationSignature =>
   typeof (signature as MetadataGqlOperationSignature).metadataName === 'string';
 
-export const combineFilters = (
-  filters: RecordGqlOperationFilter[],
-): RecordGqlOperationFilter => {
-  const nonEmptyFilters = filters.filter(
-    (filter) => Object.keys(filter ?? {}).length > 0,
-  );
+export const combineFilters = (filters: RecordGqlOperationFilter[]): RecordGqlOperationFilter => {
+  const nonEmptyFilters = filters.filter((filter) => Object.keys(filter ?? {}).length > 0);
 
   if (nonEmptyFilters.length === 0) {
     return {};

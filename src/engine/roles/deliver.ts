@@ -25,7 +25,10 @@ export function deliverRole(ctx: RoleContext): InvocationFactory {
       onThrow: () => undefined,
       mapResult: (value) => {
         if (!isAsyncIterator(value)) return value;
-        const record = telemetry.connections.connectionOpened(model.readSubscribe(args)?.channelId, scope?.streamWasRegistered);
+        const record = telemetry.connections.connectionOpened(
+          model.readSubscribe(args)?.channelId,
+          scope?.streamWasRegistered,
+        );
         if (scope) scope.record = record;
         return wrapDeliveryIterator(value, telemetry, spanName, model, record);
       },
@@ -132,13 +135,22 @@ function deliver(
     for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
     const producer = parsed.context ? trace.getSpanContext(parsed.context) : undefined;
     const destination = model.eventStreamDestination;
-    const run = new StageRun(telemetry, 'deliver', `${MESSAGING_OPERATIONS.deliver.name} ${destination.name}`, dominantOrigin(counts), {
-      kind: SpanKind.CONSUMER,
-      // Single-payload processing: the producer's context is the parent (one trace from worker to browser) and also a link.
-      parent: parsed.context ?? otelContext.active(),
-      links: producer ? [{ context: producer }] : undefined,
+    const run = new StageRun(
+      telemetry,
+      'deliver',
+      `${MESSAGING_OPERATIONS.deliver.name} ${destination.name}`,
+      dominantOrigin(counts),
+      {
+        kind: SpanKind.CONSUMER,
+        // Single-payload processing: the producer's context is the parent (one trace from worker to browser) and also a link.
+        parent: parsed.context ?? otelContext.active(),
+        links: producer ? [{ context: producer }] : undefined,
+      },
+    );
+    run.describe(consumerAttributes(destination.template), {
+      [ATTR.CODE_FUNCTION]: spanName,
+      [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length,
     });
-    run.describe(consumerAttributes(destination.template), { [ATTR.CODE_FUNCTION]: spanName, [ATTR.MESSAGING_BATCH_MESSAGE_COUNT]: found.items.length });
     run.addAll('forwarded', counts);
     if (connection) {
       for (const [origin, count] of counts) {

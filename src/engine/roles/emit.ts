@@ -1,6 +1,17 @@
 import { ATTR, Origin } from '../../semconv';
 import { describeBatch, workflowAttributes } from '../attributes';
-import { ActionScope, currentFrame, deferralOf, dominantOrigin, EventMark, originOf, rememberDeferral, rememberEmit, takeActionsDeferredOn, WorkflowMark } from '../context';
+import {
+  ActionScope,
+  currentFrame,
+  deferralOf,
+  dominantOrigin,
+  EventMark,
+  originOf,
+  rememberDeferral,
+  rememberEmit,
+  takeActionsDeferredOn,
+  WorkflowMark,
+} from '../context';
 import { frameFor, NO_OPTIONS, StageInvocation, StageRun } from '../stage-run';
 import { InvocationFactory } from '../wrap';
 import { RoleContext } from './types';
@@ -31,7 +42,9 @@ export function emit(ctx: RoleContext): InvocationFactory {
     if (parentFrame?.action) countEmitted(parentFrame.action, events.length);
     const run = new StageRun(telemetry, 'emit', spanName, dominantOrigin(counts), NO_OPTIONS, parentFrame);
     if (run.recording) run.describe(codeAttributes, describeBatch(telemetry, batch), workflowAttributes(workflow));
-    return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) => stageRun.addAll(threw ? 'failed' : 'forwarded', counts));
+    return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) =>
+      stageRun.addAll(threw ? 'failed' : 'forwarded', counts),
+    );
   };
 }
 

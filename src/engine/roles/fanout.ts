@@ -32,7 +32,14 @@ export function fanout(withPublish: boolean): (ctx: RoleContext) => InvocationFa
         publishRun = new StageRun(telemetry, 'publish', spanName, origin, NO_OPTIONS, parentFrame);
         publishRun.describe(codeAttributes, described, workflow);
       }
-      const fanoutRun = new StageRun(telemetry, 'fanout', fanoutName, origin, publishRun ? { parent: publishRun.context } : NO_OPTIONS, parentFrame);
+      const fanoutRun = new StageRun(
+        telemetry,
+        'fanout',
+        fanoutName,
+        origin,
+        publishRun ? { parent: publishRun.context } : NO_OPTIONS,
+        parentFrame,
+      );
       fanoutRun.describe(codeAttributes, described, workflow);
       const scope: FanoutScope = { facts: new Map(), accountedChannels: new Set() };
       const frame = frameFor(fanoutRun, parentFrame);
@@ -76,8 +83,12 @@ function finishFanout(
   if (verdict.batch.outcome !== 'forwarded' || batch.events.length === 0) return;
   // (event, stream) pairs that never reached a per-stream invocation.
   for (const pair of verdict.pairs) {
-    const pairRun = new StageRun(telemetry, 'stream', `${spanName} stream`, dominantOrigin(counts), { parent: run.context });
-    pairRun.describe({ [ATTR.CODE_FUNCTION]: spanName }, batchAttributes(telemetry, batch), { [ATTR.STREAM_CHANNEL_ID]: pair.channelId });
+    const pairRun = new StageRun(telemetry, 'stream', `${spanName} stream`, dominantOrigin(counts), {
+      parent: run.context,
+    });
+    pairRun.describe({ [ATTR.CODE_FUNCTION]: spanName }, batchAttributes(telemetry, batch), {
+      [ATTR.STREAM_CHANNEL_ID]: pair.channelId,
+    });
     if (pair.outcome.outcome === 'failed') pairRun.failWith(error);
     addOutcome(pairRun, pair.outcome, counts);
     pairRun.end();

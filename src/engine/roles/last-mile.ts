@@ -37,8 +37,15 @@ export function observePubSubClient(client: unknown, telemetry: Telemetry): void
     telemetry.noteNoSubscriberCount((client as { constructor?: { name?: string } }).constructor?.name || 'unknown');
     return;
   }
-  const wrapped = wrapFunction(publish, 'pubsub.publisher', receiptObserver, (component, error) => telemetry.fault(component, error));
-  Object.defineProperty(publisher, 'publish', { value: wrapped, writable: true, configurable: true, enumerable: false });
+  const wrapped = wrapFunction(publish, 'pubsub.publisher', receiptObserver, (component, error) =>
+    telemetry.fault(component, error),
+  );
+  Object.defineProperty(publisher, 'publish', {
+    value: wrapped,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }
 
 function receiptObserver(): ((value: unknown) => void) | undefined {

@@ -20,7 +20,9 @@ export function wholeBatch(stage: Stage): (ctx: RoleContext) => InvocationFactor
       run.describe(codeAttributes, batchAttributes(telemetry, batch), workflowAttributes(parentFrame?.workflow));
       const frame = frameFor(run, parentFrame);
       frame.publishOrigin = facts.dominant;
-      return new StageInvocation(run, frame, (stageRun, threw) => stageRun.addAll(threw ? 'failed' : 'forwarded', facts.counts));
+      return new StageInvocation(run, frame, (stageRun, threw) =>
+        stageRun.addAll(threw ? 'failed' : 'forwarded', facts.counts),
+      );
     };
   };
 }

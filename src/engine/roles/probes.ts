@@ -56,7 +56,12 @@ function probeCall(spec: ProbeSpec): InvocationFactory {
         stream.ledger.record(spec.name, event, recorded, spec.derives ? value : undefined);
       };
     }
-    const scope = spec.scope === 'stream' ? frame?.stream : spec.scope === 'fanout' ? frame?.fanout : frame?.stream ?? frame?.fanout;
+    const scope =
+      spec.scope === 'stream'
+        ? frame?.stream
+        : spec.scope === 'fanout'
+          ? frame?.fanout
+          : (frame?.stream ?? frame?.fanout);
     if (!scope) return undefined;
     if (spec.first && scope.facts.has(spec.name)) return undefined;
     return (value: unknown) => {
@@ -82,8 +87,17 @@ function resultMethodsProbe(ctx: RoleContext, methods: Record<string, ProbeSpec>
       // a frozen or accessor-defined method stays as it is: observing is never worth changing the object
       if (typeof method !== 'function' || isWrapped(method)) continue;
       if (own ? !own.writable || !own.configurable || 'get' in own : !Object.isExtensible(value)) continue;
-      const wrapped = wrapFunction(method as Function, `${ctx.className}.${ctx.methodName}().${name}`, factory, onFault);
-      Object.defineProperty(value, name, own ? { ...own, value: wrapped } : { value: wrapped, writable: true, configurable: true, enumerable: false });
+      const wrapped = wrapFunction(
+        method as Function,
+        `${ctx.className}.${ctx.methodName}().${name}`,
+        factory,
+        onFault,
+      );
+      Object.defineProperty(
+        value,
+        name,
+        own ? { ...own, value: wrapped } : { value: wrapped, writable: true, configurable: true, enumerable: false },
+      );
     }
   };
 }

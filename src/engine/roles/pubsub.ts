@@ -66,9 +66,11 @@ export function pubsub(ctx: RoleContext): InvocationFactory {
     frame.publishReceipt = receipt;
     const invocation = new StageInvocation(run, frame, (stageRun, threw) => {
       if (threw) stageRun.addAll('failed', counts);
-      else if (receipt.replies > 0 && receipt.subscribers === 0) stageRun.addAll('dropped', counts, 'no_live_connection');
+      else if (receipt.replies > 0 && receipt.subscribers === 0)
+        stageRun.addAll('dropped', counts, 'no_live_connection');
       else stageRun.addAll('forwarded', counts);
-      if (receipt.replies > 0 && stageRun.recording) stageRun.span.setAttribute(ATTR.PUBSUB_SUBSCRIBERS, receipt.subscribers);
+      if (receipt.replies > 0 && stageRun.recording)
+        stageRun.span.setAttribute(ATTR.PUBSUB_SUBSCRIBERS, receipt.subscribers);
       if (stream) {
         if (threw) stream.publishFailed = true;
         else stream.publishedItems += items.length;
@@ -102,7 +104,7 @@ export function legacyPubsub(ctx: RoleContext): InvocationFactory {
     const input = model.readLegacyPublish(args);
     if (!input) return undefined;
     const parentFrame = currentFrame();
-    const origin: Origin = parentFrame?.workflow ? 'workflow' : parentFrame?.publishOrigin ?? 'unknown';
+    const origin: Origin = parentFrame?.workflow ? 'workflow' : (parentFrame?.publishOrigin ?? 'unknown');
     const names = legacyChannelNames(input.channel, input.template);
     const run = new StageRun(telemetry, 'legacy_pubsub', names.spanName, origin, PRODUCER, parentFrame);
     if (run.recording) {
@@ -111,6 +113,8 @@ export function legacyPubsub(ctx: RoleContext): InvocationFactory {
       if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
     }
     // A leaf (the client's publish is all it calls, and that reads nothing this stage would add): no frame of its own.
-    return new StageInvocation(run, undefined, (stageRun, threw) => stageRun.add(threw ? 'failed' : 'forwarded', origin, 1));
+    return new StageInvocation(run, undefined, (stageRun, threw) =>
+      stageRun.add(threw ? 'failed' : 'forwarded', origin, 1),
+    );
   };
 }

@@ -68,7 +68,8 @@ function applyPairOutcomes(
   author: AuthorOrigin,
 ): void {
   // drops a fork declared with recordDrop() name what the rules could not
-  const pending = explicitDrops.length > 0 ? explicitDrops.map((drop) => ({ reason: drop.reason, count: drop.count })) : undefined;
+  const pending =
+    explicitDrops.length > 0 ? explicitDrops.map((drop) => ({ reason: drop.reason, count: drop.count })) : undefined;
   // one origin for the whole batch (the common case): no per-event lookup
   const single = facts.counts.size === 1 ? facts.dominant : undefined;
   for (let index = 0; index < outcomes.length; index++) {

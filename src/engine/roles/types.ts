@@ -28,7 +28,6 @@ export type Role =
   | 'stream_lookup'
   | 'sse_subscribe';
 
-
 export interface RoleContext {
   telemetry: Telemetry;
   className: string;

@@ -23,7 +23,10 @@ export function workflowRun(ctx: RoleContext): InvocationFactory {
   return (_self, args) => {
     const parentFrame = currentFrame();
     const parent = parentFrame?.workflow;
-    const mark: WorkflowMark = { ...parent, workflowRunId: model.workflowRun(args).workflowRunId ?? parent?.workflowRunId };
+    const mark: WorkflowMark = {
+      ...parent,
+      workflowRunId: model.workflowRun(args).workflowRunId ?? parent?.workflowRunId,
+    };
     const run = new StageRun(telemetry, 'workflow_step', name, 'workflow', NO_OPTIONS, parentFrame);
     run.describe(code, workflowAttributes(mark));
     const frame = frameFor(run, parentFrame);

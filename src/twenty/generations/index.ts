@@ -8,7 +8,14 @@ import { V5 } from './v5';
 import { V8 } from './v8';
 
 /** Every generation, newest first: detection asks them in this order and the first that recognises the classes wins. */
-export const GENERATION_MODULES: readonly GenerationModule[] = [RECORD_ACCESS, RECORD_SHARE, PUBLISHER_GENERATION, V8, V5, V1];
+export const GENERATION_MODULES: readonly GenerationModule[] = [
+  RECORD_ACCESS,
+  RECORD_SHARE,
+  PUBLISHER_GENERATION,
+  V8,
+  V5,
+  V1,
+];
 
 export function generationModule(id: Generation): GenerationModule {
   const found = GENERATION_MODULES.find((module) => module.id === id);

@@ -20,28 +20,48 @@ export function serviceTarget(withPermissions: boolean): ClassTarget {
       { names: ['processObjectRecordStreamEvents', 'processStreamEvents'], role: 'stream' },
       ...(withPermissions
         ? [
-            { names: ['fetchObjectRecordStreamContext', 'fetchPermissionsContext'], role: 'probe' as const, probe: PROBES.permissionsContext },
+            {
+              names: ['fetchObjectRecordStreamContext', 'fetchPermissionsContext'],
+              role: 'probe' as const,
+              probe: PROBES.permissionsContext,
+            },
             { names: ['filterRestrictedFieldsFromEvent'], role: 'probe' as const, probe: PROBES.filteredEvent },
-            { names: ['getMatchingObjectRecordQueryIds', 'getMatchingQueryIds'], role: 'probe' as const, probe: PROBES.matchedQueryIds },
+            {
+              names: ['getMatchingObjectRecordQueryIds', 'getMatchingQueryIds'],
+              role: 'probe' as const,
+              probe: PROBES.matchedQueryIds,
+            },
           ]
         : []),
     ],
   };
 }
 
-export const SERVICE_FANOUT: CodeLocation = { file: FILES.workspaceEventEmitterService, method: `${SERVICE}.publishToEventStreams` };
+export const SERVICE_FANOUT: CodeLocation = {
+  file: FILES.workspaceEventEmitterService,
+  method: `${SERVICE}.publishToEventStreams`,
+};
 
 export function serviceStream(method: 'processStreamEvents' | 'processObjectRecordStreamEvents'): CodeLocation {
   return { file: FILES.workspaceEventEmitterService, method: `${SERVICE}.${method}` };
 }
 
-export function rule(code: string, reason: DropReason, where: CodeLocation, condition = REASON_CONDITIONS[reason]): DropRule {
+export function rule(
+  code: string,
+  reason: DropReason,
+  where: CodeLocation,
+  condition = REASON_CONDITIONS[reason],
+): DropRule {
   return { code, reason, where, condition };
 }
 
 /** D1-D3, checked by the fan-out in every generation. */
 export function fanoutRules(fanoutAt: CodeLocation): DropRule[] {
-  return [rule('D1', 'no_active_streams', fanoutAt), rule('D2', 'stream_expired', fanoutAt), rule('D3', 'stream_without_queries', fanoutAt)];
+  return [
+    rule('D1', 'no_active_streams', fanoutAt),
+    rule('D2', 'stream_expired', fanoutAt),
+    rule('D3', 'stream_without_queries', fanoutAt),
+  ];
 }
 
 /** V5 onwards: the per-stream checks of processStreamEvents / processObjectRecordStreamEvents, in Twenty's order. */

@@ -1,6 +1,12 @@
 import { StreamObservation } from '../../engine/model';
 import { REASON_CONDITIONS } from '../conditions';
-import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import {
+  EMIT_LISTEN_TARGETS,
+  EVENT_STREAM_SERVICE,
+  lastMileTargets,
+  subscriptionService,
+  WORKFLOW_TARGETS,
+} from '../common-targets';
 import { FILES } from '../facts';
 import { ClassTarget, CodeLocation, GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, PROBES, subscriberGate } from '../rules';
@@ -8,14 +14,24 @@ import { readObjectStreamCall } from '../stream-args';
 import { fanoutRules, rule } from './legacy-service';
 
 export const PUBLISHER = 'ObjectRecordEventPublisher';
-export const PUBLISHER_FANOUT: CodeLocation = { file: FILES.objectRecordEventPublisher, method: `${PUBLISHER}.publish` };
-export const PUBLISHER_STREAM: CodeLocation = { file: FILES.objectRecordEventPublisher, method: `${PUBLISHER}.processObjectRecordStreamEvents` };
+export const PUBLISHER_FANOUT: CodeLocation = {
+  file: FILES.objectRecordEventPublisher,
+  method: `${PUBLISHER}.publish`,
+};
+export const PUBLISHER_STREAM: CodeLocation = {
+  file: FILES.objectRecordEventPublisher,
+  method: `${PUBLISHER}.processObjectRecordStreamEvents`,
+};
 
 /** The publisher's methods every ObjectRecordEventPublisher form has. */
 export const PUBLISHER_CORE_METHODS: ClassTarget['methods'] = [
   { names: ['publish'], role: 'publish_fanout' },
   { names: ['processObjectRecordStreamEvents'], role: 'stream' },
-  { names: ['fetchObjectRecordStreamContext', 'fetchPermissionsContext'], role: 'probe', probe: PROBES.permissionsContext },
+  {
+    names: ['fetchObjectRecordStreamContext', 'fetchPermissionsContext'],
+    role: 'probe',
+    probe: PROBES.permissionsContext,
+  },
   { names: ['resolveStreamRoleIds'], role: 'probe', probe: PROBES.roleIds },
   { names: ['resolveStreamObjectsPermissions'], role: 'probe', probe: PROBES.objectsPermissions },
 ];
@@ -63,9 +79,13 @@ export const PUBLISHER_GENERATION: GenerationModule = {
   detect: (methodsOf) => {
     const publisher = methodsOf(PUBLISHER);
     if (!publisher) return false;
-    return publisher.has('buildSubscriberRecordShareGate') || (publisher.has('filterRestrictedFieldsFromEvent') && !publisher.has('buildSubscriberRowAccessPolicySubject'));
+    return (
+      publisher.has('buildSubscriberRecordShareGate') ||
+      (publisher.has('filterRestrictedFieldsFromEvent') && !publisher.has('buildSubscriberRowAccessPolicySubject'))
+    );
   },
   readStreamCall: readObjectStreamCall,
-  classifyStream: (observation: StreamObservation) => classifyFilterMatchStream(observation, { filters: true, gate: subscriberGate }),
+  classifyStream: (observation: StreamObservation) =>
+    classifyFilterMatchStream(observation, { filters: true, gate: subscriberGate }),
   classifyFanout,
 };

@@ -14,13 +14,22 @@ import { PUBLISHER } from './publisher';
  */
 export const RECORD_ACCESS = accessGateGeneration({
   id: 'record_access',
-  title: 'ObjectRecordEventPublisher (2c712b6a, Sep 2026): record-access gate per batch (RecordAccessPolicyService.buildEventRecordAccessGate)',
+  title:
+    'ObjectRecordEventPublisher (2c712b6a, Sep 2026): record-access gate per batch (RecordAccessPolicyService.buildEventRecordAccessGate)',
   gateMethod: 'buildEventRecordAccessGate',
   form: { objectReadCheck: false, emptyGateReturns: true, filterMethod: false },
   extraMethods: [{ names: ['getMatchingObjectRecordQueryIds'], role: 'probe', probe: PROBES.matchedQueryIds }],
   detect(methodsOf) {
     const publisher = methodsOf(PUBLISHER);
-    if (!publisher || publisher.has('filterRestrictedFieldsFromEvent') || publisher.has('buildSubscriberRecordShareGate')) return false;
-    return publisher.has('buildSubscriberRowAccessPolicySubject') || !!methodsOf('RecordAccessPolicyService')?.has('buildEventRecordAccessGate');
+    if (
+      !publisher ||
+      publisher.has('filterRestrictedFieldsFromEvent') ||
+      publisher.has('buildSubscriberRecordShareGate')
+    )
+      return false;
+    return (
+      publisher.has('buildSubscriberRowAccessPolicySubject') ||
+      !!methodsOf('RecordAccessPolicyService')?.has('buildEventRecordAccessGate')
+    );
   },
 });

@@ -11,7 +11,8 @@ import { PUBLISHER } from './publisher';
  */
 export const RECORD_SHARE = accessGateGeneration({
   id: 'record_share',
-  title: 'ObjectRecordEventPublisher (faec8d88, Sep 2026): record-share gate per batch (RecordAccessPolicyService.buildEventRecordShareGate)',
+  title:
+    'ObjectRecordEventPublisher (faec8d88, Sep 2026): record-share gate per batch (RecordAccessPolicyService.buildEventRecordShareGate)',
   gateMethod: 'buildEventRecordShareGate',
   form: { objectReadCheck: true, emptyGateReturns: false, filterMethod: true },
   extraMethods: [
@@ -20,7 +21,15 @@ export const RECORD_SHARE = accessGateGeneration({
   ],
   detect(methodsOf) {
     const publisher = methodsOf(PUBLISHER);
-    if (!publisher || publisher.has('buildSubscriberRecordShareGate') || !publisher.has('filterRestrictedFieldsFromEvent')) return false;
-    return publisher.has('buildSubscriberRowAccessPolicySubject') || !!methodsOf('RecordAccessPolicyService')?.has('buildEventRecordShareGate');
+    if (
+      !publisher ||
+      publisher.has('buildSubscriberRecordShareGate') ||
+      !publisher.has('filterRestrictedFieldsFromEvent')
+    )
+      return false;
+    return (
+      publisher.has('buildSubscriberRowAccessPolicySubject') ||
+      !!methodsOf('RecordAccessPolicyService')?.has('buildEventRecordShareGate')
+    );
   },
 });

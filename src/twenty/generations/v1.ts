@@ -1,5 +1,11 @@
 import { StreamObservation } from '../../engine/model';
-import { EMIT_LISTEN_TARGETS, EVENT_STREAM_SERVICE, lastMileTargets, subscriptionService, WORKFLOW_TARGETS } from '../common-targets';
+import {
+  EMIT_LISTEN_TARGETS,
+  EVENT_STREAM_SERVICE,
+  lastMileTargets,
+  subscriptionService,
+  WORKFLOW_TARGETS,
+} from '../common-targets';
 import { GenerationModule } from '../generation';
 import { classifyFanout, classifyFilterMatchStream, PROBES, subscriberGate } from '../rules';
 import { readPositionalStreamCall } from '../stream-args';
@@ -21,19 +27,31 @@ export const V1: GenerationModule = {
     serviceTarget(false),
     {
       ...EVENT_STREAM_SERVICE,
-      methods: [...EVENT_STREAM_SERVICE.methods, { names: ['matchQueriesWithEvent'], role: 'probe', probe: PROBES.matchedQueryIds }],
+      methods: [
+        ...EVENT_STREAM_SERVICE.methods,
+        { names: ['matchQueriesWithEvent'], role: 'probe', probe: PROBES.matchedQueryIds },
+      ],
     },
     subscriptionService(true),
     ...lastMileTargets('WorkspaceEventEmitterResolver'),
   ],
   fanoutAt: SERVICE_FANOUT,
   streamAt,
-  dropRules: [...fanoutRules(SERVICE_FANOUT), rule('D3', 'stream_without_queries', streamAt), rule('D8', 'no_matching_query', streamAt)],
+  dropRules: [
+    ...fanoutRules(SERVICE_FANOUT),
+    rule('D3', 'stream_without_queries', streamAt),
+    rule('D8', 'no_matching_query', streamAt),
+  ],
   detect(methodsOf) {
     const service = methodsOf(SERVICE);
-    return !!service?.has('processStreamEvents') && !service.has('fetchPermissionsContext') && !service.has('filterRestrictedFieldsFromEvent');
+    return (
+      !!service?.has('processStreamEvents') &&
+      !service.has('fetchPermissionsContext') &&
+      !service.has('filterRestrictedFieldsFromEvent')
+    );
   },
   readStreamCall: readPositionalStreamCall,
-  classifyStream: (observation: StreamObservation) => classifyFilterMatchStream(observation, { filters: false, gate: subscriberGate }),
+  classifyStream: (observation: StreamObservation) =>
+    classifyFilterMatchStream(observation, { filters: false, gate: subscriberGate }),
   classifyFanout,
 };

@@ -47,8 +47,7 @@ export type FlatRowLevelPermissionPredicate = {
   value: unknown;
 };
 
-export type FlatRowLevelPermissionPredicateMaps =
-  FlatEntityMaps<FlatRowLevelPermissionPredicate>;
+export type FlatRowLevelPermissionPredicateMaps = FlatEntityMaps<FlatRowLevelPermissionPredicate>;
 
 export type FlatRowLevelPermissionPredicateGroupMaps = FlatEntityMaps<{
   id: string;

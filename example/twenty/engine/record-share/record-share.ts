@@ -2,10 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { type MetadataReadability } from '../../twenty-shared/types';
 import { CacheStorageNamespace } from '../core-modules/cache-storage/cache-storage-namespace.enum';
-import {
-  CacheStorageService,
-  InjectCacheStorage,
-} from '../core-modules/cache-storage/cache-storage.service';
+import { CacheStorageService, InjectCacheStorage } from '../core-modules/cache-storage/cache-storage.service';
 
 export type RecordShareAccessLevel = 'READ' | 'WRITE';
 
@@ -52,9 +49,8 @@ export const resolveRecordShareGateKind = ({
   }
 };
 
-export const resolveRequiredRecordShareAccessLevels = (
-  operationType: 'select' | 'update',
-): RecordShareAccessLevel[] => (operationType === 'select' ? ['READ', 'WRITE'] : ['WRITE']);
+export const resolveRequiredRecordShareAccessLevels = (operationType: 'select' | 'update'): RecordShareAccessLevel[] =>
+  operationType === 'select' ? ['READ', 'WRITE'] : ['WRITE'];
 
 export const indexRecordSharesByRecordId = (recordShares: RecordShare[]) => {
   const recordSharesByRecordId = new Map<string, RecordShare[]>();
@@ -89,9 +85,7 @@ export const buildRecordShareGate = async ({
     case 'private':
       return {
         recordSharesByRecordId: await fetchRecordSharesByRecordId(),
-        principalIds: [
-          ...new Set(principalIds.filter((id): id is string => typeof id === 'string')),
-        ],
+        principalIds: [...new Set(principalIds.filter((id): id is string => typeof id === 'string'))],
       };
   }
 };
@@ -107,8 +101,7 @@ export const isRecordSharedWithPrincipals = ({
 }): boolean =>
   (recordShareGate.recordSharesByRecordId.get(recordId) ?? []).some(
     (recordShare) =>
-      recordShareGate.principalIds.includes(recordShare.principalId) &&
-      accessLevels.includes(recordShare.accessLevel),
+      recordShareGate.principalIds.includes(recordShare.principalId) && accessLevels.includes(recordShare.accessLevel),
   );
 
 @Injectable()
@@ -129,9 +122,7 @@ export class RecordShareService {
   }): Promise<RecordShare[]> {
     const shares = (await this.cacheStorageService.get<RecordShare[]>(this.getKey(workspaceId))) ?? [];
 
-    return shares.filter(
-      (share) => share.objectMetadataId === objectMetadataId && recordIds.includes(share.recordId),
-    );
+    return shares.filter((share) => share.objectMetadataId === objectMetadataId && recordIds.includes(share.recordId));
   }
 
   async add(workspaceId: string, recordShare: RecordShare): Promise<void> {

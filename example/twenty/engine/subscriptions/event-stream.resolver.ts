@@ -11,10 +11,7 @@ import {
 } from '../core-modules/auth/decorators/auth.decorators';
 import { type AuthContextUser } from '../core-modules/auth/types/auth-context.type';
 
-import {
-  AddQuerySubscriptionInput,
-  RemoveQueryFromEventStreamInput,
-} from './dtos/event-stream-inputs.dto';
+import { AddQuerySubscriptionInput, RemoveQueryFromEventStreamInput } from './dtos/event-stream-inputs.dto';
 import { EventStreamService } from './event-stream.service';
 import { EventStreamException, EventStreamExceptionCode } from './event-stream.exception';
 import { SubscriptionService } from './subscription.service';
@@ -50,10 +47,7 @@ export const createEventStreamResolver = <Payload extends object>({
     ) {
       const eventStreamChannelId = eventStreamIdToChannelId(eventStreamId);
 
-      const existingStreamData = await this.eventStreamService.getStreamData(
-        workspace.id,
-        eventStreamChannelId,
-      );
+      const existingStreamData = await this.eventStreamService.getStreamData(workspace.id, eventStreamChannelId);
 
       if (isDefined(existingStreamData)) {
         const isAuthorized = await this.eventStreamService.isAuthorized({

@@ -6,10 +6,7 @@ import { type SerializableAuthContext } from '../core-modules/auth/types/auth-co
 import { CacheLockService } from '../core-modules/cache-lock/cache-lock.service';
 import { WithLock } from '../core-modules/cache-lock/with-lock.decorator';
 import { CacheStorageNamespace } from '../core-modules/cache-storage/cache-storage-namespace.enum';
-import {
-  CacheStorageService,
-  InjectCacheStorage,
-} from '../core-modules/cache-storage/cache-storage.service';
+import { CacheStorageService, InjectCacheStorage } from '../core-modules/cache-storage/cache-storage.service';
 
 import { EVENT_STREAM_TTL_MS } from './constants/event-stream-ttl.constant';
 import { EventStreamException, EventStreamExceptionCode } from './event-stream.exception';
@@ -57,11 +54,7 @@ export class EventStreamService {
     const activeStreamsKey = this.getActiveStreamsKey(workspaceId);
 
     await this.cacheLockService.withLock(async () => {
-      await this.cacheStorageService.setAdd(
-        activeStreamsKey,
-        [eventStreamChannelId],
-        EVENT_STREAM_TTL_MS,
-      );
+      await this.cacheStorageService.setAdd(activeStreamsKey, [eventStreamChannelId], EVENT_STREAM_TTL_MS);
     }, activeStreamsKey);
   }
 
@@ -181,23 +174,15 @@ export class EventStreamService {
     eventStreamChannelId: string;
   }): Promise<boolean> {
     const [eventStreamRefreshed, activeStreamsRefreshed] = await Promise.all([
-      this.cacheStorageService.expire(
-        this.getEventStreamKey(workspaceId, eventStreamChannelId),
-        EVENT_STREAM_TTL_MS,
-      ),
+      this.cacheStorageService.expire(this.getEventStreamKey(workspaceId, eventStreamChannelId), EVENT_STREAM_TTL_MS),
       this.cacheStorageService.expire(this.getActiveStreamsKey(workspaceId), EVENT_STREAM_TTL_MS),
     ]);
 
     return eventStreamRefreshed && activeStreamsRefreshed;
   }
 
-  async getStreamData(
-    workspaceId: string,
-    eventStreamChannelId: string,
-  ): Promise<EventStreamData | undefined> {
-    return this.cacheStorageService.get<EventStreamData>(
-      this.getEventStreamKey(workspaceId, eventStreamChannelId),
-    );
+  async getStreamData(workspaceId: string, eventStreamChannelId: string): Promise<EventStreamData | undefined> {
+    return this.cacheStorageService.get<EventStreamData>(this.getEventStreamKey(workspaceId, eventStreamChannelId));
   }
 
   private getEventStreamKey(workspaceId: string, eventStreamId: string): string {

@@ -8,13 +8,7 @@ import { SubscriptionChannel } from './enums/subscription-channel.enum';
 export class SubscriptionService {
   constructor(private readonly redisClient: RedisClientService) {}
 
-  private getSubscriptionChannel({
-    channel,
-    workspaceId,
-  }: {
-    channel: SubscriptionChannel;
-    workspaceId: string;
-  }) {
+  private getSubscriptionChannel({ channel, workspaceId }: { channel: SubscriptionChannel; workspaceId: string }) {
     return `${channel}:${workspaceId}`;
   }
 
@@ -28,13 +22,7 @@ export class SubscriptionService {
     return `${SubscriptionChannel.EVENT_STREAM_CHANNEL}:${workspaceId}:${eventStreamChannelId}`;
   }
 
-  async subscribe({
-    channel,
-    workspaceId,
-  }: {
-    channel: SubscriptionChannel;
-    workspaceId: string;
-  }) {
+  async subscribe({ channel, workspaceId }: { channel: SubscriptionChannel; workspaceId: string }) {
     const client = this.redisClient.getPubSubClient();
 
     return client.asyncIterator(this.getSubscriptionChannel({ channel, workspaceId }));
@@ -49,9 +37,7 @@ export class SubscriptionService {
   }): Promise<AsyncIterator<T>> {
     const client = this.redisClient.getPubSubClient();
 
-    return client.asyncIterator<T>(
-      this.getEventStreamChannel({ workspaceId, eventStreamChannelId }),
-    );
+    return client.asyncIterator<T>(this.getEventStreamChannel({ workspaceId, eventStreamChannelId }));
   }
 
   async publish<T>({
@@ -79,10 +65,7 @@ export class SubscriptionService {
   }): Promise<void> {
     const client = this.redisClient.getPubSubClient();
 
-    await client.publish(
-      this.getEventStreamChannel({ workspaceId, eventStreamChannelId }),
-      payload,
-    );
+    await client.publish(this.getEventStreamChannel({ workspaceId, eventStreamChannelId }), payload);
   }
 }
 

@@ -101,7 +101,9 @@ export class GlobalWorkspaceOrmManager {
         objectMetadataItem,
         eventEmitterService: this.workspaceEventEmitter,
         recordStore: this.recordStore,
-        authorShape: ['publisher', 'record_share', 'record_access'].includes(this.config.generation) ? 'full-author' : 'user-and-member',
+        authorShape: ['publisher', 'record_share', 'record_access'].includes(this.config.generation)
+          ? 'full-author'
+          : 'user-and-member',
         groundTruth: this.groundTruth,
         currentQueryRunner: () => this.transactionStorage.getStore(),
       },

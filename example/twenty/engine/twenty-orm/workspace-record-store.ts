@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { CacheStorageNamespace } from '../core-modules/cache-storage/cache-storage-namespace.enum';
-import {
-  CacheStorageService,
-  InjectCacheStorage,
-} from '../core-modules/cache-storage/cache-storage.service';
+import { CacheStorageService, InjectCacheStorage } from '../core-modules/cache-storage/cache-storage.service';
 
 export type ObjectRecord = Record<string, unknown> & { id: string };
 

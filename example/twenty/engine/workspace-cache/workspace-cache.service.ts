@@ -1,16 +1,9 @@
 import { Injectable } from '@nestjs/common';
 
 import { CacheStorageNamespace } from '../core-modules/cache-storage/cache-storage-namespace.enum';
-import {
-  CacheStorageService,
-  InjectCacheStorage,
-} from '../core-modules/cache-storage/cache-storage.service';
+import { CacheStorageService, InjectCacheStorage } from '../core-modules/cache-storage/cache-storage.service';
 
-import {
-  emptyWorkspaceCacheEntries,
-  type WorkspaceCacheEntries,
-  type WorkspaceCacheKey,
-} from './workspace-cache.type';
+import { emptyWorkspaceCacheEntries, type WorkspaceCacheEntries, type WorkspaceCacheKey } from './workspace-cache.type';
 
 // Twenty recomputes missing entries from Postgres; here the seed writes them
 // and every process reads the same copy (Redis when REDIS_URL is set).
@@ -27,10 +20,7 @@ export class WorkspaceCacheService {
   ): Promise<Pick<WorkspaceCacheEntries, K>> {
     const entries = await this.getEntries(workspaceId);
 
-    return Object.fromEntries(keys.map((key) => [key, entries[key]])) as Pick<
-      WorkspaceCacheEntries,
-      K
-    >;
+    return Object.fromEntries(keys.map((key) => [key, entries[key]])) as Pick<WorkspaceCacheEntries, K>;
   }
 
   async updateEntries(

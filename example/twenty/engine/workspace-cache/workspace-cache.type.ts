@@ -1,7 +1,4 @@
-import {
-  type FeatureFlagKey,
-  type ObjectsPermissionsByRoleId,
-} from '../../twenty-shared/types';
+import { type FeatureFlagKey, type ObjectsPermissionsByRoleId } from '../../twenty-shared/types';
 import {
   type FlatApplicationCacheMaps,
   type FlatEntityMaps,

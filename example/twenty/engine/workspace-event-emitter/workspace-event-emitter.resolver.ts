@@ -13,17 +13,11 @@ import {
   AddQuerySubscriptionInput,
   RemoveQueryFromEventStreamInput,
 } from '../subscriptions/dtos/event-stream-inputs.dto';
-import {
-  EventSubscriptionDTO,
-  type EventWithQueryIdsDTO,
-} from '../subscriptions/dtos/legacy-event-subscription.dto';
+import { EventSubscriptionDTO, type EventWithQueryIdsDTO } from '../subscriptions/dtos/legacy-event-subscription.dto';
 import { OnDbEventDTO, OnDbEventInput } from '../subscriptions/dtos/on-db-event.dto';
 import { SubscriptionChannel } from '../subscriptions/enums/subscription-channel.enum';
 import { type EventStreamService } from '../subscriptions/event-stream.service';
-import {
-  EventStreamException,
-  EventStreamExceptionCode,
-} from '../subscriptions/event-stream.exception';
+import { EventStreamException, EventStreamExceptionCode } from '../subscriptions/event-stream.exception';
 import { SubscriptionService } from '../subscriptions/subscription.service';
 import { eventStreamIdToChannelId } from '../subscriptions/utils/get-channel-id-from-event-stream-id';
 import {
@@ -61,20 +55,13 @@ export const createWorkspaceEventEmitterResolver = ({
     ) {}
 
     @Subscription(() => OnDbEventDTO, {
-      filter: (
-        payload: { onDbEvent: OnDbEventDTO },
-        variables: { input: OnDbEventInput },
-      ) =>
+      filter: (payload: { onDbEvent: OnDbEventDTO }, variables: { input: OnDbEventInput }) =>
         (!isDefined(variables.input.action) || payload.onDbEvent.action === variables.input.action) &&
         (!isDefined(variables.input.objectNameSingular) ||
           payload.onDbEvent.objectNameSingular === variables.input.objectNameSingular) &&
-        (!isDefined(variables.input.recordId) ||
-          payload.onDbEvent.record?.id === variables.input.recordId),
+        (!isDefined(variables.input.recordId) || payload.onDbEvent.record?.id === variables.input.recordId),
     })
-    onDbEvent(
-      @Args('input') _input: OnDbEventInput,
-      @AuthWorkspace() workspace: { id: string },
-    ) {
+    onDbEvent(@Args('input') _input: OnDbEventInput, @AuthWorkspace() workspace: { id: string }) {
       return this.subscriptionService.subscribe({
         channel: SubscriptionChannel.DATABASE_EVENT_CHANNEL,
         workspaceId: workspace.id,
@@ -97,10 +84,7 @@ export const createWorkspaceEventEmitterResolver = ({
     ) {
       const eventStreamChannelId = eventStreamIdToChannelId(eventStreamId);
 
-      const streamData = await this.eventStreamService.getStreamData(
-        workspace.id,
-        eventStreamChannelId,
-      );
+      const streamData = await this.eventStreamService.getStreamData(workspace.id, eventStreamChannelId);
 
       if (isDefined(streamData)) {
         throw new EventStreamException(

@@ -28,13 +28,15 @@ export class WorkspaceEventEmitter {
     private readonly groundTruth: GroundTruth,
   ) {}
 
-  public emitDatabaseBatchEvent(databaseBatchEventInput: DatabaseBatchEventInput | undefined, _queryRunner?: QueryRunnerLike) {
+  public emitDatabaseBatchEvent(
+    databaseBatchEventInput: DatabaseBatchEventInput | undefined,
+    _queryRunner?: QueryRunnerLike,
+  ) {
     if (!isDefined(databaseBatchEventInput)) {
       return;
     }
 
-    const { objectMetadataNameSingular, action, events, objectMetadata, workspaceId } =
-      databaseBatchEventInput;
+    const { objectMetadataNameSingular, action, events, objectMetadata, workspaceId } = databaseBatchEventInput;
 
     if (!events.length) {
       return;
@@ -53,11 +55,7 @@ export class WorkspaceEventEmitter {
     this.eventEmitter.emit(eventName, workspaceEventBatch);
   }
 
-  public emitCustomBatchEvent<T extends object>(
-    eventName: string,
-    events: T[],
-    workspaceId: string | undefined,
-  ) {
+  public emitCustomBatchEvent<T extends object>(eventName: string, events: T[], workspaceId: string | undefined) {
     if (!events.length) {
       return;
     }

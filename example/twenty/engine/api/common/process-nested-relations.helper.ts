@@ -22,9 +22,7 @@ export class ProcessNestedRelationsHelper {
   }): Promise<void> {
     if (this.failuresToInject > 0) {
       this.failuresToInject -= 1;
-      throw new Error(
-        `Nested relation enrichment failed for ${parentObjectRecords.length} record(s)`,
-      );
+      throw new Error(`Nested relation enrichment failed for ${parentObjectRecords.length} record(s)`);
     }
   }
 }

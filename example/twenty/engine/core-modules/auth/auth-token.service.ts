@@ -61,15 +61,10 @@ export class AuthTokenService {
 
   // Express middleware: decorates the request like Twenty's auth guards do.
   createMiddleware() {
-    return async (
-      request: AuthenticatedRequest,
-      _response: unknown,
-      next: (error?: unknown) => void,
-    ) => {
+    return async (request: AuthenticatedRequest, _response: unknown, next: (error?: unknown) => void) => {
       try {
         const header = request.headers.authorization;
-        const token =
-          typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+        const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
         const payload = token ? await this.resolveToken(token) : undefined;
 
         if (payload) {

@@ -6,10 +6,7 @@ export function WithLock(lockKeyArgName: string): MethodDecorator {
   return (_target, propertyKey, descriptor: PropertyDescriptor) => {
     const originalMethod = descriptor.value as (...args: unknown[]) => Promise<unknown>;
 
-    descriptor.value = async function (
-      this: { cacheLockService: CacheLockService },
-      ...args: unknown[]
-    ) {
+    descriptor.value = async function (this: { cacheLockService: CacheLockService }, ...args: unknown[]) {
       const lockKey = (args[0] as Record<string, unknown> | undefined)?.[lockKeyArgName];
 
       return this.cacheLockService.withLock(

@@ -156,8 +156,7 @@ export class CacheStorageService {
   }
 }
 
-export const getCacheStorageToken = (namespace: CacheStorageNamespace): string =>
-  `CACHE_STORAGE_${namespace}`;
+export const getCacheStorageToken = (namespace: CacheStorageNamespace): string => `CACHE_STORAGE_${namespace}`;
 
 export const InjectCacheStorage = (namespace: CacheStorageNamespace): ParameterDecorator =>
   Inject(getCacheStorageToken(namespace));

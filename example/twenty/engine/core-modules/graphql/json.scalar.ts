@@ -9,9 +9,7 @@ const parseLiteral = (ast: ValueNode, variables?: Record<string, unknown> | null
     case Kind.FLOAT:
       return Number(ast.value);
     case Kind.OBJECT:
-      return Object.fromEntries(
-        ast.fields.map((field) => [field.name.value, parseLiteral(field.value, variables)]),
-      );
+      return Object.fromEntries(ast.fields.map((field) => [field.name.value, parseLiteral(field.value, variables)]));
     case Kind.LIST:
       return ast.values.map((value) => parseLiteral(value, variables));
     case Kind.NULL:

@@ -45,9 +45,7 @@ export class MessageQueueExplorer implements OnModuleInit {
         ),
       );
 
-    for (const [queueName, processorGroups] of Object.entries(
-      this.groupProcessorsByQueueName(processors),
-    )) {
+    for (const [queueName, processorGroups] of Object.entries(this.groupProcessorsByQueueName(processors))) {
       const queue = this.moduleRef.get<MessageQueueService>(getQueueToken(queueName), {
         strict: false,
       });
@@ -66,9 +64,7 @@ export class MessageQueueExplorer implements OnModuleInit {
         const instance = wrapper.instance as Record<string, unknown>;
         const methodNames = this.metadataScanner.getAllMethodNames(Object.getPrototypeOf(instance));
         const { queueName } =
-          this.metadataAccessor.getProcessorMetadata(
-            (instance.constructor as () => void) || wrapper.metatype,
-          ) ?? {};
+          this.metadataAccessor.getProcessorMetadata((instance.constructor as () => void) || wrapper.metatype) ?? {};
 
         if (!queueName || !wrapper.host) {
           this.logger.error(`Processor ${wrapper.name} is missing queue name or host metadata`);
@@ -100,8 +96,7 @@ export class MessageQueueExplorer implements OnModuleInit {
   ) {
     const filteredProcessMethodNames = processMethodNames.filter(
       (processMethodName) =>
-        this.metadataAccessor.getProcessMetadata(instance[processMethodName] as () => void)
-          ?.jobName === job.name,
+        this.metadataAccessor.getProcessMetadata(instance[processMethodName] as () => void)?.jobName === job.name,
     );
 
     if (filteredProcessMethodNames.length === 0) {
@@ -121,12 +116,7 @@ export class MessageQueueExplorer implements OnModuleInit {
       contextId,
     );
 
-    const contextInstance = await this.injector.loadPerContext(
-      instance,
-      host,
-      host.providers,
-      contextId,
-    );
+    const contextInstance = await this.injector.loadPerContext(instance, host, host.providers, contextId);
 
     await this.invokeProcessMethods(contextInstance, filteredProcessMethodNames, job);
   }
@@ -137,10 +127,7 @@ export class MessageQueueExplorer implements OnModuleInit {
     job: MessageQueueJob,
   ) {
     for (const processMethodName of processMethodNames) {
-      await (instance[processMethodName] as (data: unknown) => Promise<void>).call(
-        instance,
-        job.data,
-      );
+      await (instance[processMethodName] as (data: unknown) => Promise<void>).call(instance, job.data);
     }
   }
 }

@@ -13,11 +13,7 @@ import { MessageQueueExplorer } from './message-queue.explorer';
 import { getQueueToken, MessageQueue, QUEUE_DRIVER } from './message-queue.constants';
 import { MessageQueueService } from './services/message-queue.service';
 
-const UNCONSUMED_QUEUES = [
-  MessageQueue.entityEventsToDbQueue,
-  MessageQueue.webhookQueue,
-  MessageQueue.triggerQueue,
-];
+const UNCONSUMED_QUEUES = [MessageQueue.entityEventsToDbQueue, MessageQueue.webhookQueue, MessageQueue.triggerQueue];
 
 class QueueDriverLifecycle implements OnModuleDestroy {
   constructor(private readonly driver: MessageQueueDriver) {}
@@ -41,9 +37,7 @@ export class MessageQueueModule {
         useFactory: (config: ExampleConfig, redisClientService: RedisClientService) =>
           config.messageQueueType === 'sync'
             ? new SyncDriver()
-            : new RedisListDriver(redisClientService.getClient(), () =>
-                redisClientService.createDuplicate(),
-              ),
+            : new RedisListDriver(redisClientService.getClient(), () => redisClientService.createDuplicate()),
       },
       {
         provide: QueueDriverLifecycle,
@@ -53,8 +47,7 @@ export class MessageQueueModule {
       {
         provide: getQueueToken(MessageQueue.workflowQueue),
         inject: [QUEUE_DRIVER],
-        useFactory: (driver: MessageQueueDriver) =>
-          new MessageQueueService(driver, MessageQueue.workflowQueue),
+        useFactory: (driver: MessageQueueDriver) => new MessageQueueService(driver, MessageQueue.workflowQueue),
       },
       ...UNCONSUMED_QUEUES.map((queueName) => ({
         provide: getQueueToken(queueName),

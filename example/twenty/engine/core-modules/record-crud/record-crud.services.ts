@@ -56,9 +56,7 @@ export class CreateRecordService {
     createdBy?: ActorMetadata;
   }): Promise<RecordCrudOutput> {
     return withRepository(this.globalWorkspaceOrmManager, { objectName, authContext }, async (repository) => {
-      const [result] = await repository.insert([
-        { ...objectRecord, ...(createdBy && { createdBy }) },
-      ]);
+      const [result] = await repository.insert([{ ...objectRecord, ...(createdBy && { createdBy }) }]);
 
       return { success: true, result };
     });
@@ -97,9 +95,7 @@ export class UpdateRecordService {
         return { success: true, result: previousRecord };
       }
 
-      const values = Object.fromEntries(
-        Object.entries(objectRecord).filter(([key]) => fields.includes(key)),
-      );
+      const values = Object.fromEntries(Object.entries(objectRecord).filter(([key]) => fields.includes(key)));
       const result = await repository.update(objectRecordId, {
         ...values,
         ...(updatedBy && { updatedBy }),
@@ -126,9 +122,7 @@ export class DeleteRecordService {
     soft?: boolean;
   }): Promise<RecordCrudOutput> {
     return withRepository(this.globalWorkspaceOrmManager, { objectName, authContext }, async (repository) => {
-      const result = soft
-        ? await repository.softDelete(objectRecordId)
-        : await repository.delete(objectRecordId);
+      const result = soft ? await repository.softDelete(objectRecordId) : await repository.delete(objectRecordId);
 
       if (!result) {
         return { success: false, error: `Record ${objectName} ${objectRecordId} not found` };

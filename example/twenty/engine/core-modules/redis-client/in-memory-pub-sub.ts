@@ -10,10 +10,7 @@ export class InMemoryPubSub extends PubSub {
     return super.publish(triggerName, JSON.parse(JSON.stringify(payload ?? null)));
   }
 
-  override subscribe(
-    triggerName: string,
-    onMessage: (...args: unknown[]) => void,
-  ): Promise<number> {
+  override subscribe(triggerName: string, onMessage: (...args: unknown[]) => void): Promise<number> {
     this.subscriberCounts.set(triggerName, this.countSubscribers(triggerName) + 1);
 
     return super.subscribe(triggerName, onMessage).then((subId) => {

@@ -21,10 +21,7 @@ export function wrapAsyncIteratorWithLifecycle<T>(
       return;
     }
     // A failed heartbeat must not end the stream.
-    heartbeatTimer = setInterval(
-      () => void onHeartbeat().catch(() => undefined),
-      heartbeatIntervalMs,
-    );
+    heartbeatTimer = setInterval(() => void onHeartbeat().catch(() => undefined), heartbeatIntervalMs);
     heartbeatTimer.unref?.();
   };
 

@@ -1,6 +1,9 @@
 import { type GroundTruth } from '../../../../app/ground-truth';
 import { type FlatObjectMetadata } from '../../metadata-modules/flat-entity.types';
-import { type QueryRunnerLike, type WorkspaceEventEmitter } from '../../workspace-event-emitter/workspace-event-emitter';
+import {
+  type QueryRunnerLike,
+  type WorkspaceEventEmitter,
+} from '../../workspace-event-emitter/workspace-event-emitter';
 import { type EventAuthorShape } from '../utils/format-twenty-orm-event-to-database-batch-event.util';
 import { type WorkspaceRecordStore } from '../workspace-record-store';
 

@@ -29,11 +29,7 @@ abstract class WorkspaceQueryBuilderBase {
   }
 
   protected selectByIds(ids: string[]): Promise<ObjectRecord[]> {
-    return this.internalContext.recordStore.findByIds(
-      this.internalContext.workspaceId,
-      this.objectName,
-      ids,
-    );
+    return this.internalContext.recordStore.findByIds(this.internalContext.workspaceId, this.objectName, ids);
   }
 
   protected emitDatabaseBatchEvent(
@@ -51,14 +47,19 @@ abstract class WorkspaceQueryBuilderBase {
       authorShape: this.internalContext.authorShape,
     });
 
-    this.internalContext.eventEmitterService.emitDatabaseBatchEvent(databaseBatchEventInput, this.internalContext.currentQueryRunner?.());
-
-    const writtenIds = (recordsAfter.length > 0 ? recordsAfter : (recordsBefore ?? [])).map(
-      (record) => record.id,
+    this.internalContext.eventEmitterService.emitDatabaseBatchEvent(
+      databaseBatchEventInput,
+      this.internalContext.currentQueryRunner?.(),
     );
+
+    const writtenIds = (recordsAfter.length > 0 ? recordsAfter : (recordsBefore ?? [])).map((record) => record.id);
     const emittedIds = new Set(databaseBatchEventInput?.events.map((event) => event.recordId));
 
-    this.internalContext.groundTruth.notEmitted({ workspaceId: this.internalContext.workspaceId, eventName: computeEventName(this.objectName, action), recordIds: writtenIds.filter((id) => !emittedIds.has(id)) });
+    this.internalContext.groundTruth.notEmitted({
+      workspaceId: this.internalContext.workspaceId,
+      eventName: computeEventName(this.objectName, action),
+      recordIds: writtenIds.filter((id) => !emittedIds.has(id)),
+    });
   }
 }
 
@@ -80,11 +81,7 @@ export class WorkspaceInsertQueryBuilder extends WorkspaceQueryBuilderBase {
       ...record,
     }));
 
-    await this.internalContext.recordStore.save(
-      this.internalContext.workspaceId,
-      this.objectName,
-      recordsToInsert,
-    );
+    await this.internalContext.recordStore.save(this.internalContext.workspaceId, this.objectName, recordsToInsert);
 
     const recordsAfter = await this.selectByIds(recordsToInsert.map((record) => record.id));
 
@@ -115,11 +112,7 @@ export class WorkspaceUpdateQueryBuilder extends WorkspaceQueryBuilderBase {
       return hasChanges ? { ...merged, updatedAt: new Date().toISOString() } : merged;
     });
 
-    await this.internalContext.recordStore.save(
-      this.internalContext.workspaceId,
-      this.objectName,
-      changedRecords,
-    );
+    await this.internalContext.recordStore.save(this.internalContext.workspaceId, this.objectName, changedRecords);
 
     const recordsAfter = await this.selectByIds(this.ids);
 
@@ -131,8 +124,7 @@ export class WorkspaceUpdateQueryBuilder extends WorkspaceQueryBuilderBase {
 
 // Soft delete (DELETED) and restore (RESTORED) both go through this builder.
 export class WorkspaceSoftDeleteQueryBuilder extends WorkspaceQueryBuilderBase {
-  private action: DatabaseEventAction.DELETED | DatabaseEventAction.RESTORED =
-    DatabaseEventAction.DELETED;
+  private action: DatabaseEventAction.DELETED | DatabaseEventAction.RESTORED = DatabaseEventAction.DELETED;
 
   softDelete(): this {
     this.action = DatabaseEventAction.DELETED;
@@ -148,8 +140,7 @@ export class WorkspaceSoftDeleteQueryBuilder extends WorkspaceQueryBuilderBase {
 
   async execute(): Promise<WorkspaceQueryResult> {
     const recordsBefore = await this.selectByIds(this.ids);
-    const deletedAt =
-      this.action === DatabaseEventAction.DELETED ? new Date().toISOString() : null;
+    const deletedAt = this.action === DatabaseEventAction.DELETED ? new Date().toISOString() : null;
 
     await this.internalContext.recordStore.save(
       this.internalContext.workspaceId,

@@ -27,9 +27,7 @@ export const buildRowLevelPermissionRecordFilter = ({
 }): RecordGqlOperationFilter | null => {
   const predicates = Object.values(flatRowLevelPermissionPredicateMaps.byId).filter(
     (predicate) =>
-      predicate !== undefined &&
-      predicate.objectMetadataId === objectMetadata.id &&
-      roleIds.includes(predicate.roleId),
+      predicate !== undefined && predicate.objectMetadataId === objectMetadata.id && roleIds.includes(predicate.roleId),
   );
 
   if (predicates.length === 0) {
@@ -39,10 +37,7 @@ export const buildRowLevelPermissionRecordFilter = ({
   return {
     and: predicates.map((predicate) => ({
       [predicate!.fieldName]: {
-        eq:
-          predicate!.value === CURRENT_WORKSPACE_MEMBER_ID
-            ? (workspaceMember?.id ?? null)
-            : predicate!.value,
+        eq: predicate!.value === CURRENT_WORKSPACE_MEMBER_ID ? (workspaceMember?.id ?? null) : predicate!.value,
       },
     })),
   };

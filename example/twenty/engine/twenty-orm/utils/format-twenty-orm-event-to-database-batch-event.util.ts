@@ -11,10 +11,7 @@ import {
 import { isDefined } from '../../../twenty-shared/utils';
 import { DatabaseEventAction } from '../../api/graphql/graphql-query-runner/enums/database-event-action';
 import { type WorkspaceAuthContext } from '../../core-modules/auth/types/auth-context.type';
-import {
-  type FlatObjectMetadata,
-  STANDARD_OBJECT_IDS,
-} from '../../metadata-modules/flat-entity.types';
+import { type FlatObjectMetadata, STANDARD_OBJECT_IDS } from '../../metadata-modules/flat-entity.types';
 import { type DatabaseBatchEventInput } from '../../workspace-event-emitter/workspace-event-emitter';
 
 import { buildObjectRecordEventAuthor } from './build-object-record-event-author.util';
@@ -83,9 +80,7 @@ export const formatTwentyOrmEventToDatabaseBatchEvent = ({
           const before = findBefore(recordsBefore, after.id);
 
           if (!isDefined(before)) {
-            throw new Error(
-              'Record mismatch detected while computing event data for UPDATED action',
-            );
+            throw new Error('Record mismatch detected while computing event data for UPDATED action');
           }
 
           const diff = objectRecordChangedValues(before, after, objectMetadataItem);

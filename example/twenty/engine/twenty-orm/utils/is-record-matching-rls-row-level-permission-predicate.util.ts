@@ -21,7 +21,10 @@ type FieldFilter = {
 
 const likeToRegExp = (pattern: string, flags: string) =>
   new RegExp(
-    `^${pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`,
+    `^${pattern
+      .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/%/g, '.*')
+      .replace(/_/g, '.')}$`,
     flags,
   );
 
@@ -33,9 +36,7 @@ const isFieldMatching = (value: unknown, fieldFilter: FieldFilter): boolean =>
       case 'neq':
         return JSON.stringify(value ?? null) !== JSON.stringify(expected ?? null);
       case 'in':
-        return (expected as unknown[]).some(
-          (candidate) => JSON.stringify(candidate) === JSON.stringify(value),
-        );
+        return (expected as unknown[]).some((candidate) => JSON.stringify(candidate) === JSON.stringify(value));
       case 'is':
         return expected === 'NULL' ? !isDefined(value) : isDefined(value);
       case 'gt':
@@ -55,20 +56,13 @@ const isFieldMatching = (value: unknown, fieldFilter: FieldFilter): boolean =>
     }
   });
 
-const isRecordMatchingFilter = (
-  record: Record<string, unknown>,
-  filter: RecordGqlOperationFilter,
-): boolean =>
+const isRecordMatchingFilter = (record: Record<string, unknown>, filter: RecordGqlOperationFilter): boolean =>
   Object.entries(filter).every(([key, value]) => {
     if (key === 'and') {
-      return (value as RecordGqlOperationFilter[]).every((subFilter) =>
-        isRecordMatchingFilter(record, subFilter),
-      );
+      return (value as RecordGqlOperationFilter[]).every((subFilter) => isRecordMatchingFilter(record, subFilter));
     }
     if (key === 'or') {
-      return (value as RecordGqlOperationFilter[]).some((subFilter) =>
-        isRecordMatchingFilter(record, subFilter),
-      );
+      return (value as RecordGqlOperationFilter[]).some((subFilter) => isRecordMatchingFilter(record, subFilter));
     }
     if (key === 'not') {
       return !isRecordMatchingFilter(record, value as RecordGqlOperationFilter);
@@ -82,9 +76,7 @@ const filterMentionsField = (filter: unknown, fieldName: string): boolean => {
     return filter.some((subFilter) => filterMentionsField(subFilter, fieldName));
   }
   if (filter && typeof filter === 'object') {
-    return Object.entries(filter).some(
-      ([key, value]) => key === fieldName || filterMentionsField(value, fieldName),
-    );
+    return Object.entries(filter).some(([key, value]) => key === fieldName || filterMentionsField(value, fieldName));
   }
 
   return false;

@@ -3,8 +3,7 @@ import { type FlatObjectMetadata } from '../../metadata-modules/flat-entity.type
 
 const IGNORED_FIELDS = new Set(['updatedAt', 'searchVector']);
 
-const isSameValue = (left: unknown, right: unknown) =>
-  JSON.stringify(left ?? null) === JSON.stringify(right ?? null);
+const isSameValue = (left: unknown, right: unknown) => JSON.stringify(left ?? null) === JSON.stringify(right ?? null);
 
 // Fields of the new record whose value differs from the old one, as { before, after }.
 export const objectRecordChangedValues = (

@@ -1,9 +1,6 @@
 import { type ObjectsPermissions } from '../../../twenty-shared/types';
 import { isDefined } from '../../../twenty-shared/utils';
-import {
-  type FlatApplication,
-  type FlatApplicationCacheMaps,
-} from '../../metadata-modules/flat-entity.types';
+import { type FlatApplication, type FlatApplicationCacheMaps } from '../../metadata-modules/flat-entity.types';
 
 export const resolveRoleIdsForUser = ({
   userRoleId,
@@ -20,9 +17,7 @@ export const resolveRoleIdsForUser = ({
 };
 
 // A subscriber acting through several roles only sees what all of them allow.
-export const computePermissionIntersection = (
-  allRolePermissions: ObjectsPermissions[],
-): ObjectsPermissions => {
+export const computePermissionIntersection = (allRolePermissions: ObjectsPermissions[]): ObjectsPermissions => {
   const objectIds = new Set(allRolePermissions.flatMap((permissions) => Object.keys(permissions)));
   const intersection: ObjectsPermissions = {};
 
@@ -31,10 +26,7 @@ export const computePermissionIntersection = (
 
     intersection[objectId] = {
       canReadObjectRecords: perObject.every((permission) => permission?.canReadObjectRecords === true),
-      restrictedFields: Object.assign(
-        {},
-        ...perObject.map((permission) => permission?.restrictedFields ?? {}),
-      ),
+      restrictedFields: Object.assign({}, ...perObject.map((permission) => permission?.restrictedFields ?? {})),
     };
   }
 

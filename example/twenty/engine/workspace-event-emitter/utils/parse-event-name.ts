@@ -5,10 +5,7 @@ export const parseEventNameOrThrow = (
 ): { objectSingularName: string; action: DatabaseEventAction } => {
   const [objectSingularName, action] = eventName.split('.');
 
-  if (
-    !objectSingularName ||
-    !Object.values(DatabaseEventAction).includes(action as DatabaseEventAction)
-  ) {
+  if (!objectSingularName || !Object.values(DatabaseEventAction).includes(action as DatabaseEventAction)) {
     throw new Error(`Invalid event name: ${eventName}`);
   }
 

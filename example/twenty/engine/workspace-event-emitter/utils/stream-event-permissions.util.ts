@@ -3,7 +3,11 @@
 // version of its file; here each version keeps its private method (name and
 // signature, which the instrumentation and the drop conditions depend on) and
 // delegates the body that did not change between versions.
-import { type RecordGqlOperationFilter, type RestrictedFieldsPermissions, combineFilters } from '../../../twenty-shared/types';
+import {
+  type RecordGqlOperationFilter,
+  type RestrictedFieldsPermissions,
+  combineFilters,
+} from '../../../twenty-shared/types';
 import { isDefined } from '../../../twenty-shared/utils';
 import { DatabaseEventAction } from '../../api/graphql/graphql-query-runner/enums/database-event-action';
 import { type SerializableAuthContext } from '../../core-modules/auth/types/auth-context.type';
@@ -66,7 +70,8 @@ export const filterRestrictedFieldsFromSubscriptionEvent = (
       .filter(([, permissions]) => permissions.canRead === false)
       .map(
         ([fieldMetadataId]) =>
-          findFlatEntityByIdInFlatEntityMaps({ flatEntityId: fieldMetadataId, flatEntityMaps: flatFieldMetadataMaps })?.name,
+          findFlatEntityByIdInFlatEntityMaps({ flatEntityId: fieldMetadataId, flatEntityMaps: flatFieldMetadataMaps })
+            ?.name,
       )
       .filter(isDefined),
   );

@@ -12,10 +12,17 @@ export class TimelineActivityRoutingPlanService {
     this.failuresLeft = times;
   }
 
-  async shouldProcessEvent({ flatObjectMetadata }: { flatObjectMetadata: FlatObjectMetadata; workspaceId: string }): Promise<boolean> {
+  async shouldProcessEvent({
+    flatObjectMetadata,
+  }: {
+    flatObjectMetadata: FlatObjectMetadata;
+    workspaceId: string;
+  }): Promise<boolean> {
     if (this.failuresLeft > 0) {
       this.failuresLeft--;
-      throw new TimelineActivityRoutingPlanError(`Timeline routing plan unavailable for ${flatObjectMetadata.nameSingular}`);
+      throw new TimelineActivityRoutingPlanError(
+        `Timeline routing plan unavailable for ${flatObjectMetadata.nameSingular}`,
+      );
     }
 
     return flatObjectMetadata.isAuditLogged !== false;

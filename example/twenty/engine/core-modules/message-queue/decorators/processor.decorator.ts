@@ -10,11 +10,8 @@ export interface MessageQueueProcessorOptions {
 
 export function Processor(queueName: MessageQueue): ClassDecorator;
 export function Processor(processorOptions: MessageQueueProcessorOptions): ClassDecorator;
-export function Processor(
-  queueNameOrOptions: MessageQueue | MessageQueueProcessorOptions,
-): ClassDecorator {
-  const options =
-    typeof queueNameOrOptions === 'object' ? queueNameOrOptions : { queueName: queueNameOrOptions };
+export function Processor(queueNameOrOptions: MessageQueue | MessageQueueProcessorOptions): ClassDecorator {
+  const options = typeof queueNameOrOptions === 'object' ? queueNameOrOptions : { queueName: queueNameOrOptions };
 
   return (target: Function) => {
     SetMetadata(SCOPE_OPTIONS_METADATA, options)(target);

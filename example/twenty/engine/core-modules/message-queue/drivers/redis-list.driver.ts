@@ -44,11 +44,7 @@ export class RedisListDriver implements MessageQueueDriver {
     await Promise.all(this.consumers.map(({ loop }) => loop.catch(() => undefined)));
   }
 
-  private async consume(
-    connection: IORedis,
-    queueName: string,
-    handler: MessageQueueJobHandler,
-  ): Promise<void> {
+  private async consume(connection: IORedis, queueName: string, handler: MessageQueueJobHandler): Promise<void> {
     while (!this.stopped) {
       let entry: [string, string] | null;
 

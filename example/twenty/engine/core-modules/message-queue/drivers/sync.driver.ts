@@ -1,9 +1,6 @@
 import { v4 } from 'uuid';
 
-import {
-  type MessageQueueDriver,
-  type MessageQueueJobHandler,
-} from './message-queue-driver.interface';
+import { type MessageQueueDriver, type MessageQueueJobHandler } from './message-queue-driver.interface';
 
 // MESSAGE_QUEUE_TYPE=sync (Twenty's CI mode): add() runs the job in-process and
 // waits for it, so the caller's async context reaches the job.

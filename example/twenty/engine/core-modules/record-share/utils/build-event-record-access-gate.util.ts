@@ -2,7 +2,11 @@ import { type ObjectRecordEvent } from '../../../../twenty-shared/database-event
 import { FeatureFlagKey } from '../../../../twenty-shared/types';
 import { isDefined } from '../../../../twenty-shared/utils';
 import { type FlatEntityMaps, type FlatFieldMetadata } from '../../../metadata-modules/flat-entity.types';
-import { indexRecordSharesByRecordId, type RecordShare, resolveRequiredRecordShareAccessLevels } from '../../../record-share/record-share';
+import {
+  indexRecordSharesByRecordId,
+  type RecordShare,
+  resolveRequiredRecordShareAccessLevels,
+} from '../../../record-share/record-share';
 import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
 import { type WorkspaceEventBatch } from '../../../workspace-event-emitter/types/workspace-event-batch.type';
 import { type EventRecordAccessGate, type RowAccessPolicySubject } from '../types/event-record-access-gate.type';
@@ -112,7 +116,8 @@ export const buildEventRecordAccessGate = ({
             snapshots
               .filter((snapshot) =>
                 (sharesByRecordId.get(snapshot.id) ?? []).some(
-                  (share) => subject.principalIds.includes(share.principalId) && accessLevels.includes(share.accessLevel),
+                  (share) =>
+                    subject.principalIds.includes(share.principalId) && accessLevels.includes(share.accessLevel),
                 ),
               )
               .map((snapshot) => snapshot.id),

@@ -21,7 +21,10 @@ const buildRestrictedFieldNames = (
       continue;
     }
 
-    const field = findFlatEntityByIdInFlatEntityMaps({ flatEntityId: fieldMetadataId, flatEntityMaps: flatFieldMetadataMaps });
+    const field = findFlatEntityByIdInFlatEntityMaps({
+      flatEntityId: fieldMetadataId,
+      flatEntityMaps: flatFieldMetadataMaps,
+    });
 
     if (!isDefined(field)) {
       continue;
@@ -29,7 +32,8 @@ const buildRestrictedFieldNames = (
 
     names.add(field.name);
 
-    const settings = (field as { type?: string; settings?: { relationType?: string; joinColumnName?: string } }).settings;
+    const settings = (field as { type?: string; settings?: { relationType?: string; joinColumnName?: string } })
+      .settings;
 
     if ((field as { type?: string }).type === 'RELATION' && settings?.relationType === 'MANY_TO_ONE') {
       names.add(settings.joinColumnName ?? `${field.name}Id`);

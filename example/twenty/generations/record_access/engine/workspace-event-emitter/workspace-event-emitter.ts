@@ -27,7 +27,10 @@ export class WorkspaceEventEmitter {
   private readonly pendingDatabaseBatchEvents = new WeakMap<QueryRunnerLike, PendingDatabaseBatchEvent[]>();
   private readonly transactionDepthByQueryRunner = new WeakMap<QueryRunnerLike, number>();
 
-  public emitDatabaseBatchEvent(databaseBatchEventInput: DatabaseBatchEventInput | undefined, queryRunner?: QueryRunnerLike) {
+  public emitDatabaseBatchEvent(
+    databaseBatchEventInput: DatabaseBatchEventInput | undefined,
+    queryRunner?: QueryRunnerLike,
+  ) {
     if (!isDefined(databaseBatchEventInput) || databaseBatchEventInput.events.length === 0) {
       return;
     }
@@ -109,7 +112,12 @@ export class WorkspaceEventEmitter {
   private emitDatabaseBatchEventNow(databaseBatchEventInput: DatabaseBatchEventInput): void {
     const { objectMetadataNameSingular, action, events, objectMetadata, workspaceId } = databaseBatchEventInput;
     const eventName = computeEventName(objectMetadataNameSingular, action);
-    const workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent> = { name: eventName, workspaceId, objectMetadata, events };
+    const workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent> = {
+      name: eventName,
+      workspaceId,
+      objectMetadata,
+      events,
+    };
 
     this.groundTruth.emitted(workspaceEventBatch);
     this.eventEmitter.emit(eventName, workspaceEventBatch);

@@ -27,9 +27,7 @@ export class WorkspaceEventEmitterService {
     await this.publishToEventStreams(workspaceEventBatch);
   }
 
-  private async publishToEventStreams(
-    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
-  ): Promise<void> {
+  private async publishToEventStreams(workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
     const workspaceId = workspaceEventBatch.workspaceId;
 
     const activeStreamIds = await this.eventStreamService.getActiveStreamIds(workspaceId);
@@ -74,7 +72,11 @@ export class WorkspaceEventEmitterService {
     });
 
     if (matchedEvents.length > 0) {
-      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ event }) => event));
+      this.groundTruth.forwarded(
+        workspaceEventBatch,
+        streamChannelId,
+        matchedEvents.map(({ event }) => event),
+      );
       await this.subscriptionService.publishToEventStream({
         workspaceId: workspaceEventBatch.workspaceId,
         eventStreamChannelId: streamChannelId,

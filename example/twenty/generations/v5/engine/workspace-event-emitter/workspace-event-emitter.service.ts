@@ -58,9 +58,7 @@ export class WorkspaceEventEmitterService {
     await this.publishToEventStreams(workspaceEventBatch);
   }
 
-  private async publishToEventStreams(
-    workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
-  ): Promise<void> {
+  private async publishToEventStreams(workspaceEventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
     const workspaceId = workspaceEventBatch.workspaceId;
 
     const activeStreamIds = await this.eventStreamService.getActiveStreamIds(workspaceId);
@@ -74,10 +72,9 @@ export class WorkspaceEventEmitterService {
 
     const permissionsContext = await this.fetchPermissionsContext(workspaceId);
 
-    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(
-      workspaceId,
-      ['flatWorkspaceMemberMaps'],
-    );
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatWorkspaceMemberMaps',
+    ]);
 
     const streamIdsToRemove: string[] = [];
 
@@ -126,8 +123,7 @@ export class WorkspaceEventEmitterService {
       return;
     }
 
-    const objectPermissions =
-      permissionsContext.rolesPermissions[roleId]?.[workspaceEventBatch.objectMetadata.id];
+    const objectPermissions = permissionsContext.rolesPermissions[roleId]?.[workspaceEventBatch.objectMetadata.id];
 
     if (!objectPermissions?.canReadObjectRecords) {
       this.groundTruth.streamDrop('D6', workspaceEventBatch, streamChannelId);
@@ -162,7 +158,11 @@ export class WorkspaceEventEmitterService {
     });
 
     if (matchedEvents.length > 0) {
-      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ event }) => event));
+      this.groundTruth.forwarded(
+        workspaceEventBatch,
+        streamChannelId,
+        matchedEvents.map(({ event }) => event),
+      );
       await this.subscriptionService.publishToEventStream({
         workspaceId: workspaceEventBatch.workspaceId,
         eventStreamChannelId: streamChannelId,

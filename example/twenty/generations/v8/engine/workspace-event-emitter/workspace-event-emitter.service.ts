@@ -81,9 +81,7 @@ export class WorkspaceEventEmitterService {
     private readonly groundTruth: GroundTruth,
   ) {}
 
-  async publish(
-    eventBatch: WorkspaceEventBatch<ObjectRecordEvent> | MetadataEventBatch,
-  ): Promise<void> {
+  async publish(eventBatch: WorkspaceEventBatch<ObjectRecordEvent> | MetadataEventBatch): Promise<void> {
     if (!this.isMetadataEventBatch(eventBatch)) {
       await this.publishToLegacyChannel(eventBatch);
     }
@@ -97,9 +95,7 @@ export class WorkspaceEventEmitterService {
     return 'metadataName' in eventBatch;
   }
 
-  private async publishToLegacyChannel(
-    eventBatch: WorkspaceEventBatch<ObjectRecordEvent>,
-  ): Promise<void> {
+  private async publishToLegacyChannel(eventBatch: WorkspaceEventBatch<ObjectRecordEvent>): Promise<void> {
     await publishBatchToLegacyChannel(this.subscriptionService, eventBatch);
   }
 
@@ -120,9 +116,7 @@ export class WorkspaceEventEmitterService {
 
     const streamIdsToRemove: string[] = [];
 
-    const objectRecordStreamContext = !isMetadata
-      ? await this.fetchObjectRecordStreamContext(workspaceId)
-      : undefined;
+    const objectRecordStreamContext = !isMetadata ? await this.fetchObjectRecordStreamContext(workspaceId) : undefined;
 
     for (const [streamChannelId, streamData] of streamsData) {
       if (!isDefined(streamData)) {
@@ -137,11 +131,7 @@ export class WorkspaceEventEmitterService {
       }
 
       if (isMetadata) {
-        await this.processMetadataStreamEvents(
-          streamChannelId,
-          streamData,
-          eventBatch as MetadataEventBatch,
-        );
+        await this.processMetadataStreamEvents(streamChannelId, streamData, eventBatch as MetadataEventBatch);
       } else {
         if (!isDefined(objectRecordStreamContext)) {
           continue;
@@ -162,10 +152,9 @@ export class WorkspaceEventEmitterService {
 
   private async fetchObjectRecordStreamContext(workspaceId: string) {
     const permissionsContext = await this.fetchPermissionsContext(workspaceId);
-    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(
-      workspaceId,
-      ['flatWorkspaceMemberMaps'],
-    );
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatWorkspaceMemberMaps',
+    ]);
 
     return { permissionsContext, flatWorkspaceMemberMaps };
   }
@@ -237,8 +226,7 @@ export class WorkspaceEventEmitterService {
       return;
     }
 
-    const objectPermissions =
-      permissionsContext.rolesPermissions[roleId]?.[workspaceEventBatch.objectMetadata.id];
+    const objectPermissions = permissionsContext.rolesPermissions[roleId]?.[workspaceEventBatch.objectMetadata.id];
 
     if (!objectPermissions?.canReadObjectRecords) {
       this.groundTruth.streamDrop('D6', workspaceEventBatch, streamChannelId);
@@ -280,14 +268,24 @@ export class WorkspaceEventEmitterService {
         permissionsContext,
         workspaceId: workspaceEventBatch.workspaceId,
         roleId,
-      }).catch(this.groundTruth.rethrowAsFailed(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent)));
+      }).catch(
+        this.groundTruth.rethrowAsFailed(
+          workspaceEventBatch,
+          streamChannelId,
+          matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent),
+        ),
+      );
 
       const payload: EventStreamPayload = {
         objectRecordEventsWithQueryIds: matchedEvents,
         metadataEventsWithQueryIds: [],
       };
 
-      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent));
+      this.groundTruth.forwarded(
+        workspaceEventBatch,
+        streamChannelId,
+        matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent),
+      );
       await this.subscriptionService.publishToEventStream({
         workspaceId: workspaceEventBatch.workspaceId,
         eventStreamChannelId: streamChannelId,
@@ -308,9 +306,7 @@ export class WorkspaceEventEmitterService {
     roleId: string;
     permissionsContext: PermissionsContext;
   }) {
-    const allRecords = events.flatMap((event) =>
-      [event.properties.before, event.properties.after].filter(isDefined),
-    );
+    const allRecords = events.flatMap((event) => [event.properties.before, event.properties.after].filter(isDefined));
 
     await this.processNestedRelationsHelper.processNestedRelations({
       parentObjectMetadataItem: objectMetadata,

@@ -34,8 +34,7 @@ export class WorkflowExecutionContextService {
     const workflowRun = await this.workflowRunService.getWorkflowRunOrFail(runInfo);
 
     const isActingOnBehalfOfUser =
-      workflowRun.createdBy.source === FieldActorSource.MANUAL &&
-      isDefined(workflowRun.createdBy.workspaceMemberId);
+      workflowRun.createdBy.source === FieldActorSource.MANUAL && isDefined(workflowRun.createdBy.workspaceMemberId);
 
     if (isActingOnBehalfOfUser) {
       return this.buildUserExecutionContext(workflowRun.createdBy, runInfo.workspaceId);
@@ -48,11 +47,10 @@ export class WorkflowExecutionContextService {
     initiator: ActorMetadata,
     workspaceId: string,
   ): Promise<WorkflowExecutionContext> {
-    const { flatWorkspaceMemberMaps, userWorkspaceRoleMap } =
-      await this.workspaceCacheService.getOrRecompute(workspaceId, [
-        'flatWorkspaceMemberMaps',
-        'userWorkspaceRoleMap',
-      ]);
+    const { flatWorkspaceMemberMaps, userWorkspaceRoleMap } = await this.workspaceCacheService.getOrRecompute(
+      workspaceId,
+      ['flatWorkspaceMemberMaps', 'userWorkspaceRoleMap'],
+    );
     const workspaceMember = flatWorkspaceMemberMaps.byId[initiator.workspaceMemberId!];
 
     if (!workspaceMember) {
@@ -85,8 +83,7 @@ export class WorkflowExecutionContextService {
       'flatApplicationMaps',
     ]);
     const application = Object.values(flatApplicationMaps.byId).find(
-      (candidate) =>
-        candidate?.universalIdentifier === TWENTY_STANDARD_APPLICATION_UNIVERSAL_IDENTIFIER,
+      (candidate) => candidate?.universalIdentifier === TWENTY_STANDARD_APPLICATION_UNIVERSAL_IDENTIFIER,
     );
 
     if (!application) {
@@ -98,9 +95,7 @@ export class WorkflowExecutionContextService {
     return {
       isActingOnBehalfOfUser: false,
       initiator,
-      rolePermissionConfig: isDefined(roleId)
-        ? { unionOf: [roleId] }
-        : { shouldBypassPermissionChecks: true },
+      rolePermissionConfig: isDefined(roleId) ? { unionOf: [roleId] } : { shouldBypassPermissionChecks: true },
       authContext: {
         user: null,
         apiKey: null,

@@ -94,9 +94,7 @@ export class RunWorkflowJob {
       return;
     }
 
-    const lastExecutedStep = workflowRun.state.flow.steps.find(
-      (step) => step.id === lastExecutedStepId,
-    );
+    const lastExecutedStep = workflowRun.state.flow.steps.find((step) => step.id === lastExecutedStepId);
 
     if (!lastExecutedStep) {
       throw new Error('Last executed step not found');

@@ -70,9 +70,7 @@ export class WorkflowRunWorkspaceService {
     workflowRunId: string;
     workspaceId: string;
   }): Promise<WorkflowRun> {
-    const [workflowRun] = await this.recordStore.findByIds(workspaceId, WORKFLOW_RUN_OBJECT, [
-      workflowRunId,
-    ]);
+    const [workflowRun] = await this.recordStore.findByIds(workspaceId, WORKFLOW_RUN_OBJECT, [workflowRunId]);
 
     if (!workflowRun) {
       throw new Error(`Workflow run ${workflowRunId} not found`);

@@ -55,10 +55,7 @@ export const createEntityEventsToDbListener = (
       return this.handleEvent(batchEvent, DatabaseEventAction.DESTROYED);
     }
 
-    private async handleEvent(
-      batchEvent: WorkspaceEventBatch<ObjectRecordEvent>,
-      action: DatabaseEventAction,
-    ) {
+    private async handleEvent(batchEvent: WorkspaceEventBatch<ObjectRecordEvent>, action: DatabaseEventAction) {
       const isAuditLogBatchEvent = batchEvent.objectMetadata?.isAuditLogged;
 
       const batchEventForWebhook = {
@@ -80,17 +77,10 @@ export const createEntityEventsToDbListener = (
       ];
 
       if (isAuditLogBatchEvent) {
-        promises.push(
-          this.entityEventsToDbQueueService.add('CreateAuditLogFromInternalEvent', batchEvent),
-        );
+        promises.push(this.entityEventsToDbQueueService.add('CreateAuditLogFromInternalEvent', batchEvent));
 
         if (action !== DatabaseEventAction.DESTROYED) {
-          promises.push(
-            this.entityEventsToDbQueueService.add(
-              'UpsertTimelineActivityFromInternalEvent',
-              batchEvent,
-            ),
-          );
+          promises.push(this.entityEventsToDbQueueService.add('UpsertTimelineActivityFromInternalEvent', batchEvent));
         }
       }
 

@@ -104,8 +104,7 @@ export class ObjectRecordEventPublisher {
 
     const streamsData = await this.eventStreamService.getStreamsData(workspaceId, activeStreamIds);
 
-    const { permissionsContext, flatWorkspaceMemberMaps } =
-      await this.fetchObjectRecordStreamContext(workspaceId);
+    const { permissionsContext, flatWorkspaceMemberMaps } = await this.fetchObjectRecordStreamContext(workspaceId);
 
     const workspaceMemberIdByUserId = this.buildWorkspaceMemberIdByUserId(flatWorkspaceMemberMaps);
 
@@ -144,10 +143,9 @@ export class ObjectRecordEventPublisher {
 
   private async fetchObjectRecordStreamContext(workspaceId: string) {
     const permissionsContext = await this.fetchPermissionsContext(workspaceId);
-    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(
-      workspaceId,
-      ['flatWorkspaceMemberMaps'],
-    );
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatWorkspaceMemberMaps',
+    ]);
 
     return { permissionsContext, flatWorkspaceMemberMaps };
   }
@@ -213,14 +211,16 @@ export class ObjectRecordEventPublisher {
     const roleIds = this.resolveStreamRoleIds(streamData.authContext, permissionsContext);
 
     if (!isNonEmptyArray(roleIds)) {
-      this.groundTruth.streamDrop("D4'", workspaceEventBatch, streamChannelId, reasonForEmptyStreamRoleIds(streamData.authContext, permissionsContext));
+      this.groundTruth.streamDrop(
+        "D4'",
+        workspaceEventBatch,
+        streamChannelId,
+        reasonForEmptyStreamRoleIds(streamData.authContext, permissionsContext),
+      );
       return;
     }
 
-    const objectsPermissions = this.resolveStreamObjectsPermissions(
-      roleIds,
-      permissionsContext.rolesPermissions,
-    );
+    const objectsPermissions = this.resolveStreamObjectsPermissions(roleIds, permissionsContext.rolesPermissions);
 
     if (!isDefined(objectsPermissions)) {
       this.groundTruth.streamDrop('D5', workspaceEventBatch, streamChannelId);
@@ -307,7 +307,11 @@ export class ObjectRecordEventPublisher {
         metadataEvents: [],
       };
 
-      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent));
+      this.groundTruth.forwarded(
+        workspaceEventBatch,
+        streamChannelId,
+        matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent),
+      );
       await this.subscriptionService.publishToEventStream({
         workspaceId: workspaceEventBatch.workspaceId,
         eventStreamChannelId: streamChannelId,
@@ -328,9 +332,7 @@ export class ObjectRecordEventPublisher {
     roleIds: string[];
     objectsPermissions: ObjectsPermissions;
   }) {
-    const allRecords = events.flatMap((event) =>
-      [event.properties.before, event.properties.after].filter(isDefined),
-    );
+    const allRecords = events.flatMap((event) => [event.properties.before, event.properties.after].filter(isDefined));
 
     await this.processNestedRelationsHelper.processNestedRelations({
       parentObjectMetadataItem: objectMetadata,
@@ -357,10 +359,7 @@ export class ObjectRecordEventPublisher {
     }
 
     // An application that has gone away must not widen an open stream.
-    const application = findActiveFlatApplicationById(
-      permissionsContext.flatApplicationMaps,
-      applicationId,
-    );
+    const application = findActiveFlatApplicationById(permissionsContext.flatApplicationMaps, applicationId);
 
     if (!isDefined(application)) {
       return [];
@@ -398,9 +397,7 @@ export class ObjectRecordEventPublisher {
     });
   }
 
-  private buildWorkspaceMemberIdByUserId(
-    flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps,
-  ): Map<string, string> {
+  private buildWorkspaceMemberIdByUserId(flatWorkspaceMemberMaps: FlatWorkspaceMemberMaps): Map<string, string> {
     const workspaceMemberIdByUserId = new Map<string, string>();
 
     for (const flatWorkspaceMember of Object.values(flatWorkspaceMemberMaps.byId)) {
@@ -467,22 +464,12 @@ export class ObjectRecordEventPublisher {
     objectMetadata: FlatObjectMetadata,
   ): boolean {
     return (
-      isDefined(objectMetadata.applicationId) &&
-      subscriberAuthContext.applicationId === objectMetadata.applicationId
+      isDefined(objectMetadata.applicationId) && subscriberAuthContext.applicationId === objectMetadata.applicationId
     );
   }
 
-  private resolveSubscriberPrincipalIds(
-    subscriberAuthContext: SerializableAuthContext,
-    roleIds: string[],
-  ): string[] {
-    return [
-      ...new Set(
-        [EVERYONE_PRINCIPAL_ID, subscriberAuthContext.workspaceMemberId, ...roleIds].filter(
-          isDefined,
-        ),
-      ),
-    ];
+  private resolveSubscriberPrincipalIds(subscriberAuthContext: SerializableAuthContext, roleIds: string[]): string[] {
+    return [...new Set([EVERYONE_PRINCIPAL_ID, subscriberAuthContext.workspaceMemberId, ...roleIds].filter(isDefined))];
   }
 
   private filterRestrictedFieldsFromEvent(
@@ -558,8 +545,7 @@ export class ObjectRecordEventPublisher {
     };
 
     const shouldIgnoreSoftDeleteDefaultFilter =
-      event.action === DatabaseEventAction.DELETED ||
-      event.action === DatabaseEventAction.RESTORED;
+      event.action === DatabaseEventAction.DELETED || event.action === DatabaseEventAction.RESTORED;
 
     if (
       isDefined(subscriberRLSFilter) &&

@@ -11,10 +11,16 @@ import {
   type RecordOrMetadataGqlOperationSignature,
 } from '../../../../../twenty-shared/types';
 import { isDefined, isNonEmptyArray } from '../../../../../twenty-shared/utils';
-import { ProcessNestedRelationsHelper, QUERY_MAX_RECORDS_FROM_RELATION } from '../../../../../engine/api/common/process-nested-relations.helper';
+import {
+  ProcessNestedRelationsHelper,
+  QUERY_MAX_RECORDS_FROM_RELATION,
+} from '../../../../../engine/api/common/process-nested-relations.helper';
 import { DatabaseEventAction } from '../../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
 import { type SerializableAuthContext } from '../../../../../engine/core-modules/auth/types/auth-context.type';
-import { type EventRecordAccessGate, type RowAccessPolicySubject } from '../../../../../engine/core-modules/record-share/types/event-record-access-gate.type';
+import {
+  type EventRecordAccessGate,
+  type RowAccessPolicySubject,
+} from '../../../../../engine/core-modules/record-share/types/event-record-access-gate.type';
 import { omitEventRecordAccessSnapshots } from '../../../../../engine/core-modules/record-share/utils/omit-event-record-access-snapshots.util';
 import { omitRestrictedFieldsFromEvent } from '../../../../../engine/core-modules/record-share/utils/omit-restricted-fields-from-event.util';
 import {
@@ -32,7 +38,11 @@ import { type EventStreamData } from '../../../../../engine/subscriptions/types/
 import { type ObjectRecordSubscriptionEvent } from '../../../../../engine/subscriptions/types/object-record-subscription-event.type';
 import { buildRowLevelPermissionRecordFilter } from '../../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
 import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
-import { computePermissionIntersection, findActiveFlatApplicationById, resolveRoleIdsForUser } from '../../../../../engine/twenty-orm/utils/role-permissions.util';
+import {
+  computePermissionIntersection,
+  findActiveFlatApplicationById,
+  resolveRoleIdsForUser,
+} from '../../../../../engine/twenty-orm/utils/role-permissions.util';
 import { WorkspaceCacheService } from '../../../../../engine/workspace-cache/workspace-cache.service';
 import { type WorkspaceEventBatch } from '../../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
 import { parseEventNameOrThrow } from '../../../../../engine/workspace-event-emitter/utils/parse-event-name';
@@ -116,7 +126,9 @@ export class ObjectRecordEventPublisher {
 
   private async fetchObjectRecordStreamContext(workspaceId: string) {
     const permissionsContext = await this.fetchPermissionsContext(workspaceId);
-    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, ['flatWorkspaceMemberMaps']);
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatWorkspaceMemberMaps',
+    ]);
 
     return { permissionsContext, flatWorkspaceMemberMaps };
   }
@@ -141,7 +153,12 @@ export class ObjectRecordEventPublisher {
     const roleIds = this.resolveStreamRoleIds(streamData.authContext, permissionsContext);
 
     if (!isNonEmptyArray(roleIds)) {
-      this.groundTruth.streamDrop("D4'", workspaceEventBatch, streamChannelId, reasonForEmptyStreamRoleIds(streamData.authContext, permissionsContext));
+      this.groundTruth.streamDrop(
+        "D4'",
+        workspaceEventBatch,
+        streamChannelId,
+        reasonForEmptyStreamRoleIds(streamData.authContext, permissionsContext),
+      );
       return;
     }
 
@@ -157,7 +174,8 @@ export class ObjectRecordEventPublisher {
     if (
       !Object.values(streamData.queries).some(
         (operationSignature) =>
-          isRecordGqlOperationSignature(operationSignature) && operationSignature.objectNameSingular === objectNameSingular,
+          isRecordGqlOperationSignature(operationSignature) &&
+          operationSignature.objectNameSingular === objectNameSingular,
       )
     ) {
       this.groundTruth.streamDrop('N1', workspaceEventBatch, streamChannelId);
@@ -168,15 +186,26 @@ export class ObjectRecordEventPublisher {
 
     const subscriberAuthContext: SerializableAuthContext = {
       ...streamData.authContext,
-      workspaceMemberId: this.resolveSubscriberWorkspaceMemberId({ subscriberAuthContext: streamData.authContext, workspaceMemberIdByUserId }),
+      workspaceMemberId: this.resolveSubscriberWorkspaceMemberId({
+        subscriberAuthContext: streamData.authContext,
+        workspaceMemberIdByUserId,
+      }),
     };
 
     const admittedRecordIds = await eventRecordAccessGate.resolveAdmittedRecordIds(
-      this.buildSubscriberRowAccessPolicySubject({ subscriberAuthContext, roleIds, objectsPermissions, permissionsContext, flatWorkspaceMemberMaps }),
+      this.buildSubscriberRowAccessPolicySubject({
+        subscriberAuthContext,
+        roleIds,
+        objectsPermissions,
+        permissionsContext,
+        flatWorkspaceMemberMaps,
+      }),
     );
 
     // the ground truth's name for a refusal: the role cannot read the object at all, or the record is not admitted
-    const refusal = objectsPermissions[workspaceEventBatch.objectMetadata.id]?.canReadObjectRecords ? undefined : 'object_not_readable';
+    const refusal = objectsPermissions[workspaceEventBatch.objectMetadata.id]?.canReadObjectRecords
+      ? undefined
+      : 'object_not_readable';
 
     if (admittedRecordIds.size === 0) {
       this.groundTruth.streamDrop('N2', workspaceEventBatch, streamChannelId, refusal);
@@ -247,7 +276,11 @@ export class ObjectRecordEventPublisher {
 
       const payload: EventStreamPayload = { objectRecordEventsWithQueryIds: matchedEvents, metadataEvents: [] };
 
-      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent));
+      this.groundTruth.forwarded(
+        workspaceEventBatch,
+        streamChannelId,
+        matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent),
+      );
       await this.subscriptionService.publishToEventStream({
         workspaceId: workspaceEventBatch.workspaceId,
         eventStreamChannelId: streamChannelId,
@@ -303,7 +336,10 @@ export class ObjectRecordEventPublisher {
     return resolveRoleIdsForUser({ userRoleId, applicationRoleId: application.defaultRoleId });
   }
 
-  private resolveStreamObjectsPermissions(roleIds: string[], rolesPermissions: ObjectsPermissionsByRoleId): ObjectsPermissions | undefined {
+  private resolveStreamObjectsPermissions(
+    roleIds: string[],
+    rolesPermissions: ObjectsPermissionsByRoleId,
+  ): ObjectsPermissions | undefined {
     const allRolePermissions = roleIds.map((roleId) => rolesPermissions[roleId]);
 
     if (!allRolePermissions.every(isDefined)) {
@@ -317,7 +353,11 @@ export class ObjectRecordEventPublisher {
     const workspaceMemberIdByUserId = new Map<string, string>();
 
     for (const flatWorkspaceMember of Object.values(flatWorkspaceMemberMaps.byId)) {
-      if (!isDefined(flatWorkspaceMember) || isDefined(flatWorkspaceMember.deletedAt) || !isDefined(flatWorkspaceMember.userId)) {
+      if (
+        !isDefined(flatWorkspaceMember) ||
+        isDefined(flatWorkspaceMember.deletedAt) ||
+        !isDefined(flatWorkspaceMember.userId)
+      ) {
         continue;
       }
 
@@ -440,7 +480,9 @@ export class ObjectRecordEventPublisher {
     }
 
     const candidateRecords =
-      event.action === DatabaseEventAction.UPDATED ? [properties?.after, properties?.before].filter(isDefined) : [deliveredRecord];
+      event.action === DatabaseEventAction.UPDATED
+        ? [properties?.after, properties?.before].filter(isDefined)
+        : [deliveredRecord];
 
     return candidateRecords.some((record) =>
       isRecordMatchingRLSRowLevelPermissionPredicate({

@@ -13,10 +13,16 @@ import {
   type RecordOrMetadataGqlOperationSignature,
 } from '../../../../../twenty-shared/types';
 import { isDefined, isNonEmptyArray } from '../../../../../twenty-shared/utils';
-import { ProcessNestedRelationsHelper, QUERY_MAX_RECORDS_FROM_RELATION } from '../../../../../engine/api/common/process-nested-relations.helper';
+import {
+  ProcessNestedRelationsHelper,
+  QUERY_MAX_RECORDS_FROM_RELATION,
+} from '../../../../../engine/api/common/process-nested-relations.helper';
 import { DatabaseEventAction } from '../../../../../engine/api/graphql/graphql-query-runner/enums/database-event-action';
 import { type SerializableAuthContext } from '../../../../../engine/core-modules/auth/types/auth-context.type';
-import { type EventRecordShareGate, type RowAccessPolicySubject } from '../../../../../engine/core-modules/record-share/types/event-record-access-gate.type';
+import {
+  type EventRecordShareGate,
+  type RowAccessPolicySubject,
+} from '../../../../../engine/core-modules/record-share/types/event-record-access-gate.type';
 import { omitInheritedReadabilityChildRecords } from '../../../../../engine/core-modules/record-share/utils/omit-event-record-access-snapshots.util';
 import {
   type FlatApplicationCacheMaps,
@@ -33,7 +39,11 @@ import { type EventStreamData } from '../../../../../engine/subscriptions/types/
 import { type ObjectRecordSubscriptionEvent } from '../../../../../engine/subscriptions/types/object-record-subscription-event.type';
 import { buildRowLevelPermissionRecordFilter } from '../../../../../engine/twenty-orm/utils/build-row-level-permission-record-filter.util';
 import { isRecordMatchingRLSRowLevelPermissionPredicate } from '../../../../../engine/twenty-orm/utils/is-record-matching-rls-row-level-permission-predicate.util';
-import { computePermissionIntersection, findActiveFlatApplicationById, resolveRoleIdsForUser } from '../../../../../engine/twenty-orm/utils/role-permissions.util';
+import {
+  computePermissionIntersection,
+  findActiveFlatApplicationById,
+  resolveRoleIdsForUser,
+} from '../../../../../engine/twenty-orm/utils/role-permissions.util';
 import { WorkspaceCacheService } from '../../../../../engine/workspace-cache/workspace-cache.service';
 import { filterRestrictedFieldsFromSubscriptionEvent } from '../../../../../engine/workspace-event-emitter/utils/stream-event-permissions.util';
 import { type WorkspaceEventBatch } from '../../../../../engine/workspace-event-emitter/types/workspace-event-batch.type';
@@ -117,7 +127,9 @@ export class ObjectRecordEventPublisher {
 
   private async fetchObjectRecordStreamContext(workspaceId: string) {
     const permissionsContext = await this.fetchPermissionsContext(workspaceId);
-    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, ['flatWorkspaceMemberMaps']);
+    const { flatWorkspaceMemberMaps } = await this.workspaceCacheService.getOrRecompute(workspaceId, [
+      'flatWorkspaceMemberMaps',
+    ]);
 
     return { permissionsContext, flatWorkspaceMemberMaps };
   }
@@ -142,7 +154,12 @@ export class ObjectRecordEventPublisher {
     const roleIds = this.resolveStreamRoleIds(streamData.authContext, permissionsContext);
 
     if (!isNonEmptyArray(roleIds)) {
-      this.groundTruth.streamDrop("D4'", workspaceEventBatch, streamChannelId, reasonForEmptyStreamRoleIds(streamData.authContext, permissionsContext));
+      this.groundTruth.streamDrop(
+        "D4'",
+        workspaceEventBatch,
+        streamChannelId,
+        reasonForEmptyStreamRoleIds(streamData.authContext, permissionsContext),
+      );
       return;
     }
 
@@ -165,7 +182,8 @@ export class ObjectRecordEventPublisher {
     if (
       !Object.values(streamData.queries).some(
         (operationSignature) =>
-          isRecordGqlOperationSignature(operationSignature) && operationSignature.objectNameSingular === objectNameSingular,
+          isRecordGqlOperationSignature(operationSignature) &&
+          operationSignature.objectNameSingular === objectNameSingular,
       )
     ) {
       this.groundTruth.streamDrop('N1', workspaceEventBatch, streamChannelId);
@@ -176,7 +194,10 @@ export class ObjectRecordEventPublisher {
 
     const subscriberAuthContext: SerializableAuthContext = {
       ...streamData.authContext,
-      workspaceMemberId: this.resolveSubscriberWorkspaceMemberId({ subscriberAuthContext: streamData.authContext, workspaceMemberIdByUserId }),
+      workspaceMemberId: this.resolveSubscriberWorkspaceMemberId({
+        subscriberAuthContext: streamData.authContext,
+        workspaceMemberIdByUserId,
+      }),
     };
 
     const subscriberRLSFilter = this.buildSubscriberRLSFilter(
@@ -188,7 +209,13 @@ export class ObjectRecordEventPublisher {
     );
 
     const admittedRecordIds = await eventRecordShareGate.resolveAdmittedRecordIds(
-      this.buildSubscriberRowAccessPolicySubject({ subscriberAuthContext, roleIds, objectsPermissions, permissionsContext, flatWorkspaceMemberMaps }),
+      this.buildSubscriberRowAccessPolicySubject({
+        subscriberAuthContext,
+        roleIds,
+        objectsPermissions,
+        permissionsContext,
+        flatWorkspaceMemberMaps,
+      }),
     );
 
     const restrictedFields = objectPermissions.restrictedFields;
@@ -256,7 +283,11 @@ export class ObjectRecordEventPublisher {
 
       const payload: EventStreamPayload = { objectRecordEventsWithQueryIds: matchedEvents, metadataEvents: [] };
 
-      this.groundTruth.forwarded(workspaceEventBatch, streamChannelId, matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent));
+      this.groundTruth.forwarded(
+        workspaceEventBatch,
+        streamChannelId,
+        matchedEvents.map(({ objectRecordEvent }) => objectRecordEvent),
+      );
       await this.subscriptionService.publishToEventStream({
         workspaceId: workspaceEventBatch.workspaceId,
         eventStreamChannelId: streamChannelId,
@@ -312,7 +343,10 @@ export class ObjectRecordEventPublisher {
     return resolveRoleIdsForUser({ userRoleId, applicationRoleId: application.defaultRoleId });
   }
 
-  private resolveStreamObjectsPermissions(roleIds: string[], rolesPermissions: ObjectsPermissionsByRoleId): ObjectsPermissions | undefined {
+  private resolveStreamObjectsPermissions(
+    roleIds: string[],
+    rolesPermissions: ObjectsPermissionsByRoleId,
+  ): ObjectsPermissions | undefined {
     const allRolePermissions = roleIds.map((roleId) => rolesPermissions[roleId]);
 
     if (!allRolePermissions.every(isDefined)) {
@@ -326,7 +360,11 @@ export class ObjectRecordEventPublisher {
     const workspaceMemberIdByUserId = new Map<string, string>();
 
     for (const flatWorkspaceMember of Object.values(flatWorkspaceMemberMaps.byId)) {
-      if (!isDefined(flatWorkspaceMember) || isDefined(flatWorkspaceMember.deletedAt) || !isDefined(flatWorkspaceMember.userId)) {
+      if (
+        !isDefined(flatWorkspaceMember) ||
+        isDefined(flatWorkspaceMember.deletedAt) ||
+        !isDefined(flatWorkspaceMember.userId)
+      ) {
         continue;
       }
 
@@ -373,7 +411,13 @@ export class ObjectRecordEventPublisher {
       isOwningApplication: (objectMetadata) =>
         isDefined(objectMetadata.applicationId) && subscriberAuthContext.applicationId === objectMetadata.applicationId,
       resolveRowLevelPermissionRecordFilter: (objectMetadata) => {
-        const recordFilter = this.buildSubscriberRLSFilter(subscriberAuthContext, roleIds, objectMetadata, permissionsContext, flatWorkspaceMemberMaps);
+        const recordFilter = this.buildSubscriberRLSFilter(
+          subscriberAuthContext,
+          roleIds,
+          objectMetadata,
+          permissionsContext,
+          flatWorkspaceMemberMaps,
+        );
 
         return isDefined(recordFilter) && Object.keys(recordFilter).length > 0 ? recordFilter : null;
       },
@@ -427,7 +471,15 @@ export class ObjectRecordEventPublisher {
         continue;
       }
 
-      if (this.isQueryMatchingObjectRecordEvent({ operationSignature, event, subscriberRLSFilter, objectMetadata, flatFieldMetadataMaps })) {
+      if (
+        this.isQueryMatchingObjectRecordEvent({
+          operationSignature,
+          event,
+          subscriberRLSFilter,
+          objectMetadata,
+          flatFieldMetadataMaps,
+        })
+      ) {
         matchedQueryIds.push(queryId);
       }
     }
@@ -483,7 +535,9 @@ export class ObjectRecordEventPublisher {
     }
 
     const candidateRecords =
-      event.action === DatabaseEventAction.UPDATED ? [properties?.after, properties?.before].filter(isDefined) : [deliveredRecord];
+      event.action === DatabaseEventAction.UPDATED
+        ? [properties?.after, properties?.before].filter(isDefined)
+        : [deliveredRecord];
 
     return candidateRecords.some((record) =>
       isRecordMatchingRLSRowLevelPermissionPredicate({

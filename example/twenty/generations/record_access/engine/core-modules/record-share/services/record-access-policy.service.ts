@@ -28,7 +28,8 @@ export class RecordAccessPolicyService {
           objectMetadataId: objectMetadata.id,
           recordIds: events.map((event) => event.recordId),
         }),
-      fetchContext: () => this.workspaceCacheService.getOrRecompute(workspaceId, ['featureFlagsMap', 'flatFieldMetadataMaps']),
+      fetchContext: () =>
+        this.workspaceCacheService.getOrRecompute(workspaceId, ['featureFlagsMap', 'flatFieldMetadataMaps']),
     });
   }
 }

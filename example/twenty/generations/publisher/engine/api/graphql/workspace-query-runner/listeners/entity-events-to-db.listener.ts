@@ -48,10 +48,7 @@ export class EntityEventsToDbListener {
     return this.handleEvent(batchEvent, DatabaseEventAction.DESTROYED);
   }
 
-  private async handleEvent(
-    batchEvent: WorkspaceEventBatch<ObjectRecordEvent>,
-    action: DatabaseEventAction,
-  ) {
+  private async handleEvent(batchEvent: WorkspaceEventBatch<ObjectRecordEvent>, action: DatabaseEventAction) {
     if (batchEvent.objectMetadata.standardId === STANDARD_OBJECT_IDS.timelineActivity) {
       await this.objectRecordEventPublisher.publish(batchEvent);
 
@@ -77,9 +74,7 @@ export class EntityEventsToDbListener {
     ];
 
     if (isAuditLogBatchEvent && action !== DatabaseEventAction.DESTROYED) {
-      promises.push(
-        this.entityEventsToDbQueueService.add('CreateEventLogFromInternalEvent', batchEvent),
-      );
+      promises.push(this.entityEventsToDbQueueService.add('CreateEventLogFromInternalEvent', batchEvent));
     }
 
     await Promise.all(promises);

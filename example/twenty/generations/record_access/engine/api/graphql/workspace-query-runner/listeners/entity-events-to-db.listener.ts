@@ -16,7 +16,9 @@ type ObjectRecordEventPublisherLike = { publish(batch: WorkspaceEventBatch<Objec
 // The September 2026 listener (both record-access forms): before its Promise.all it
 // awaits the timeline routing plan and the workspace cache; if either throws,
 // publish is never called for the batch.
-export const createAwaitingEntityEventsToDbListener = (publisherClass: Type<ObjectRecordEventPublisherLike>): Type<unknown> => {
+export const createAwaitingEntityEventsToDbListener = (
+  publisherClass: Type<ObjectRecordEventPublisherLike>,
+): Type<unknown> => {
   @Injectable()
   class EntityEventsToDbListener {
     constructor(
@@ -77,10 +79,10 @@ export const createAwaitingEntityEventsToDbListener = (publisherClass: Type<Obje
         objectMetadata: { id: batchEvent.objectMetadata.id, nameSingular: batchEvent.objectMetadata.nameSingular },
       };
 
-      const { flatWebhookMaps, flatLogicFunctionMaps } = await this.workspaceCacheService.getOrRecompute(batchEvent.workspaceId, [
-        'flatWebhookMaps',
-        'flatLogicFunctionMaps',
-      ]);
+      const { flatWebhookMaps, flatLogicFunctionMaps } = await this.workspaceCacheService.getOrRecompute(
+        batchEvent.workspaceId,
+        ['flatWebhookMaps', 'flatLogicFunctionMaps'],
+      );
 
       const promises: Promise<unknown>[] = [this.objectRecordEventPublisher.publish(batchEvent)];
 
