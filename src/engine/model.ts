@@ -56,6 +56,8 @@ export interface FanoutVerdict {
   batch: PairOutcome;
   /** (event, stream) pairs of streams no per-stream invocation accounted for. */
   pairs: { channelId: string; outcome: PairOutcome }[];
+  /** How many active streams the fan-out found, when the generation's code says it (span attribute only). */
+  streamCount?: number;
 }
 
 /** A generation's stream handling: how to read the per-stream call and why pairs were dropped. */

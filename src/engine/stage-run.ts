@@ -171,6 +171,8 @@ export class StageRun {
       [ATTR.EVENTS_DROPPED]: dropped,
     };
     if (failed > 0) attributes[ATTR.EVENTS_FAILED] = failed;
+    const generation = this.telemetry.generationName();
+    if (generation) attributes[ATTR.GENERATION] = generation;
     if (reasons) {
       let topReason: DropReason | undefined;
       let topCount = 0;

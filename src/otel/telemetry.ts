@@ -141,6 +141,8 @@ export class Telemetry {
   /** The SSE connections of event streams in this process (API server). */
   readonly connections = new ConnectionHealth();
   private noSubscriberCountNote: string | undefined;
+  /** The Twenty generation in use, for the `twenty.generation` span attribute; set by whoever knows it. */
+  generationName: () => string | undefined = () => undefined;
 
   constructor(options: TelemetryOptions = {}) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };

@@ -53,7 +53,9 @@ export class Instrumenter {
   private seenVersion = 0;
   private httpServer: boolean | undefined;
 
-  constructor(private readonly telemetry: Telemetry) {}
+  constructor(private readonly telemetry: Telemetry) {
+    telemetry.generationName = () => this.generation();
+  }
 
   /** Puts every patched method back as it was; the classes stay known so `reinstrument()` can patch them again. */
   restore(): void {

@@ -231,7 +231,7 @@ export function classifyFanout(observation: FanoutObservation): FanoutVerdict {
       pairs: [],
     };
   }
-  if (activeStreamIds.length === 0) return { batch: dropped('no_active_streams'), pairs: [] };
+  if (activeStreamIds.length === 0) return { batch: dropped('no_active_streams'), pairs: [], streamCount: 0 };
   const streamsData = facts.get(PROBE.streamsData) as Map<string, unknown> | undefined;
   const pairs: FanoutVerdict['pairs'] = [];
   for (const channelId of streamsData ? streamsData.keys() : activeStreamIds) {
@@ -244,5 +244,5 @@ export function classifyFanout(observation: FanoutObservation): FanoutVerdict {
     }
     pairs.push({ channelId, outcome: reason ? dropped(reason) : threw ? FAILED : dropped('unattributed') });
   }
-  return { batch: FORWARDED, pairs };
+  return { batch: FORWARDED, pairs, streamCount: activeStreamIds.length };
 }

@@ -89,6 +89,26 @@ export function describeDropConditions(generation: TwentyGeneration): void {
         if (record.kind !== 'dropped') continue;
         expect(dropSpans(spans, record.stage, record.reason).length).toBeGreaterThan(0);
       }
+
+      // Every stage span names the generation; a fan-out span says how many active streams it found, as many
+      // as the distinct streams of its per-stream child spans.
+      const stageSpans = spans.filter((span) => span.attributes[ATTR.STAGE] !== undefined);
+      expect(stageSpans.length).toBeGreaterThan(0);
+      expect([...new Set(stageSpans.map((span) => span.attributes[ATTR.GENERATION]))]).toEqual([generation]);
+      for (const fanout of spans.filter((span) => span.attributes[ATTR.STAGE] === 'fanout')) {
+        if (fanout.attributes[ATTR.STREAM_COUNT] === undefined) continue;
+        const children = spans.filter(
+          (span) =>
+            span.attributes[ATTR.STAGE] === 'stream' && span.parentSpanContext?.spanId === fanout.spanContext().spanId,
+        );
+        expect(fanout.attributes[ATTR.STREAM_COUNT]).toBe(
+          new Set(children.map((span) => span.attributes[ATTR.STREAM_CHANNEL_ID])).size,
+        );
+      }
+      const counted = spans.filter(
+        (span) => span.attributes[ATTR.STAGE] === 'fanout' && span.attributes[ATTR.STREAM_COUNT] !== undefined,
+      );
+      if (spans.some((span) => span.attributes[ATTR.STAGE] === 'fanout')) expect(counted.length).toBeGreaterThan(0);
     },
   );
 

@@ -79,6 +79,7 @@ function finishFanout(
     batch: threw ? FAILED : scope.accountedChannels.size > 0 ? FORWARDED : dropped('unattributed'),
     pairs: [],
   };
+  if (verdict.streamCount !== undefined) run.describe({ [ATTR.STREAM_COUNT]: verdict.streamCount });
   addOutcome(run, verdict.batch, counts);
   if (verdict.batch.outcome !== 'forwarded' || batch.events.length === 0) return;
   // (event, stream) pairs that never reached a per-stream invocation.
