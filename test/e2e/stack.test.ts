@@ -41,7 +41,7 @@ import { randomBytes } from 'node:crypto';
 import { dashboardQueries } from '../../dashboards/generator/dashboard';
 import { runAllDashboardQueries, type QueryCheck } from '../../dashboards/generator/promql-check';
 import { recordNames } from '../../dashboards/generator/rules';
-import type { GroundTruthRecord, TwentyLikeApp } from '../../example/harness';
+import type { GroundTruthRecord, SseStream, TwentyLikeApp, WorkflowRunResult } from '../../example/harness';
 import { startTwentyLikeApp } from '../../example/harness';
 import { pubsubOutcomes } from '../../example/app/ground-truth';
 import { ATTR, PROM } from '../../src/semconv';
@@ -324,6 +324,34 @@ async function sendOversizedSpan(stack: Stack): Promise<void> {
  * them grow, so rate()-based panels have something to show (a series' first
  * value is invisible to rate()).
  */
+/** A UI update, then a workflow update, of one company; each waited for on `stream`, which must receive both. */
+async function uiThenWorkflowUpdate(
+  client: TwentyLikeApp,
+  stream: SseStream,
+  input: {
+    token: string;
+    workspaceId: string;
+    companyId: string;
+    ui: Record<string, unknown>;
+    workflow: Record<string, unknown>;
+  },
+): Promise<WorkflowRunResult> {
+  const delivered = stream.events().length;
+  await client.ui.updateRecord({
+    token: input.token,
+    objectNameSingular: 'companies',
+    id: input.companyId,
+    data: input.ui,
+  });
+  await stream.waitForEvents((events) => events.length >= delivered + 1);
+  const run = await client.workflows.runAutomatic({
+    workspaceId: input.workspaceId,
+    steps: [client.workflows.steps.updateRecord('company', input.companyId, input.workflow)],
+  });
+  await stream.waitForEvents((events) => events.length >= delivered + 2);
+  return run;
+}
+
 async function runDropScenario(stack: Stack): Promise<Scenario> {
   const startedAtMs = Date.now() - 1000;
   const { example, client, close } = await startScenarioProcesses(stack);
@@ -355,21 +383,13 @@ async function runDropScenario(stack: Stack): Promise<Scenario> {
         objectNameSingular: 'company',
         data: { name: `Acme ${n}`, stage: 'LEAD' },
       });
-      const delivered = adminStream.events().length;
-      await client.ui.updateRecord({
+      const staying = await uiThenWorkflowUpdate(client, adminStream, {
         token: admin.token,
-        objectNameSingular: 'companies',
-        id: company.id,
-        data: { name: `Acme ${n} (UI)` },
-      });
-      await adminStream.waitForEvents((events) => events.length >= delivered + 1);
-      const staying = await client.workflows.runAutomatic({
         workspaceId,
-        steps: [
-          client.workflows.steps.updateRecord('company', company.id, { name: `Acme ${n} (workflow)`, stage: 'LEAD' }),
-        ],
+        companyId: company.id,
+        ui: { name: `Acme ${n} (UI)` },
+        workflow: { name: `Acme ${n} (workflow)`, stage: 'LEAD' },
       });
-      await adminStream.waitForEvents((events) => events.length >= delivered + 2);
       const leaving = await client.workflows.runAutomatic({
         workspaceId,
         steps: [client.workflows.steps.updateRecord('company', company.id, { stage: 'WON' })],
@@ -507,21 +527,15 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
 
     let runId = '';
     const round = async (n: number) => {
-      const delivered = staying.events().length;
-      await client.ui.updateRecord({
+      const run = await uiThenWorkflowUpdate(client, staying, {
         token: admin.token,
-        objectNameSingular: 'companies',
-        id: company.id,
-        data: { name: `Acme ${n} (UI)` },
-      });
-      await staying.waitForEvents((events) => events.length >= delivered + 1);
-      const run = await client.workflows.runAutomatic({
         workspaceId,
-        steps: [client.workflows.steps.updateRecord('company', company.id, { name: `Acme ${n} (workflow)` })],
+        companyId: company.id,
+        ui: { name: `Acme ${n} (UI)` },
+        workflow: { name: `Acme ${n} (workflow)` },
       });
       expect(run.status).toBe('COMPLETED');
       runId = run.workflowRunId;
-      await staying.waitForEvents((events) => events.length >= delivered + 2);
       await client.settle({ quietMs: 300 });
     };
     const groundTruth = () => client.readGroundTruth().filter((record) => record.workspaceId === workspaceId);
