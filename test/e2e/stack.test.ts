@@ -324,6 +324,14 @@ async function sendOversizedSpan(stack: Stack): Promise<void> {
  * them grow, so rate()-based panels have something to show (a series' first
  * value is invisible to rate()).
  */
+/** SSE events the streams received, per origin (ui: the event has an author user; workflow: none). */
+function receivedByOrigin(streams: SseStream[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const stream of streams)
+    for (const { event } of stream.events()) add(counts, event.userId ? 'ui' : 'workflow', 1);
+  return counts;
+}
+
 /** A UI update, then a workflow update, of one company; each waited for on `stream`, which must receive both. */
 async function uiThenWorkflowUpdate(
   client: TwentyLikeApp,
@@ -413,13 +421,7 @@ async function runDropScenario(stack: Stack): Promise<Scenario> {
       workspaceId,
       startedAtMs,
       groundTruth,
-      receivedByOrigin: () => {
-        const counts: Record<string, number> = {};
-        for (const stream of [adminStream, roleLessStream]) {
-          for (const { event } of stream.events()) add(counts, event.userId ? 'ui' : 'workflow', 1);
-        }
-        return counts;
-      },
+      receivedByOrigin: () => receivedByOrigin([adminStream, roleLessStream]),
       runIds,
       close,
     };
@@ -468,11 +470,7 @@ async function runCleanScenario(stack: Stack): Promise<Scenario> {
       workspaceId,
       startedAtMs,
       groundTruth: () => client.readGroundTruth().filter((record) => record.workspaceId === workspaceId),
-      receivedByOrigin: () => {
-        const counts: Record<string, number> = {};
-        for (const { event } of stream.events()) add(counts, event.userId ? 'ui' : 'workflow', 1);
-        return counts;
-      },
+      receivedByOrigin: () => receivedByOrigin([stream]),
       runIds: { run: run.workflowRunId },
       close,
     };
@@ -558,12 +556,7 @@ async function runLastMileScenario(stack: Stack): Promise<Scenario> {
       workspaceId,
       startedAtMs,
       groundTruth,
-      receivedByOrigin: () => {
-        const counts: Record<string, number> = {};
-        for (const tab of [staying, leaving, back])
-          for (const { event } of tab.events()) add(counts, event.userId ? 'ui' : 'workflow', 1);
-        return counts;
-      },
+      receivedByOrigin: () => receivedByOrigin([staying, leaving, back]),
       runIds: { run: runId },
       close,
     };

@@ -99,27 +99,29 @@ describe('check on the example compiled per generation', () => {
   });
 });
 
+const RECORD_ACCESS_PUBLISHER =
+  'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js';
+
+/** A copy of the compiled example's record_access generation, as loaded by the app, under `work/name`. */
+function recordAccessTree(name: string): string {
+  const tree = join(work, name);
+  copyLoadedTree(
+    [join(dist, 'example/app/core-engine.module.js'), join(dist, 'example/twenty/generations/record_access/index.js')],
+    tree,
+  );
+  return tree;
+}
+
+/** Renames a method everywhere in one file of the tree, as a Twenty change would. */
+function rename(tree: string, file: string, from: RegExp, to: string): void {
+  const path = join(tree, file);
+  writeFileSync(path, readFileSync(path, 'utf8').replace(from, to));
+}
+
 describe('check where the build differs', () => {
   it('a renamed method: exit 1, the method named missing, the rest found', () => {
-    const tree = join(work, 'renamed');
-    copyLoadedTree(
-      [
-        join(dist, 'example/app/core-engine.module.js'),
-        join(dist, 'example/twenty/generations/record_access/index.js'),
-      ],
-      tree,
-    );
-    const publisher = join(
-      tree,
-      'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js',
-    );
-    writeFileSync(
-      publisher,
-      readFileSync(publisher, 'utf8').replace(
-        /resolveStreamObjectsPermissions/g,
-        'resolveStreamObjectPermissionsForRoles',
-      ),
-    );
+    const tree = recordAccessTree('renamed');
+    rename(tree, RECORD_ACCESS_PUBLISHER, /resolveStreamObjectsPermissions/g, 'resolveStreamObjectPermissionsForRoles');
     const result = check(tree);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^generation record_access: /);
@@ -128,27 +130,14 @@ describe('check where the build differs', () => {
   });
 
   it('a form of the publisher no generation knows: exit 1, generation unknown', () => {
-    const tree = join(work, 'unknown');
-    copyLoadedTree(
-      [
-        join(dist, 'example/app/core-engine.module.js'),
-        join(dist, 'example/twenty/generations/record_access/index.js'),
-      ],
-      tree,
-    );
-    const publisher = join(
-      tree,
-      'example/twenty/generations/record_access/engine/subscriptions/object-record-event/object-record-event-publisher.js',
-    );
-    writeFileSync(
-      publisher,
-      readFileSync(publisher, 'utf8').replace(/buildSubscriberRowAccessPolicySubject/g, 'subjectOf'),
-    );
-    const access = join(
+    const tree = recordAccessTree('unknown');
+    rename(tree, RECORD_ACCESS_PUBLISHER, /buildSubscriberRowAccessPolicySubject/g, 'subjectOf');
+    rename(
       tree,
       'example/twenty/generations/record_access/engine/core-modules/record-share/services/record-access-policy.service.js',
+      /buildEventRecordAccessGate/g,
+      'gateFor',
     );
-    writeFileSync(access, readFileSync(access, 'utf8').replace(/buildEventRecordAccessGate/g, 'gateFor'));
     const result = check(tree, '--json');
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
