@@ -623,14 +623,17 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
       const inFlight = Math.min(args.window, batches);
       batches -= inFlight;
       target += inFlight * perBatchDelivered;
+      // The watchdog is cleared once the window is delivered: a pending 60 s timer per window would
+      // keep its promise and closures alive and show up as heap growth in every mode.
+      let timer: NodeJS.Timeout | undefined;
       const done = new Promise<void>((resolveWait, rejectWait) => {
         wake = resolveWait;
-        const timer = setTimeout(
+        timer = setTimeout(
           () => rejectWait(new Error(`timed out: delivered ${delivered} of ${target} events`)),
           60_000,
         );
         timer.unref();
-      });
+      }).finally(() => clearTimeout(timer));
       for (let i = 0; i < inFlight; i++) emitter.emitDatabaseBatchEvent(makeBatch() as never);
       if (delivered >= target && wake) {
         wake();

@@ -166,23 +166,42 @@ export interface EventMark {
   emittedAt: number | undefined;
 }
 
+// Per event only where the emit stage knew more than the event itself tells (a workflow on the context, or a
+// deferral): routine events need no entry. An entry per event would grow the WeakMap's table with the event rate
+// (its dead entries only go at a full GC), which showed as a heap step of about 2 MB under load.
 const markByEvent = new WeakMap<object, EventMark>();
+// The emit time of every emitted events array: one entry per batch. The stages after emit see the same array.
+const emitTimeByEvents = new WeakMap<readonly unknown[], number>();
 
 /**
- * Remembers both at once (the emit stage): one map write per event. Marks are
- * read-only, so events of one emit with the same origin share one: pass the
- * mark this returned for the previous event.
+ * Remembers what the emit stage learnt about one event, when the event alone
+ * would not tell it (`origin` differs from what its author says): one map write
+ * per such event. Marks are read-only, so events of one emit with the same
+ * origin share one: pass the mark this returned for the previous event.
  */
-export function rememberEmit(event: unknown, origin: Origin, at: number, previous?: EventMark): EventMark | undefined {
-  if (!event || typeof event !== 'object') return previous;
+export function rememberEmit(
+  event: unknown,
+  origin: Origin,
+  authored: Origin,
+  at: number,
+  previous?: EventMark,
+): EventMark | undefined {
+  if (origin === authored || !event || typeof event !== 'object') return previous;
   const mark =
     previous && previous.origin === origin && previous.emittedAt === at ? previous : { origin, emittedAt: at };
   markByEvent.set(event, mark);
   return mark;
 }
 
-/** The earliest emit time of these events, if the emit stage saw them. */
+/** Remembers when an events array was emitted (once per batch). */
+export function rememberEmitTime(events: readonly unknown[], at: number): void {
+  emitTimeByEvents.set(events, at);
+}
+
+/** When these events were emitted: the array's emit time, else the earliest mark of its events, if the emit stage saw them. */
 export function earliestEmitTime(events: readonly unknown[]): number | undefined {
+  const batchTime = emitTimeByEvents.get(events);
+  if (batchTime !== undefined) return batchTime;
   let earliest: number | undefined;
   for (const event of events) {
     const at = event && typeof event === 'object' ? markByEvent.get(event)?.emittedAt : undefined;
@@ -201,12 +220,15 @@ export type AuthorOrigin = (event: unknown) => Origin;
  */
 export function originOf(event: unknown, frame: Frame | undefined, author: AuthorOrigin): Origin {
   if (frame?.workflow) return 'workflow';
-  if (event && typeof event === 'object') {
-    const remembered = markByEvent.get(event)?.origin;
-    if (remembered) return remembered;
-    if (deferrals.get(event)?.workflow) return 'workflow';
-  }
-  return author(event);
+  return rememberedOrigin(event) ?? author(event);
+}
+
+/** The origin an earlier stage learnt for this event beyond what its author tells (emit mark, deferral by a workflow). */
+export function rememberedOrigin(event: unknown): Origin | undefined {
+  if (!event || typeof event !== 'object') return undefined;
+  const remembered = markByEvent.get(event)?.origin;
+  if (remembered) return remembered;
+  return deferrals.get(event)?.workflow ? 'workflow' : undefined;
 }
 
 /** The origin of most events in `counts` (the span's origin label). */
@@ -244,7 +266,13 @@ export function batchFacts(events: readonly unknown[], frame: Frame | undefined,
     const origin = originOf(event, frame, author);
     counts.set(origin, (counts.get(origin) ?? 0) + 1);
   }
-  const facts: BatchFacts = { workflow, counts, dominant: dominantOrigin(counts), emittedAt: earliestEmitTime(events) };
+  const facts: BatchFacts = {
+    workflow,
+    counts,
+    dominant: dominantOrigin(counts),
+    // a stage that got a new array of the emitted events still runs in the emit's async context
+    emittedAt: earliestEmitTime(events) ?? frame?.emittedAt,
+  };
   factsByEvents.set(events, facts);
   return facts;
 }

@@ -6,9 +6,10 @@ import {
   deferralOf,
   dominantOrigin,
   EventMark,
-  originOf,
+  rememberedOrigin,
   rememberDeferral,
   rememberEmit,
+  rememberEmitTime,
   takeActionsDeferredOn,
   WorkflowMark,
 } from '../context';
@@ -31,8 +32,9 @@ export function emit(ctx: RoleContext): InvocationFactory {
     let workflow: WorkflowMark | undefined = parentFrame?.workflow;
     let mark: EventMark | undefined;
     for (const event of events) {
-      const origin = originOf(event, parentFrame, model.authorOrigin);
-      mark = rememberEmit(event, origin, now, mark);
+      const authored = model.authorOrigin(event);
+      const origin: Origin = parentFrame?.workflow ? 'workflow' : (rememberedOrigin(event) ?? authored);
+      mark = rememberEmit(event, origin, authored, now, mark);
       counts.set(origin, (counts.get(origin) ?? 0) + 1);
       // held back until COMMIT: the action that raised it learns it was emitted, wherever the flush runs
       const deferral = deferralOf(event);
@@ -42,7 +44,10 @@ export function emit(ctx: RoleContext): InvocationFactory {
     if (parentFrame?.action) countEmitted(parentFrame.action, events.length);
     const run = new StageRun(telemetry, 'emit', spanName, dominantOrigin(counts), NO_OPTIONS, parentFrame);
     if (run.recording) run.describe(codeAttributes, describeBatch(telemetry, batch), workflowAttributes(workflow));
-    return new StageInvocation(run, frameFor(run, parentFrame), (stageRun, threw) =>
+    rememberEmitTime(events, now);
+    const frame = frameFor(run, parentFrame);
+    frame.emittedAt = now;
+    return new StageInvocation(run, frame, (stageRun, threw) =>
       stageRun.addAll(threw ? 'failed' : 'forwarded', counts),
     );
   };
