@@ -45,6 +45,8 @@ export class EventLedger {
   private derivedHandles: Map<object, Call | number> | undefined;
   private byKey: Map<string, number[]> | undefined;
   private readonly calls: Call[] = [];
+  /** Calls not yet tied to their events: probe, event, value, derived, flat. */
+  private readonly pending: unknown[] = [];
   private readonly resolutions = new Map<string, Resolution>();
 
   constructor(
@@ -56,8 +58,28 @@ export class EventLedger {
    * Records what `probe` returned for `event`. `derived` is an object the app
    * goes on with in place of the event (a filtered copy, say): later calls
    * made with it are tied to the same event.
+   *
+   * Only stored here: which event a call was about is worked out, in call
+   * order, the first time a result is asked for. A stream whose events were
+   * all published never asks, so routine traffic pays for the push only.
    */
   record(probe: string, event: unknown, value: unknown, derived?: unknown): void {
+    this.pending.push(probe, event, value, derived);
+    if (this.resolutions.size > 0) this.resolutions.delete(probe);
+  }
+
+
+  /** Ties the stored calls to their events, in the order they were made. */
+  private settle(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    for (let i = 0; i < pending.length; i += 4) {
+      this.tie(pending[i] as string, pending[i + 1], pending[i + 2], pending[i + 3]);
+    }
+    pending.length = 0;
+  }
+
+  private tie(probe: string, event: unknown, value: unknown, derived: unknown): void {
     const base = (this.base ??= baseHandles(this.events, this.identity));
     const derivedHandles = this.derivedHandles;
     let index: number | undefined;
@@ -77,7 +99,6 @@ export class EventLedger {
       key: index === undefined && via === undefined ? this.identity.key(event) : undefined,
     };
     this.calls.push(call);
-    if (this.resolutions.size > 0) this.resolutions.delete(probe);
     if (derived !== undefined && derived !== event) {
       for (const handle of this.identity.handles(derived)) {
         if (base.has(handle)) continue;
@@ -119,6 +140,7 @@ export class EventLedger {
   }
 
   private resolve(probe: string, reaches: ((index: number) => boolean) | undefined): Resolution {
+    this.settle();
     const cached = this.resolutions.get(probe);
     if (cached && cached.reaches === reaches) return cached;
     const values: Slot[] = new Array(this.events.length).fill(NONE);
