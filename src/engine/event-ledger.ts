@@ -68,7 +68,6 @@ export class EventLedger {
     if (this.resolutions.size > 0) this.resolutions.delete(probe);
   }
 
-
   /** Ties the stored calls to their events, in the order they were made. */
   private settle(): void {
     const pending = this.pending;
