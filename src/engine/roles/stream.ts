@@ -3,7 +3,7 @@ import { batchAttributes, workflowAttributes } from '../attributes';
 import { AuthorOrigin, batchFacts, BatchFacts, currentFrame, Frame, originOf, StreamScope } from '../context';
 import { EventLedger } from '../event-ledger';
 import { presentId } from '../ids';
-import { FORWARDED, PairOutcome } from '../outcomes';
+import { PairOutcome } from '../outcomes';
 import { frameFor, NO_OPTIONS, StageInvocation, StageRun } from '../stage-run';
 import { InvocationFactory } from '../wrap';
 import { RoleContext } from './types';
@@ -47,8 +47,7 @@ export function stream(ctx: RoleContext): InvocationFactory {
     return new StageInvocation(run, frame, (stageRun, threw) => {
       if (!threw && !scope.publishFailed && scope.publishedItems === count && scope.explicitDrops.length === 0) {
         // every event of the batch went out to this stream: nothing for the drop rules to explain
-        if (facts.counts.size === 1) stageRun.add('forwarded', facts.dominant, count);
-        else applyPairOutcomes(stageRun, batch.events, allForwarded(count), parentFrame, facts, [], model.authorOrigin);
+        stageRun.addAll('forwarded', facts.counts);
         return;
       }
       const outcomes = rules.classifyStream({
@@ -63,10 +62,6 @@ export function stream(ctx: RoleContext): InvocationFactory {
       applyPairOutcomes(stageRun, batch.events, outcomes, parentFrame, facts, scope.explicitDrops, model.authorOrigin);
     });
   };
-}
-
-function allForwarded(count: number): PairOutcome[] {
-  return new Array<PairOutcome>(count).fill(FORWARDED);
 }
 
 function applyPairOutcomes(
