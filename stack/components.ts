@@ -164,9 +164,11 @@ export class Component {
     options: { env: NodeJS.ProcessEnv; logDir: string; onExit?: (component: Component) => void },
   ) {
     const logFile = fs.createWriteStream(path.join(options.logDir, `${name}.log`));
+    // The log file is a copy of the output: a failed write (disk full, directory gone) must not take the stack down.
+    logFile.on('error', () => undefined);
     this.child = spawn(command, args, { cwd: ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const append = (chunk: Buffer) => {
-      logFile.write(chunk);
+      if (!logFile.writableEnded) logFile.write(chunk);
       this.output += chunk.toString('utf8');
       if (this.output.length > LOG_TAIL_BYTES) this.output = this.output.slice(-LOG_TAIL_BYTES / 2);
     };
@@ -177,11 +179,13 @@ export class Component {
         if (this.exitCode !== undefined) return;
         this.exitCode = code;
         this.exitSignal = signal;
-        logFile.end();
         options.onExit?.(this);
         resolve();
       };
       this.child.once('exit', done);
+      // 'exit' can come before the last output does (a child's pipes drain after it exits, and a process it left
+      // behind may still write): the log ends only once both pipes closed.
+      this.child.once('close', () => logFile.end());
       this.child.once('error', (error) => {
         append(Buffer.from(`cannot start ${command}: ${error.message}\n`));
         done(null, null);

@@ -252,12 +252,11 @@ describe('npm run stack -- --scenario: drives the scenario, reports, and stops b
     const run = startStack(['--scenario', 'workflow-leaves-filter', '--events', '3', '--html', html]);
     const code = await run.exited;
     const stdout = run.stdout();
+    // On a failure, the whole stderr: a crash (an uncaught error) prints no `stack:` line of its own.
+    const stderrLines = run.stderr().split('\n');
     expect({
       code,
-      stderr: run
-        .stderr()
-        .split('\n')
-        .filter((line) => line.startsWith('stack:')),
+      stderr: code === 0 ? stderrLines.filter((line) => line.startsWith('stack:')) : stderrLines,
     }).toEqual({ code: 0, stderr: [] });
     expect(stdout).toContain('The open event stream received 3 of 3 UI updates and 0 of 3 workflow updates.');
     expect(stdout).toMatch(/^stream +\| 3 in, 0 on, 3 dropped \(no_matching_query 3\) +\| 3 in, 3 on$/m);
