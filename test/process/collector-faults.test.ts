@@ -122,7 +122,8 @@ describe('the collector is down, slow, or comes back', () => {
       await waitFor(() => stderr.includes('export failed'), 30_000);
       await receiver.start(port);
       child.stdin.write('go\n');
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      // 'close', not 'exit': the output is complete only once the pipes closed.
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect(code).toBe(0);
       const result = JSON.parse(stdout.trim().split('\n').pop()!) as WorkloadResult;
       expect(result.unhandled).toBe(0);

@@ -86,7 +86,8 @@ async function run(nest: Nest, moduleSystem: ModuleSystem, way: Way, generation:
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  // 'close', not 'exit': the output is complete only once the pipes closed.
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`${service} failed (${code}):\n${stderr}`);
   const out = JSON.parse(stdout.trim().split('\n').pop()!) as Omit<Run, 'stderr' | 'spans' | 'counted'>;
   return {
