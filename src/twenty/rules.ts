@@ -20,6 +20,7 @@ export const PROBE = {
   roleIds: 'roleIds',
   objectsPermissions: 'objectsPermissions',
   recordShareGate: 'recordShareGate',
+  linkedRecordShareGate: 'linkedRecordShareGate',
   filteredEvent: 'filteredEvent',
   matchedQueryIds: 'matchedQueryIds',
 } as const;
@@ -51,6 +52,8 @@ export const PROBES = {
   roleIds: { name: PROBE.roleIds, scope: 'stream' },
   objectsPermissions: { name: PROBE.objectsPermissions, scope: 'stream' },
   recordShareGate: { name: PROBE.recordShareGate, scope: 'stream' },
+  /** buildSubscriberLinkedRecordShareGate (a form with shares through a linked record, e.g. timeline activities). */
+  linkedRecordShareGate: { name: PROBE.linkedRecordShareGate, scope: 'stream' },
   /** filterRestrictedFieldsFromEvent(event, ...): the event as the subscriber may see it. */
   filteredEvent: { name: PROBE.filteredEvent, scope: 'stream', eventOf: eventArgument, derives: true },
   /** get*MatchingQueryIds / matchQueriesWithEvent: how many of the stream's queries match the event. */
@@ -185,10 +188,13 @@ export function classifyFilterMatchStream(observation: StreamObservation, rules:
         continue;
       }
       if (!matched) {
-        // filtered but never matched: the record-share gate (a plain function, not a method) turned it away
-        outcomes[index] = isDefined(observation.facts.get(PROBE.recordShareGate))
-          ? dropped('record_share_denied')
-          : miss;
+        // filtered but never matched: a record-share gate (checked by a plain function, not a method) turned it
+        // away, the record's own or, where the form has one, the gate of the record it is linked to
+        outcomes[index] =
+          isDefined(observation.facts.get(PROBE.recordShareGate)) ||
+          isDefined(observation.facts.get(PROBE.linkedRecordShareGate))
+            ? dropped('record_share_denied')
+            : miss;
         continue;
       }
     }

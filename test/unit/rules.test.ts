@@ -89,6 +89,28 @@ describe('classifyFilterMatchStream', () => {
     ]);
   });
 
+  it('the form with a linked-record share gate: an event it turned away is record_share_denied, also when the record itself has no gate', () => {
+    const classify = (gates: { own?: object | null; linked?: object }) => {
+      const events = [event('a', ['name']), event('b', ['name'])];
+      const obs = observation(events, { publishedItems: 1 });
+      // buildSubscriberRecordShareGate answers null for an object not shared record by record
+      if ('own' in gates) obs.facts.set(PROBE.recordShareGate, gates.own);
+      if (gates.linked) obs.facts.set(PROBE.linkedRecordShareGate, gates.linked);
+      for (const e of events) {
+        const filtered = { ...asHelperArg(e), properties: { ...e.properties } };
+        obs.ledger.record(PROBE.filteredEvent, asHelperArg(e), filtered, filtered);
+        if (e === events[1]) obs.ledger.record(PROBE.matchedQueryIds, filtered, 1);
+      }
+      return classifyFilterMatchStream(obs, { filters: true, gate: subscriberGate });
+    };
+    expect(classify({ own: null, linked: { principalIds: ['p'] } })).toEqual([
+      { outcome: 'dropped', reason: 'record_share_denied' },
+      { outcome: 'forwarded' },
+    ]);
+    // no gate at all: nothing known turned it away
+    expect(classify({ own: null })).toEqual([{ outcome: 'dropped', reason: 'unattributed' }, { outcome: 'forwarded' }]);
+  });
+
   it('a candidate that was never published and no error is unattributed; a failed publish fails it', () => {
     const events = [event('a')];
     const obs = observation(events);

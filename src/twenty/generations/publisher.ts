@@ -54,6 +54,14 @@ export const PUBLISHER_GENERATION: GenerationModule = {
       methods: [
         ...PUBLISHER_CORE_METHODS,
         { names: ['buildSubscriberRecordShareGate'], role: 'probe', probe: PROBES.recordShareGate },
+        // a form of this publisher (seen in twentyhq/twenty) also gates timeline activities on the shares of the
+        // record they are linked to (isLinkedRecordSharedWithPrincipals, a plain function)
+        {
+          names: ['buildSubscriberLinkedRecordShareGate'],
+          role: 'probe',
+          probe: PROBES.linkedRecordShareGate,
+          onlyWith: 'buildSubscriberLinkedRecordShareGate',
+        },
         { names: ['filterRestrictedFieldsFromEvent'], role: 'probe', probe: PROBES.filteredEvent },
         { names: ['getMatchingObjectRecordQueryIds'], role: 'probe', probe: PROBES.matchedQueryIds },
       ],
