@@ -21,6 +21,7 @@ export const PROBE = {
   objectsPermissions: 'objectsPermissions',
   recordShareGate: 'recordShareGate',
   linkedRecordShareGate: 'linkedRecordShareGate',
+  subscriberRLSFilter: 'subscriberRLSFilter',
   filteredEvent: 'filteredEvent',
   matchedQueryIds: 'matchedQueryIds',
 } as const;
@@ -54,6 +55,8 @@ export const PROBES = {
   recordShareGate: { name: PROBE.recordShareGate, scope: 'stream' },
   /** buildSubscriberLinkedRecordShareGate (a form with shares through a linked record, e.g. timeline activities). */
   linkedRecordShareGate: { name: PROBE.linkedRecordShareGate, scope: 'stream' },
+  /** buildSubscriberRLSFilter: only whether it ran (the record-access form that still filters rows while matching). */
+  subscriberRLSFilter: { name: PROBE.subscriberRLSFilter, scope: 'stream', read: () => true },
   /** filterRestrictedFieldsFromEvent(event, ...): the event as the subscriber may see it. */
   filteredEvent: { name: PROBE.filteredEvent, scope: 'stream', eventOf: eventArgument, derives: true },
   /** get*MatchingQueryIds / matchQueriesWithEvent: how many of the stream's queries match the event. */

@@ -246,6 +246,24 @@ describe('the September 2026 record-access rules (2c712b6a)', () => {
     ]);
   });
 
+  it('the earlier form with its own buildSubscriberRLSFilter: an empty admitted set skips event by event, restricted fields first', () => {
+    const events = [event('a', ['annualRecurringRevenue']), event('b', ['name'])];
+    const obs = setUp(events);
+    obs.facts.set(PROBE.subscriberRLSFilter, true);
+    obs.facts.set('admittedRecordIds', new Set());
+    expect(RECORD_ACCESS.classifyStream(obs)).toEqual([
+      { outcome: 'dropped', reason: 'restricted_fields_only' },
+      { outcome: 'dropped', reason: 'record_access_denied' },
+    ]);
+    // the same stream in the 2c712b6a form (no such call): the empty set ends the stream before any event
+    const newest = setUp(events);
+    newest.facts.set('admittedRecordIds', new Set());
+    expect(RECORD_ACCESS.classifyStream(newest)).toEqual([
+      { outcome: 'dropped', reason: 'record_access_denied' },
+      { outcome: 'dropped', reason: 'record_access_denied' },
+    ]);
+  });
+
   it('a refusal because the role cannot read the object is object_not_readable', () => {
     const obs = setUp([event('a', ['name'])]);
     obs.facts.set(PROBE.objectsPermissions, { 'obj-1': { canReadObjectRecords: false } });

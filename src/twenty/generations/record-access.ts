@@ -18,7 +18,16 @@ export const RECORD_ACCESS = accessGateGeneration({
     'ObjectRecordEventPublisher (2c712b6a, Sep 2026): record-access gate per batch (RecordAccessPolicyService.buildEventRecordAccessGate)',
   gateMethod: 'buildEventRecordAccessGate',
   form: { objectReadCheck: false, emptyGateReturns: true, filterMethod: false },
-  extraMethods: [{ names: ['getMatchingObjectRecordQueryIds'], role: 'probe', probe: PROBES.matchedQueryIds }],
+  extraMethods: [
+    { names: ['getMatchingObjectRecordQueryIds'], role: 'probe', probe: PROBES.matchedQueryIds },
+    // the earlier form of this publisher (before 2c712b6a): see INTERMEDIATE_RECORD_ACCESS_FORM
+    {
+      names: ['buildSubscriberRLSFilter'],
+      role: 'probe',
+      probe: PROBES.subscriberRLSFilter,
+      onlyWith: 'buildSubscriberRLSFilter',
+    },
+  ],
   detect(methodsOf) {
     const publisher = methodsOf(PUBLISHER);
     if (
