@@ -168,7 +168,7 @@ export class Component {
     logFile.on('error', () => undefined);
     this.child = spawn(command, args, { cwd: ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const append = (chunk: Buffer) => {
-      if (!logFile.writableEnded) logFile.write(chunk);
+      logFile.write(chunk);
       this.output += chunk.toString('utf8');
       if (this.output.length > LOG_TAIL_BYTES) this.output = this.output.slice(-LOG_TAIL_BYTES / 2);
     };

@@ -119,26 +119,7 @@ function subscriberReason(observation: StreamObservation, form: AccessGateForm):
   return undefined;
 }
 
-/**
- * A form stored in twentyhq/twenty between faec8d88 and 2c712b6a: the gate is
- * already built by buildEventRecordAccessGate and restricted fields are
- * omitted by the module function, but the publisher still checks
- * canReadObjectRecords itself (D6), builds the RLS filter with its own
- * buildSubscriberRLSFilter for matching, and an empty admitted set does not
- * end the stream (each event is skipped, after the restricted-field check).
- * Recognised per stream by the buildSubscriberRLSFilter call.
- */
-export const INTERMEDIATE_RECORD_ACCESS_FORM: AccessGateForm = {
-  objectReadCheck: true,
-  emptyGateReturns: false,
-  filterMethod: false,
-};
-
-export function classifyAccessGateStream(observation: StreamObservation, declared: AccessGateForm): PairOutcome[] {
-  const form =
-    !declared.filterMethod && observation.facts.has(PROBE.subscriberRLSFilter)
-      ? INTERMEDIATE_RECORD_ACCESS_FORM
-      : declared;
+export function classifyAccessGateStream(observation: StreamObservation, form: AccessGateForm): PairOutcome[] {
   const events = observation.call.batch.events;
   const miss = unexplained(observation);
   const all = (outcome: PairOutcome) => events.map(() => outcome);

@@ -26,6 +26,8 @@ export interface AccessGateGeneration {
   title: string;
   gateMethod: 'buildEventRecordShareGate' | 'buildEventRecordAccessGate';
   form: AccessGateForm;
+  /** A stream that shows an earlier form of the publisher (a helper only that form calls was seen): that form's rules. */
+  formOf?(observation: StreamObservation): AccessGateForm | undefined;
   /** Publisher methods of this form beyond the common ones. */
   extraMethods: ClassTarget['methods'];
   detect: GenerationModule['detect'];
@@ -132,7 +134,8 @@ export function accessGateGeneration(spec: AccessGateGeneration): GenerationModu
     codeFor: (reason) => codes(dropRules, reason),
     detect: spec.detect,
     readStreamCall: readObjectStreamCall,
-    classifyStream: (observation: StreamObservation) => classifyAccessGateStream(observation, spec.form),
+    classifyStream: (observation: StreamObservation) =>
+      classifyAccessGateStream(observation, spec.formOf?.(observation) ?? spec.form),
     classifyFanout,
   };
 }

@@ -1,4 +1,4 @@
-import { PROBES } from '../rules';
+import { PROBE, PROBES } from '../rules';
 import { accessGateGeneration } from './access-gate';
 import { PUBLISHER } from './publisher';
 
@@ -20,7 +20,7 @@ export const RECORD_ACCESS = accessGateGeneration({
   form: { objectReadCheck: false, emptyGateReturns: true, filterMethod: false },
   extraMethods: [
     { names: ['getMatchingObjectRecordQueryIds'], role: 'probe', probe: PROBES.matchedQueryIds },
-    // the earlier form of this publisher (before 2c712b6a): see INTERMEDIATE_RECORD_ACCESS_FORM
+    // the earlier form of this publisher (before 2c712b6a): see formOf
     {
       names: ['buildSubscriberRLSFilter'],
       role: 'probe',
@@ -28,6 +28,14 @@ export const RECORD_ACCESS = accessGateGeneration({
       onlyWith: 'buildSubscriberRLSFilter',
     },
   ],
+  // A form stored in twentyhq/twenty between faec8d88 and 2c712b6a already asks buildEventRecordAccessGate and omits
+  // restricted fields in the module function, but still checks canReadObjectRecords itself (D6), builds the RLS filter
+  // for matching with its own buildSubscriberRLSFilter, and goes on event by event on an empty admitted set (the
+  // restricted-field check first). Told apart per stream by that buildSubscriberRLSFilter call.
+  formOf: (observation) =>
+    observation.facts.has(PROBE.subscriberRLSFilter)
+      ? { objectReadCheck: true, emptyGateReturns: false, filterMethod: false }
+      : undefined,
   detect(methodsOf) {
     const publisher = methodsOf(PUBLISHER);
     if (
