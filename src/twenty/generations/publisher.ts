@@ -54,7 +54,7 @@ export const PUBLISHER_GENERATION: GenerationModule = {
       methods: [
         ...PUBLISHER_CORE_METHODS,
         { names: ['buildSubscriberRecordShareGate'], role: 'probe', probe: PROBES.recordShareGate },
-        // a form of this publisher (seen in twentyhq/twenty) also gates timeline activities on the shares of the
+        // a stored form of this publisher (found by content; commit not known) also gates timeline activities on the shares of the
         // record they are linked to (isLinkedRecordSharedWithPrincipals, a plain function)
         {
           names: ['buildSubscriberLinkedRecordShareGate'],

@@ -28,7 +28,7 @@ export const RECORD_ACCESS = accessGateGeneration({
       onlyWith: 'buildSubscriberRLSFilter',
     },
   ],
-  // A form stored in twentyhq/twenty between faec8d88 and 2c712b6a already asks buildEventRecordAccessGate and omits
+  // A stored form (found by content, commit not known; by its shape between faec8d88 and 2c712b6a) already asks buildEventRecordAccessGate and omits
   // restricted fields in the module function, but still checks canReadObjectRecords itself (D6), builds the RLS filter
   // for matching with its own buildSubscriberRLSFilter, and goes on event by event on an empty admitted set (the
   // restricted-field check first). Told apart per stream by that buildSubscriberRLSFilter call.
