@@ -163,7 +163,9 @@ export class GroundTruth {
     return originStorage.getStore();
   }
 
+  // The ORM's '*.upserted' twin of a created/updated batch never goes to browsers: not an event a table should show.
   emitted(batch: BatchLike): void {
+    if (batch.name.endsWith('.upserted')) return;
     this.push({ kind: 'emitted', ...this.common(batch, batch.events), monotonicAt: monotonicNowMs() });
   }
 

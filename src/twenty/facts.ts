@@ -15,6 +15,16 @@ export const DATABASE_EVENT_CHANNEL = 'DATABASE_EVENT_CHANNEL';
 export const RECORD_WORKFLOW_ACTION =
   /^(Create|Update|Delete|Upsert|Restore|Destroy|CreateOrUpdate)Records?WorkflowAction$/;
 
+/**
+ * Database-event actions that never reach a browser. Twenty's insert and
+ * update query builders follow each `created` / `updated` batch with an
+ * `upserted` batch of the same records, for workflow and agent triggers; no
+ * listener hands `*.upserted` to the SSE pipeline. Counting those twins at
+ * the emit stage would double "events emitted" and show half of them vanish
+ * before the listener.
+ */
+export const NON_SSE_ACTIONS: readonly string[] = ['upserted'];
+
 /** Any workflow action class. */
 export const WORKFLOW_ACTION = /WorkflowAction$/;
 

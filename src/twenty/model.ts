@@ -7,6 +7,7 @@ import {
   Dict,
   EVENT_STREAM_CHANNEL,
   EVENT_STREAM_CHANNEL_TEMPLATE,
+  NON_SSE_ACTIONS,
   nonEmptyString,
   RECORD_WORKFLOW_ACTION,
 } from './facts';
@@ -101,6 +102,8 @@ export const TWENTY_MODEL: AppModel = {
   readEmit(args) {
     const input = asDict(args[0]);
     if (!input || !Array.isArray(input.events)) return undefined;
+    // the ORM's `upserted` twin of a created/updated batch: not an SSE event (NON_SSE_ACTIONS)
+    if (typeof input.action === 'string' && NON_SSE_ACTIONS.includes(input.action)) return undefined;
     const name =
       typeof input.objectMetadataNameSingular === 'string' && typeof input.action === 'string'
         ? `${input.objectMetadataNameSingular}.${input.action}`

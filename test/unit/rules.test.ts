@@ -282,3 +282,23 @@ describe('the September 2026 record-access rules (2c712b6a)', () => {
     ]);
   });
 });
+
+describe('the emit stage reads only batches that can reach a browser', () => {
+  const batch = (action: string) => ({
+    objectMetadataNameSingular: 'company',
+    action,
+    events: [{ recordId: 'r1' }, { recordId: 'r2' }],
+    workspaceId: 'ws-1',
+  });
+
+  it.each(['created', 'updated', 'deleted', 'restored', 'destroyed'])('a %s batch is an SSE batch', (action) => {
+    const emitted = TWENTY_MODEL.readEmit([batch(action)]);
+    expect(emitted).toBeDefined();
+    expect(emitted?.name).toBe(`company.${action}`);
+    expect(emitted?.events).toHaveLength(2);
+  });
+
+  it("the ORM's upserted twin of a created/updated batch is not read (no listener sends it to SSE)", () => {
+    expect(TWENTY_MODEL.readEmit([batch('upserted')])).toBeUndefined();
+  });
+});

@@ -61,6 +61,24 @@ abstract class WorkspaceQueryBuilderBase {
       recordIds: writtenIds.filter((id) => !emittedIds.has(id)),
     });
   }
+
+  // Twenty's insert and update builders follow the CREATED / UPDATED batch with
+  // an UPSERTED batch of the same records (workflow "created or updated"
+  // triggers and agents listen for it). No SSE listener handles '*.upserted'.
+  protected emitUpsertedTwin(recordsAfter: ObjectRecord[], recordsBefore?: ObjectRecord[]): void {
+    this.internalContext.eventEmitterService.emitDatabaseBatchEvent(
+      formatTwentyOrmEventToDatabaseBatchEvent({
+        action: DatabaseEventAction.UPSERTED,
+        objectMetadataItem: this.internalContext.objectMetadataItem,
+        workspaceId: this.internalContext.workspaceId,
+        authContext: this.authContext,
+        recordsAfter,
+        recordsBefore,
+        authorShape: this.internalContext.authorShape,
+      }),
+      this.internalContext.currentQueryRunner?.(),
+    );
+  }
 }
 
 export class WorkspaceInsertQueryBuilder extends WorkspaceQueryBuilderBase {
@@ -86,6 +104,7 @@ export class WorkspaceInsertQueryBuilder extends WorkspaceQueryBuilderBase {
     const recordsAfter = await this.selectByIds(recordsToInsert.map((record) => record.id));
 
     this.emitDatabaseBatchEvent(DatabaseEventAction.CREATED, recordsAfter);
+    this.emitUpsertedTwin(recordsAfter);
 
     return { affected: recordsAfter.length, raw: recordsAfter };
   }
@@ -117,6 +136,7 @@ export class WorkspaceUpdateQueryBuilder extends WorkspaceQueryBuilderBase {
     const recordsAfter = await this.selectByIds(this.ids);
 
     this.emitDatabaseBatchEvent(DatabaseEventAction.UPDATED, recordsAfter, recordsBefore);
+    this.emitUpsertedTwin(recordsAfter, recordsBefore);
 
     return { affected: recordsAfter.length, raw: recordsAfter };
   }
