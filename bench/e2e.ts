@@ -66,6 +66,8 @@ interface Settings {
   redisUrl?: string;
   out?: string;
   json: boolean;
+  /** Directory for V8 CPU profiles of the server and worker of every deployment. */
+  cpuProfDir?: string;
 }
 
 function usage(): string {
@@ -84,6 +86,7 @@ function usage(): string {
     '  --redis-url URL     Redis to use (default: a redis-server this run starts on a free port and stops)',
     '  --out FILE          write the section into this file instead',
     '  --json              also print the per-deployment results as one JSON line (last line of stdout)',
+    '  --cpu-prof DIR      write a V8 CPU profile of each server and worker into DIR (slows every mode alike)',
   ].join('\n');
 }
 
@@ -144,6 +147,9 @@ function parseArgs(argv: string[]): Settings {
         break;
       case '--json':
         settings.json = true;
+        break;
+      case '--cpu-prof':
+        settings.cpuProfDir = resolve(next() ?? '');
         break;
       case '--generation': {
         const g = next() as Generation;
@@ -381,8 +387,19 @@ async function runDeployment(ctx: Context, round: number, mode: Mode): Promise<D
     ...modeEnv(mode, ctx.sinkUrl),
   };
   const sinkBefore = await sinkStats(ctx.sinkUrl);
-  const server = startChild(`server(${mode})`, settings.node, [SERVER_ENTRY], { ...env, PORT: String(ctx.port) });
-  const worker = startChild(`worker(${mode})`, settings.node, [WORKER_ENTRY], env);
+  const profile = (name: string): string[] =>
+    settings.cpuProfDir
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${settings.cpuProfDir}`,
+          `--cpu-prof-name=${name}-${mode}-${Date.now()}.cpuprofile`,
+        ]
+      : [];
+  const server = startChild(`server(${mode})`, settings.node, [...profile('server'), SERVER_ENTRY], {
+    ...env,
+    PORT: String(ctx.port),
+  });
+  const worker = startChild(`worker(${mode})`, settings.node, [...profile('worker'), WORKER_ENTRY], env);
   live.add(server);
   live.add(worker);
   const streams: SseStream[] = [];

@@ -81,6 +81,7 @@ export function startInstrumentation(options: StartOptions = {}): Runtime | unde
       tracerProvider: options.tracerProvider ?? sdk?.tracerProvider,
       meterProvider: options.meterProvider ?? sdk?.meterProvider,
       histogramProducers: options.meterProvider ? undefined : sdk?.histogramProducers,
+      unsampledParentDecides: !options.tracerProvider && sdk?.unsampledParentDecides === true,
       log,
     });
     setActiveTelemetry(telemetry);

@@ -6,7 +6,9 @@ import {
   SpanKind,
   SpanOptions,
   SpanStatusCode,
+  TraceFlags,
   context as otelContext,
+  isSpanContextValid,
   trace,
 } from '@opentelemetry/api';
 import { Telemetry } from '../otel/telemetry';
@@ -85,6 +87,22 @@ export class StageRun {
     frame: Frame | undefined = currentFrame(),
   ) {
     const parent = options.parent ?? frame?.otelContext ?? otelContext.active();
+    if (telemetry.unsampledParentDecides) {
+      // The sampler follows the parent's decision: a child of an unsampled span is never sampled. Asking the SDK
+      // would cost a span id, a sampler call and a context per invocation for a span nobody sees; the parent's
+      // context is kept as it is (the carrier then propagates the parent's unsampled span context).
+      const parentSpanContext = trace.getSpanContext(parent);
+      if (
+        parentSpanContext !== undefined &&
+        (parentSpanContext.traceFlags & TraceFlags.SAMPLED) === 0 &&
+        isSpanContextValid(parentSpanContext)
+      ) {
+        this.span = trace.wrapSpanContext(parentSpanContext);
+        this.recording = false;
+        this.context = parent;
+        return;
+      }
+    }
     const kind = options.kind ?? SpanKind.INTERNAL;
     this.span = telemetry.tracer.startSpan(
       spanName,

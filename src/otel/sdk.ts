@@ -4,7 +4,7 @@ import type * as MetricsJson from '@opentelemetry/exporter-metrics-otlp-http';
 import type * as MetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
 import type * as TracesJson from '@opentelemetry/exporter-trace-otlp-http';
 import type * as TracesProto from '@opentelemetry/exporter-trace-otlp-proto';
-import { metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
+import { core, metrics as sdkMetrics, resources, tracing } from '@opentelemetry/sdk-node';
 import { withExportFailureReporting } from './export-reporting';
 import { ExactHistogramProducer } from './histograms';
 import { OtelEnvSettings } from './otel-env';
@@ -38,6 +38,8 @@ export interface SdkHandle {
   meterProvider: ApiMeterProvider;
   /** Attached to every reader of meterProvider; empty when a reader without one was supplied. */
   histogramProducers: ExactHistogramProducer[];
+  /** The tracer provider's sampler (from OTEL_TRACES_SAMPLER) never samples a child of an unsampled span. */
+  unsampledParentDecides: boolean;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -55,6 +57,16 @@ export interface SdkOptions {
   spanExporter?: tracing.SpanExporter;
   /** A reader, or a factory that attaches the given producers (then the histograms take the cheap path). */
   metricReader?: sdkMetrics.MetricReader | MetricReaderFactory;
+}
+
+/**
+ * Whether the sampler the SDK builds from OTEL_TRACES_SAMPLER (read as the SDK reads it) keeps an unsampled
+ * parent's decision for its children. The parent-based samplers do (their delegates for an unsampled parent,
+ * local or remote, are always-off, and the environment cannot change that); always_off samples nothing; an
+ * unset or unknown value means parentbased_always_on. Only always_on and traceidratio decide on their own.
+ */
+export function samplerKeepsUnsampledParent(sampler: string | undefined): boolean {
+  return sampler !== 'always_on' && sampler !== 'traceidratio';
 }
 
 export function defaultServiceName(argv: string[] = process.argv): string {
@@ -148,6 +160,7 @@ export function startSdk(options: SdkOptions): SdkHandle {
     tracerProvider,
     meterProvider,
     histogramProducers: plainReader ? [] : histogramProducers,
+    unsampledParentDecides: samplerKeepsUnsampledParent(core.getStringFromEnv('OTEL_TRACES_SAMPLER')),
     // Drops are printed before waiting on an exporter that may hang, and again for any that happened meanwhile.
     async forceFlush() {
       spanDrops.flush();

@@ -54,6 +54,12 @@ export interface TelemetryOptions {
    * histograms are aggregated here and exported through them instead of the meter's sync Histogram.
    */
   histogramProducers?: ExactHistogramProducer[];
+  /**
+   * True only when the tracer's sampler is known to follow an unsampled parent (a parent-based sampler, or
+   * always_off): stages under an unsampled parent then skip span creation. Leave unset for a tracer whose
+   * sampler is unknown.
+   */
+  unsampledParentDecides?: boolean;
 }
 
 /** Cumulative count of one (stage, origin, outcome, reason), with its metric attributes built once. */
@@ -141,6 +147,8 @@ export class Telemetry {
   /** The SSE connections of event streams in this process (API server). */
   readonly connections = new ConnectionHealth();
   private noSubscriberCountNote: string | undefined;
+  /** See TelemetryOptions.unsampledParentDecides; cleared when another tracer is put in (its sampler is unknown). */
+  unsampledParentDecides: boolean;
   /** The Twenty generation in use, for the `twenty.generation` span attribute; set by whoever knows it. */
   generationName: () => string | undefined = () => undefined;
 
@@ -149,6 +157,7 @@ export class Telemetry {
     this.log = options.log ?? ((line) => process.stderr.write(`[twenty-sse-otel] ${line}\n`));
     this.tracer =
       options.tracer ?? (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE_NAME, VERSION);
+    this.unsampledParentDecides = options.unsampledParentDecides === true;
     const producers = options.histogramProducers ?? [];
     if (producers.length > 0) {
       this.exactDuration = new ExactHistogram(DURATION_DEFINITION);
@@ -161,6 +170,7 @@ export class Telemetry {
 
   useTracer(tracer: Tracer): void {
     this.tracer = tracer;
+    this.unsampledParentDecides = false;
   }
 
   /**
