@@ -20,6 +20,7 @@ import { join, relative, resolve } from 'node:path';
 
 import type { TwentyLikeApp } from '../example/harness';
 import { writeInProcessResults } from './results-file';
+import { hookScannerWith, pipelineSpanTargets } from './span-targets';
 import type { Runtime } from '../src/runtime';
 import type { TallyRow } from '../src/otel/telemetry';
 
@@ -240,70 +241,6 @@ class CountingNoopExporter {
   }
 }
 
-// The pipeline methods that are spans in the package, for e and f ("the same
-// Twenty methods"). Alternatives in order of preference, like the generation modules under src/twenty/generations/.
-// Workflow and deliver targets are left out: this workload does not reach them.
-const SPAN_TARGETS: { className: string; methods: string[][]; skipIn?: Generation[] }[] = [
-  { className: 'WorkspaceEventEmitter', methods: [['emitDatabaseBatchEventNow', 'emitDatabaseBatchEvent']] },
-  { className: 'EntityEventsToDbListener', methods: [['handleEvent', 'handle']] },
-  {
-    className: 'WorkspaceEventEmitterService',
-    methods: [['publish'], ['publishToEventStreams'], ['processObjectRecordStreamEvents', 'processStreamEvents']],
-  },
-  { className: 'ObjectRecordEventPublisher', methods: [['publish'], ['processObjectRecordStreamEvents']] },
-  { className: 'SubscriptionService', methods: [['publishToEventStream']] },
-  { className: 'SubscriptionService', methods: [['publish']], skipIn: WITHOUT_LEGACY_CHANNEL },
-];
-
-function findOwner(prototype: object, name: string): object | undefined {
-  let owner: object | null = prototype;
-  while (owner && owner !== Object.prototype) {
-    const descriptor = Object.getOwnPropertyDescriptor(owner, name);
-    if (descriptor) return typeof descriptor.value === 'function' ? owner : undefined;
-    owner = Object.getPrototypeOf(owner);
-  }
-  return undefined;
-}
-
-/**
- * Patches provider classes as Nest's scanner registers them (the same moment
- * the package's own scanner hook uses), with `wrap` applied to each target
- * method. Returns the list of wrapped Class.method names.
- */
-function hookScannerWith(
-  generation: Generation,
-  wrap: (owner: object, name: string, spanName: string) => void,
-): string[] {
-  const wrapped: string[] = [];
-  const done = new WeakSet<Function>();
-  const scanner = (require('@nestjs/core/scanner') as { DependenciesScanner: { prototype: Record<string, Function> } })
-    .DependenciesScanner;
-  const originalInsert = scanner.prototype.insertProvider;
-  scanner.prototype.insertProvider = function (this: unknown, ...args: unknown[]) {
-    const provider = args[0] as { useClass?: unknown } | Function | undefined;
-    const cls =
-      typeof provider === 'function'
-        ? provider
-        : typeof provider?.useClass === 'function'
-          ? (provider.useClass as Function)
-          : undefined;
-    if (cls && !done.has(cls)) {
-      done.add(cls);
-      for (const target of SPAN_TARGETS) {
-        if (target.className !== cls.name || target.skipIn?.includes(generation)) continue;
-        for (const alternatives of target.methods) {
-          const name = alternatives.find((candidate) => findOwner(cls.prototype as object, candidate));
-          if (!name) continue;
-          wrap(findOwner(cls.prototype as object, name)!, name, `${cls.name}.${name}`);
-          wrapped.push(`${cls.name}.${name}`);
-        }
-      }
-    }
-    return originalInsert.apply(this, args);
-  };
-  return wrapped;
-}
-
 function startGlobalSdk(exporter: CountingNoopExporter): { flush: () => Promise<void> } {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { BasicTracerProvider, BatchSpanProcessor } =
@@ -474,7 +411,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
   } else if (args.mode === 'e') {
     flush = startGlobalSdk(exporter).flush;
     const { Span } = require('nestjs-otel') as { Span: (name?: string) => MethodDecorator };
-    wrapped = hookScannerWith(args.generation, (owner, name) => {
+    wrapped = hookScannerWith(pipelineSpanTargets(args.generation), (owner, name) => {
       const descriptor = Object.getOwnPropertyDescriptor(owner, name)!;
       Span()(owner, name, descriptor);
       Object.defineProperty(owner, name, descriptor);
@@ -483,7 +420,7 @@ async function runChild(args: ChildArgs): Promise<ChildResult> {
     flush = startGlobalSdk(exporter).flush;
     const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
     const tracer = api.trace.getTracer('bench-hand-written');
-    wrapped = hookScannerWith(args.generation, (owner, name, spanName) => {
+    wrapped = hookScannerWith(pipelineSpanTargets(args.generation), (owner, name, spanName) => {
       const original = (owner as Record<string, Function>)[name];
       const wrapper = function (this: unknown, ...callArgs: unknown[]) {
         return tracer.startActiveSpan(spanName, (span) => {

@@ -33,12 +33,13 @@ import { flattenDeliveredEvents } from '../example/sse-client';
 import { writeE2eResults } from './results-file';
 import type { SinkStats } from './otlp-sink';
 
-const MODES = ['a', 'c', 'd'] as const;
+const MODES = ['a', 'c', 'd', 'e'] as const;
 type Mode = (typeof MODES)[number];
 const MODE_LABEL: Record<Mode, string> = {
   a: 'uninstrumented',
   c: 'enabled, every span sampled',
   d: 'enabled, parent-based 10% sampling',
+  e: 'nestjs-otel @Span, every span sampled',
 };
 const GENERATIONS = TWENTY_GENERATIONS;
 type Generation = TwentyGeneration;
@@ -46,6 +47,7 @@ type Generation = TwentyGeneration;
 const DIST = resolve(__dirname, '..');
 const REPO_ROOT = resolve(DIST, '..');
 const REGISTER = join(DIST, 'src', 'register.js');
+const SPAN_PRELOAD = join(DIST, 'bench', 'span-preload.js');
 const SERVER_ENTRY = join(DIST, 'example', 'app', 'main.js');
 const WORKER_ENTRY = join(DIST, 'example', 'app', 'queue-worker', 'queue-worker.js');
 const SINK_ENTRY = join(DIST, 'bench', 'otlp-sink.js');
@@ -74,7 +76,7 @@ function usage(): string {
   return [
     'usage: node dist/bench/e2e.js [options]      (npm run bench -- --e2e [options])',
     '  --rounds R          interleaved rounds; each round deploys every mode once (default 5)',
-    '  --modes LIST        subset of a,c,d (default a,c,d)',
+    '  --modes LIST        subset of a,c,d,e (default a,c,d,e)',
     '  --streams M         SSE connections, each one stream with one query on company (default 3)',
     '  --warmup-runs N     workflow runs of --burst-steps steps per deployment before measuring (default 10)',
     '  --latency-events N  events of the paced latency phase, one workflow run each (default 400)',
@@ -280,6 +282,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 function modeEnv(mode: Mode, sinkUrl: string): NodeJS.ProcessEnv {
   if (mode === 'a') return {};
+  if (mode === 'e') return { NODE_OPTIONS: `--require ${SPAN_PRELOAD}`, OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl };
   return {
     NODE_OPTIONS: `--require ${REGISTER}`,
     TWENTY_SSE_OTEL_ENABLED: 'true',
@@ -773,13 +776,13 @@ async function main(): Promise<void> {
       `Load average (1 min) when the rounds started / ended: ${fmt(loadBefore[0])} / ${fmt(loadAfter[0])} (${cpuList.length} cores: ${cpuList[0]?.model ?? 'unknown'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB); the load at the start of each deployment is in the per-round table.`,
       '',
       '- Deployment: the API server (`dist/example/app/main.js`) and the queue worker (`dist/example/app/queue-worker/queue-worker.js`) as two Node processes on one real Redis (records, caches, the workflow job queue and pub/sub), ' +
-        `generation ${settings.generation}; server and worker on ${childVersion}, the driver and the SSE clients on ${process.version} (the same in every mode). Both processes are instrumented the same way, through \`NODE_OPTIONS=--require dist/src/register.js\`.`,
+        `generation ${settings.generation}; server and worker on ${childVersion}, the driver and the SSE clients on ${process.version} (the same in every mode). Both processes are instrumented the same way, through \`NODE_OPTIONS=--require dist/src/register.js\` (mode e: \`dist/bench/span-preload.js\`).`,
       `- Browser side: ${settings.streams} real graphql-sse connections (\`onEventSubscription\`, one event stream each, one query on \`company\` with an empty filter, so every created company reaches every connection), opened by the driver process with a seeded user's token.`,
       `- Events: workflow runs of \`CREATE_RECORD\` steps on \`company\`, enqueued in the Redis job queue by the driver and executed by the worker, so every event is emitted in the worker and crosses worker -> Redis pub/sub -> server -> SSE.`,
       `- Per deployment: warm-up of ${settings.warmupRuns} runs x ${settings.burstSteps} steps (not measured); latency phase of ${settings.latencyEvents} one-step runs enqueued at ${settings.rate}/s (open loop, the worker is never saturated); burst of ${settings.burstRuns} runs x ${settings.burstSteps} steps enqueued at once.`,
       "- emit -> browser latency: the worker's ground truth timestamps each emitted batch inside `WorkspaceEventEmitter.emitDatabaseBatchEvent` (before the event is handed to the listeners), the SSE client timestamps each message as graphql-sse hands it over; both on the machine's monotonic clock (`process.hrtime`, shared by all processes), matched by record id, one sample per (event, connection). No carrier is used, so the uninstrumented mode is measured the same way. The package's work before the ground-truth call (the start of the emit span) is outside the interval; everything after it is inside.",
       "- Worker throughput: events the worker emitted per second during the burst (first to last emit); delivered events/s: burst events / (last browser receipt - first emit). CPU us/event: user + system time of each process (/proc, 10 ms ticks) from the first enqueue of the burst to the last receipt, divided by the burst's events.",
-      `- Modes: (a) no instrumentation; (c) \`TWENTY_SSE_OTEL_ENABLED=true\`, SDK defaults (parent-based always-on sampler, batch span processor queue 2048 / batch 512 / 5 s), OTLP http/protobuf to a sink process that counts spans and answers at once; (d) as (c) with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`. Metrics are exported every 60 s (the default), so at most once per deployment plus the flush at shutdown.` +
+      `- Modes: (a) no instrumentation; (c) \`TWENTY_SSE_OTEL_ENABLED=true\`, SDK defaults (parent-based always-on sampler, batch span processor queue 2048 / batch 512 / 5 s), OTLP http/protobuf to a sink process that counts spans and answers at once; (d) as (c) with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`; (e) no package: nestjs-otel's \`Span()\` applied to the same pipeline methods as in the in-process benchmark plus \`WorkflowExecutorWorkspaceService.executeStep\` as Nest scans their providers, a global tracer provider with the same SDK defaults and the AsyncLocalStorage context manager, OTLP http/protobuf to the same sink (no counters, no drop reasons, no context through Redis, no server-side spans). Metrics (c, d) are exported every 60 s (the default), so at most once per deployment plus the flush at shutdown.` +
         (report ? ` Worker startup report: ${report}.` : ''),
       `- ${settings.rounds} rounds; every round deploys each mode once, in rotated order (round 1: ${settings.modes.join(' ')}; round 2: ${[...settings.modes.slice(1), settings.modes[0]].join(' ')}; ...). Figures are medians over the rounds (range in brackets); "vs (a)" is the median of the per-round ratios mode/a. Every event was checked to reach every connection exactly once.`,
       "- The example's ground truth appends a JSON line per emitted batch and per forwarded (batch, stream) to a file, synchronously, in every mode: it is part of the measured work, the same in each mode.",

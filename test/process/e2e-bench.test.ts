@@ -30,7 +30,7 @@ describe('bench/e2e.js, tiny run', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('deploys a, c and d, matches every event on every connection, writes its section only', async () => {
+  it('deploys a, c, d and e, matches every event on every connection, writes its section only', async () => {
     const out = path.join(dir, 'results.md');
     writeFileSync(out, '# in-process figures\n\nkept as they are\n');
     const streams = 2;
@@ -70,7 +70,7 @@ describe('bench/e2e.js, tiny run', () => {
     if (run.code !== 0) throw new Error(`e2e bench failed (${run.code}):\n${run.stderr.slice(-4000)}`);
     const { results } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { results: Deployment[] };
 
-    expect(results.map((r) => r.mode).sort()).toEqual(['a', 'c', 'd']);
+    expect(results.map((r) => r.mode).sort()).toEqual(['a', 'c', 'd', 'e']);
     for (const r of results) {
       expect(r.latencySamples).toBe(latencyEvents * streams);
       expect(r.burstEvents).toBe(burstRuns * burstSteps);
@@ -85,11 +85,15 @@ describe('bench/e2e.js, tiny run', () => {
     // every stage of every event sampled: at least emit, listen, publish, fanout, one stream and one pubsub span per event
     expect(byMode.c.spansPerEvent).toBeGreaterThanOrEqual(6);
     expect(byMode.d.spansPerEvent).toBeLessThan(byMode.c.spansPerEvent);
+    // nestjs-otel @Span on the worker's pipeline methods and the workflow step: spans, but none from the server
+    expect(byMode.e.spansPerEvent).toBeGreaterThanOrEqual(6);
+    expect(byMode.e.spansPerEvent).toBeLessThan(byMode.c.spansPerEvent);
 
     const written = readFileSync(out, 'utf8');
     expect(written.startsWith('# in-process figures\n\nkept as they are\n')).toBe(true);
     expect(written).toContain("## End-to-end: the example's two-process deployment");
     expect(written.match(/<!-- e2e:begin/g)).toHaveLength(1);
     expect(written).toContain('| c | enabled, every span sampled |');
+    expect(written).toContain('| e | nestjs-otel @Span, every span sampled |');
   }, 180_000);
 });
