@@ -20,7 +20,7 @@ import { join, relative, resolve } from 'node:path';
 
 import type { TwentyLikeApp } from '../example/harness';
 import { writeInProcessResults } from './results-file';
-import { hookScannerWith, pipelineSpanTargets } from './span-targets';
+import { hookScannerWith, pipelineSpanTargets, WITHOUT_LEGACY_CHANNEL } from './span-targets';
 import type { Runtime } from '../src/runtime';
 import type { TallyRow } from '../src/otel/telemetry';
 
@@ -52,7 +52,6 @@ const MODE_LABEL: Record<Mode, string> = {
 
 const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
 // generations whose publisher has no legacy onDbEvent channel
-const WITHOUT_LEGACY_CHANNEL: Generation[] = ['publisher', 'record_share', 'record_access'];
 type Generation = (typeof GENERATIONS)[number];
 
 interface Settings {

@@ -12,6 +12,7 @@ import type * as Api from '@opentelemetry/api';
 import type * as ContextAsyncHooks from '@opentelemetry/context-async-hooks';
 import type * as SdkNode from '@opentelemetry/sdk-node';
 import type * as TracesProto from '@opentelemetry/exporter-trace-otlp-proto';
+import { defaultServiceName } from '../src/otel/sdk';
 import { requireFromSdkNode } from '../src/otel/sdk-deps';
 import { hookScannerWith, pipelineSpanTargets, WORKFLOW_STEP_TARGET } from './span-targets';
 
@@ -20,9 +21,8 @@ const { resources, tracing } = require('@opentelemetry/sdk-node') as typeof SdkN
 const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks') as typeof ContextAsyncHooks;
 const { OTLPTraceExporter } = requireFromSdkNode<typeof TracesProto>('@opentelemetry/exporter-trace-otlp-proto');
 
-const serviceName = process.argv.some((arg) => /queue-worker/.test(arg)) ? 'twenty-worker' : 'twenty-server';
 const provider = new tracing.BasicTracerProvider({
-  resource: resources.resourceFromAttributes({ 'service.name': serviceName }),
+  resource: resources.resourceFromAttributes({ 'service.name': defaultServiceName() }),
   spanProcessors: [new tracing.BatchSpanProcessor(new OTLPTraceExporter())],
 });
 api.trace.setGlobalTracerProvider(provider);

@@ -5,6 +5,7 @@
  * package's own scanner hook uses. Shared by the in-process benchmark (modes
  * e and f) and the end-to-end one (mode e, through span-preload.ts).
  */
+import { WORKFLOW_TARGETS } from '../src/twenty/common-targets';
 
 export interface SpanTarget {
   className: string;
@@ -14,7 +15,8 @@ export interface SpanTarget {
   skipIn?: string[];
 }
 
-const WITHOUT_LEGACY_CHANNEL = ['publisher', 'record_share', 'record_access'];
+/** Generations without the legacy per-event channel. */
+export const WITHOUT_LEGACY_CHANNEL = ['publisher', 'record_share', 'record_access'];
 
 /** Emit, listen, publish, fan-out, per-stream processing and the two publishes. */
 export function pipelineSpanTargets(generation: string): SpanTarget[] {
@@ -31,11 +33,14 @@ export function pipelineSpanTargets(generation: string): SpanTarget[] {
   ].filter((target) => !target.skipIn?.includes(generation));
 }
 
-/** The workflow step, which the end-to-end workload reaches (the in-process one does not). */
-export const WORKFLOW_STEP_TARGET: SpanTarget = {
-  className: 'WorkflowExecutorWorkspaceService',
-  methods: [['executeStep']],
-};
+/** The workflow step, which the end-to-end workload reaches (the in-process one does not): the package's own target. */
+export const WORKFLOW_STEP_TARGET: SpanTarget = (() => {
+  for (const target of WORKFLOW_TARGETS) {
+    const step = target.methods.find((method) => method.role === 'workflow_step');
+    if (step) return { className: target.className, methods: [step.names] };
+  }
+  throw new Error('no workflow_step target in src/twenty/common-targets.ts');
+})();
 
 function findOwner(prototype: object, name: string): object | undefined {
   let owner: object | null = prototype;
