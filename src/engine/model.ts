@@ -114,5 +114,12 @@ export interface AppModel {
   /** The event-stream subscription of one SSE connection: which stream (channel id) it reads. */
   readSubscribe(args: unknown[]): { channelId?: string } | undefined;
   /** A publish to a legacy per-event channel, or undefined for any other publish. */
-  readLegacyPublish(args: unknown[]): { channel: string; template: string; workspaceId?: unknown } | undefined;
+  readLegacyPublish(args: unknown[]): LegacyPublishInput | undefined;
+}
+
+/** What a legacy per-event channel publish tells: its channel, the channel's name template, the workspace. */
+export interface LegacyPublishInput {
+  channel: string;
+  template: string;
+  workspaceId?: unknown;
 }

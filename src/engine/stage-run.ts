@@ -35,6 +35,8 @@ export interface StageRunOptions {
   kind?: SpanKind;
   parent?: Context;
   links?: Link[];
+  /** When the stage's call began (a `performance.now()` reading), for a run made after the fact; default: now. */
+  startedAt?: number;
 }
 
 export const NO_OPTIONS: StageRunOptions = {};
@@ -70,7 +72,7 @@ export class StageRun {
   readonly span: Span;
   readonly context: Context;
   readonly recording: boolean;
-  private readonly startedAt = performance.now();
+  private readonly startedAt: number;
   // Nearly every invocation ends all its units one way: that one is kept inline, the rest in a list.
   private first: Tally | undefined;
   private rest: Tally[] | undefined;
@@ -86,6 +88,7 @@ export class StageRun {
     /** The caller's frame when it already has it (saves a second async-context lookup). */
     frame: Frame | undefined = currentFrame(),
   ) {
+    this.startedAt = options.startedAt ?? performance.now();
     const parent = options.parent ?? frame?.otelContext ?? otelContext.active();
     if (telemetry.unsampledParentDecides) {
       // The sampler follows the parent's decision: a child of an unsampled span is never sampled. Asking the SDK
@@ -106,8 +109,14 @@ export class StageRun {
     const kind = options.kind ?? SpanKind.INTERNAL;
     this.span = telemetry.tracer.startSpan(
       spanName,
-      options.links
-        ? { kind, attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin }, links: options.links }
+      options.links || options.startedAt !== undefined
+        ? {
+            kind,
+            attributes: { [ATTR.STAGE]: stage, [ATTR.ORIGIN]: origin },
+            links: options.links,
+            // the SDK reads a number at or before performance.now() as a performance timestamp
+            startTime: options.startedAt,
+          }
         : startOptions(kind, stage, origin),
       parent,
     );

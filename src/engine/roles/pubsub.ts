@@ -2,10 +2,12 @@ import { Attributes, SpanKind } from '@opentelemetry/api';
 import { ATTR, MESSAGING_OPERATIONS, MESSAGING_SYSTEM_REDIS, Origin } from '../../semconv';
 import { mergeAttributes, workflowAttributes } from '../attributes';
 import { attachCarrier, buildCarrier } from '../carrier';
-import { currentFrame, dominantOrigin, originOf, PublishReceipt } from '../context';
+import { currentFrame, dominantOrigin, Frame, originOf, PublishReceipt } from '../context';
 import { presentId } from '../ids';
 import { frameFor, StageInvocation, StageRun, StageRunOptions } from '../stage-run';
-import { InvocationFactory } from '../wrap';
+import { Invocation, InvocationFactory } from '../wrap';
+import { Telemetry } from '../../otel/telemetry';
+import { LegacyPublishInput } from '../model';
 import { RoleContext } from './types';
 
 const PRODUCER: StageRunOptions = { kind: SpanKind.PRODUCER };
@@ -96,7 +98,13 @@ function legacyChannelNames(channel: string, template: string): { spanName: stri
   return names;
 }
 
-/** A publish of one event to a legacy per-event channel (no carrier: its consumers are gone). */
+/**
+ * A publish of one event to a legacy per-event channel. Counted and timed
+ * exactly, like every stage, but it makes a span only when it fails: older
+ * generations publish once per event to a channel no current Twenty client
+ * reads, and a producer span per event would be most of a batch's trace and
+ * most of the tracing cost. No carrier either: its consumers are gone.
+ */
 export function legacyPubsub(ctx: RoleContext): InvocationFactory {
   const { telemetry, model } = ctx;
   const codeAttributes = { [ATTR.CODE_FUNCTION]: `${ctx.className}.${ctx.methodName}` };
@@ -105,16 +113,54 @@ export function legacyPubsub(ctx: RoleContext): InvocationFactory {
     if (!input) return undefined;
     const parentFrame = currentFrame();
     const origin: Origin = parentFrame?.workflow ? 'workflow' : (parentFrame?.publishOrigin ?? 'unknown');
+    return new LegacyPublish(telemetry, codeAttributes, input, origin, parentFrame);
+  };
+}
+
+/** One legacy-channel publish: runs the call in the caller's context; on failure, a span from its start to now. */
+class LegacyPublish implements Invocation {
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly telemetry: Telemetry,
+    private readonly codeAttributes: Attributes,
+    private readonly input: LegacyPublishInput,
+    private readonly origin: Origin,
+    private readonly parentFrame: Frame | undefined,
+  ) {}
+
+  run<T>(call: () => T): T {
+    return call();
+  }
+
+  onReturn(): void {
+    this.telemetry.recordUnits('legacy_pubsub', this.origin, 'forwarded', 1);
+    this.telemetry.recordDuration(
+      'legacy_pubsub',
+      this.origin,
+      'forwarded',
+      (performance.now() - this.startedAt) / 1000,
+    );
+  }
+
+  onThrow(error: unknown): void {
+    const { telemetry, input } = this;
     const names = legacyChannelNames(input.channel, input.template);
-    const run = new StageRun(telemetry, 'legacy_pubsub', names.spanName, origin, PRODUCER, parentFrame);
+    const run = new StageRun(
+      telemetry,
+      'legacy_pubsub',
+      names.spanName,
+      this.origin,
+      { kind: SpanKind.PRODUCER, startedAt: this.startedAt },
+      this.parentFrame,
+    );
     if (run.recording) {
-      run.describe(codeAttributes, names.attributes);
+      run.describe(this.codeAttributes, names.attributes);
       const workspaceId = presentId(input.workspaceId, telemetry.config.captureIds);
       if (workspaceId) run.span.setAttribute(ATTR.WORKSPACE_ID, workspaceId);
     }
-    // A leaf (the client's publish is all it calls, and that reads nothing this stage would add): no frame of its own.
-    return new StageInvocation(run, undefined, (stageRun, threw) =>
-      stageRun.add(threw ? 'failed' : 'forwarded', origin, 1),
-    );
-  };
+    run.failWith(error);
+    run.add('failed', this.origin, 1);
+    run.end();
+  }
 }
