@@ -51,7 +51,6 @@ const MODE_LABEL: Record<Mode, string> = {
 };
 
 const GENERATIONS = ['v1', 'v5', 'v8', 'publisher', 'record_share', 'record_access'] as const;
-// generations whose publisher has no legacy onDbEvent channel
 type Generation = (typeof GENERATIONS)[number];
 
 interface Settings {

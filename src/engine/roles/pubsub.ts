@@ -6,8 +6,8 @@ import { currentFrame, dominantOrigin, Frame, originOf, PublishReceipt } from '.
 import { presentId } from '../ids';
 import { frameFor, StageInvocation, StageRun, StageRunOptions } from '../stage-run';
 import { Invocation, InvocationFactory } from '../wrap';
-import { Telemetry } from '../../otel/telemetry';
-import { LegacyPublishInput } from '../model';
+import type { Telemetry } from '../../otel/telemetry';
+import type { LegacyPublishInput } from '../model';
 import { RoleContext } from './types';
 
 const PRODUCER: StageRunOptions = { kind: SpanKind.PRODUCER };
